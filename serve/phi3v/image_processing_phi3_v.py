@@ -118,7 +118,9 @@ def _to_pil(image: Any) -> Image.Image:
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[:, :, 0]
         return Image.fromarray(image)
-    raise TypeError(f"expected a PIL image, numpy array or torch tensor, got {type(image).__name__}")
+    raise TypeError(
+        f"expected a PIL image, numpy array or torch tensor, got {type(image).__name__}"
+    )
 
 
 def _hd_transform(image: Image.Image, num_crops: int) -> tuple[Image.Image, HDLayout]:
@@ -173,7 +175,7 @@ class Phi3VImageProcessor(BaseImageProcessor):
             for img in map(_to_pil, _as_list(images))
         ]
 
-    def preprocess(  # type: ignore[override]
+    def preprocess(
         self,
         images: Any,
         num_crops: int | None = None,

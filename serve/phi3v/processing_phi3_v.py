@@ -69,7 +69,7 @@ class Phi3VProcessor(ProcessorMixin):
     def calc_num_image_tokens(self, images: Any) -> list[int]:
         return list(self.image_processor.calc_num_image_tokens(images))
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         text: str | list[str] | None = None,
         images: Any = None,
@@ -88,7 +88,9 @@ class Phi3VProcessor(ProcessorMixin):
         image_inputs = self.image_processor(images, num_crops=num_crops, return_tensors="pt")
         return self._merge(text, image_inputs, return_tensors)
 
-    def _merge(self, text: str, image_inputs: BatchFeature, return_tensors: str | None) -> BatchFeature:
+    def _merge(
+        self, text: str, image_inputs: BatchFeature, return_tensors: str | None
+    ) -> BatchFeature:
         tags = [int(n) for n in IMAGE_TAG.findall(text)]
         count = int(image_inputs["pixel_values"].shape[0])
         if sorted(set(tags)) != list(range(1, count + 1)):

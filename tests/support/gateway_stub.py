@@ -1,0 +1,206 @@
+"""A tiny, fast stand-in for the vLLM OpenAI server: fixed answers and chosen faults.
+
+Used by the gateway fault tests and by ``bench/gateway_overhead.py``; run it as a process:
+
+    python tests/support/gateway_stub.py --port 9000
+
+It speaks just enough HTTP/1.1 (keep-alive, Content-Length request bodies) on raw asyncio
+streams, so that it costs as little as possible per request. The behaviour of a chat request
+is chosen by its ``model`` field:
+
+    stub            fixed chat.completion JSON, or a fixed SSE stream when "stream": true
+    stub-slow       waits 30 s before answering (timeouts)
+    stub-die        stream: sends two chunks, then drops the connection
+    stub-nonjson    200 with a non-JSON body
+    stub-error      400 with an OpenAI error body
+    stub-drip       stream: one chunk every 0.1 s for 60 s; records a client disconnect
+    stub-500        500 with a plain-text body
+
+``GET /stub/events`` returns counters ({"requests", "disconnects", "drip_done"}) as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+
+__all__ = ["CHAT_JSON", "sse_body", "serve"]
+
+CHAT_JSON = json.dumps(
+    {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "stub",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello from the stub."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
+    },
+    separators=(",", ":"),
+).encode()
+
+_MODEL = re.compile(rb'"model"\s*:\s*"([^"]*)"')
+_EVENTS = {"requests": 0, "disconnects": 0, "drip_done": 0}
+
+
+def _event(delta: dict[str, object], finish: str | None = None) -> bytes:
+    chunk = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "stub",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+
+
+def sse_body(words: int = 8) -> list[bytes]:
+    """The fixed stream: role, ``words`` content deltas, finish, usage, [DONE]."""
+    events = [_event({"role": "assistant", "content": ""})]
+    events += [_event({"content": f"w{i} "}) for i in range(words)]
+    events.append(_event({}, "stop"))
+    usage = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "stub",
+        "choices": [],
+        "usage": {"prompt_tokens": 12, "completion_tokens": words, "total_tokens": 12 + words},
+    }
+    events.append(b"data: " + json.dumps(usage, separators=(",", ":")).encode() + b"\n\n")
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+_STREAM = sse_body()
+
+
+def _head(status: str, ctype: bytes, length: int | None) -> bytes:
+    size = (
+        b"transfer-encoding: chunked\r\n"
+        if length is None
+        else (b"content-length: " + str(length).encode() + b"\r\n")
+    )
+    return b"HTTP/1.1 " + status.encode() + b"\r\ncontent-type: " + ctype + b"\r\n" + size + b"\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    """Write one response; False if the connection must close afterwards."""
+    if path == b"/health":
+        writer.write(_head("200 OK", b"application/json", 2) + b"{}")
+        return True
+    if path == b"/stub/events":
+        data = json.dumps(_EVENTS).encode()
+        writer.write(_head("200 OK", b"application/json", len(data)) + data)
+        return True
+    if path == b"/v1/models":
+        data = b'{"object":"list","data":[{"id":"stub","object":"model","owned_by":"stub"}]}'
+        writer.write(_head("200 OK", b"application/json", len(data)) + data)
+        return True
+    if method != b"POST" or path != b"/v1/chat/completions":
+        data = b'{"error":{"message":"not found","type":"NotFoundError","param":null,"code":404}}'
+        writer.write(_head("404 Not Found", b"application/json", len(data)) + data)
+        return True
+    _EVENTS["requests"] += 1
+    found = _MODEL.search(body)
+    model = found.group(1) if found else b"stub"
+    stream = re.search(rb'"stream"\s*:\s*true', body) is not None
+    if model == b"stub-slow":
+        await asyncio.sleep(30)
+    if model == b"stub-nonjson":
+        writer.write(_head("200 OK", b"application/json", 9) + b"not json!")
+        return True
+    if model == b"stub-error":
+        data = (
+            b'{"error":{"message":"model stub-error does not exist","type":"NotFoundError",'
+            b'"param":"model","code":404}}'
+        )
+        writer.write(_head("404 Not Found", b"application/json", len(data)) + data)
+        return True
+    if model == b"stub-500":
+        writer.write(_head("500 Internal Server Error", b"text/plain", 4) + b"oops")
+        return True
+    if not stream:
+        writer.write(_head("200 OK", b"application/json", len(CHAT_JSON)) + CHAT_JSON)
+        return True
+    writer.write(_head("200 OK", b"text/event-stream", None))
+    if model == b"stub-die":
+        writer.write(_chunk(_STREAM[0]) + _chunk(_STREAM[1]))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.transport.abort()
+        return False
+    if model == b"stub-drip":
+        try:
+            for i in range(600):
+                writer.write(_chunk(_event({"content": f"d{i} "})))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+                if writer.transport.is_closing():
+                    raise ConnectionResetError
+            _EVENTS["drip_done"] += 1
+            writer.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        except (ConnectionError, OSError):
+            _EVENTS["disconnects"] += 1
+            return False
+        return True
+    writer.write(b"".join(_chunk(e) for e in _STREAM) + b"0\r\n\r\n")
+    return True
+
+
+async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            request_line, _, rest = head.partition(b"\r\n")
+            method, path, _ = request_line.split(b" ", 2)
+            length = 0
+            for line in rest.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:].strip())
+            body = await reader.readexactly(length) if length else b""
+            keep = await _answer(method, path.split(b"?", 1)[0], body, writer)
+            await writer.drain()
+            if not keep:
+                return
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        writer.close()
+
+
+async def serve(host: str, port: int) -> None:
+    server = await asyncio.start_server(_connection, host, port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.run(serve(args.host, args.port))
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()
