@@ -1,0 +1,290 @@
+"""What the gateway costs: a fixed-response upstream called directly and through the gateway.
+
+    python -m bench.gateway_overhead --out bench/results     # writes gateway_overhead.{md,json}
+
+Starts, on loopback, the stub upstream (``tests/support/gateway_stub.py``: fixed
+chat.completion JSON and a fixed SSE stream, a few microseconds per request) and the real
+gateway (``python -m gateway serve``, one worker, a real key, access log on). Then, in one run,
+side by side:
+
+* latency p50/p99 and requests/s with 1 and with 16 requests in flight (non-streaming);
+* streaming: time to the first SSE byte and to the end of the stream, 1 in flight.
+
+The load driver is a small raw-asyncio HTTP/1.1 client with keep-alive connections, so that the
+driver's own cost stays small next to the servers'. Every process is stopped by pid at the end.
+Targets (issue 3): +<= 0.5 ms at p50 with 1 in flight, >= 40 % of direct throughput at 16.
+Numbers depend on the machine: the report records its CPU count and Python version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from gateway.keys import KeyStore  # noqa: E402
+from tests.support.procs import free_port, stop_process, wait_until_healthy  # noqa: E402
+
+__all__ = ["main", "Result"]
+
+STUB = REPO / "tests" / "support" / "gateway_stub.py"
+CHAT_BODY = json.dumps(
+    {"model": "stub", "max_tokens": 16, "messages": [{"role": "user", "content": "Say hello."}]}
+).encode()
+STREAM_BODY = json.dumps(
+    {
+        "model": "stub",
+        "max_tokens": 16,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "Say hello."}],
+    }
+).encode()
+
+
+@dataclass
+class Result:
+    target: str
+    scenario: str
+    concurrency: int
+    requests: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    mean_ms: float
+    rps: float
+    ttfb_p50_ms: float | None = None
+    ttfb_p99_ms: float | None = None
+
+
+def _request(port: int, body: bytes, key: str | None) -> bytes:
+    auth = f"authorization: Bearer {key}\r\n" if key else ""
+    return (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n{auth}\r\n"
+    ).encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, float]:
+    """Read one response; return (status, perf_counter at the first body byte)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    if b"transfer-encoding: chunked" in lower:
+        first = 0.0
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.strip(), 16)
+            if not first:
+                first = time.perf_counter()
+            await reader.readexactly(size + 2)
+            if size == 0:
+                return status, first
+    at = lower.find(b"content-length:")
+    length = int(lower[at + 15 : lower.find(b"\r\n", at)]) if at >= 0 else 0
+    await reader.readexactly(length)
+    return status, time.perf_counter()
+
+
+async def _worker(
+    port: int, payload: bytes, count: int, lat: list[float], ttfb: list[float], errors: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            writer.write(payload)
+            status, first = await _read_response(reader)
+            end = time.perf_counter()
+            if status != 200:
+                errors.append(status)
+            lat.append(end - start)
+            ttfb.append(first - start)
+    finally:
+        writer.close()
+
+
+async def _run(
+    port: int, payload: bytes, concurrency: int, total: int
+) -> tuple[list[float], list[float], list[int], float]:
+    lat: list[float] = []
+    ttfb: list[float] = []
+    errors: list[int] = []
+    per = total // concurrency
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(_worker(port, payload, per, lat, ttfb, errors) for _ in range(concurrency))
+    )
+    return lat, ttfb, errors, time.perf_counter() - start
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def measure(
+    target: str,
+    port: int,
+    key: str | None,
+    scenario: str,
+    concurrency: int,
+    total: int,
+    warmup: int,
+) -> Result:
+    payload = _request(port, STREAM_BODY if scenario == "stream" else CHAT_BODY, key)
+    await _run(port, payload, concurrency, warmup)
+    lat, ttfb, errors, elapsed = await _run(port, payload, concurrency, total)
+    result = Result(
+        target,
+        scenario,
+        concurrency,
+        len(lat),
+        len(errors),
+        round(_pct(lat, 0.50), 3),
+        round(_pct(lat, 0.99), 3),
+        round(statistics.fmean(lat) * 1000, 3),
+        round(len(lat) / elapsed, 1),
+    )
+    if scenario == "stream":
+        result.ttfb_p50_ms = round(_pct(ttfb, 0.50), 3)
+        result.ttfb_p99_ms = round(_pct(ttfb, 0.99), 3)
+    return result
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _report(results: list[Result], meta: dict[str, object]) -> tuple[str, dict[str, object]]:
+    by = {(r.target, r.scenario, r.concurrency): r for r in results}
+    rows = [
+        "| scenario | in flight | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 ms "
+        "| direct req/s | gateway req/s | kept |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios: dict[str, float] = {}
+    for scenario, conc in (("chat", 1), ("chat", 16), ("stream", 1)):
+        d, g = by[("direct", scenario, conc)], by[("gateway", scenario, conc)]
+        added = g.p50_ms - d.p50_ms
+        kept = g.rps / d.rps
+        ratios[f"{scenario}_c{conc}_added_p50_ms"] = round(added, 3)
+        ratios[f"{scenario}_c{conc}_throughput_kept"] = round(kept, 3)
+        rows.append(
+            f"| {scenario} | {conc} | {d.p50_ms:.3f} / {d.p99_ms:.3f} | "
+            f"{g.p50_ms:.3f} / {g.p99_ms:.3f} | {added:+.3f} | {d.rps:.0f} | "
+            f"{g.rps:.0f} | {kept:.0%} |"
+        )
+    ds, gs = by[("direct", "stream", 1)], by[("gateway", "stream", 1)]
+    ratios["stream_ttfb_added_p50_ms"] = round((gs.ttfb_p50_ms or 0) - (ds.ttfb_p50_ms or 0), 3)
+    checks = {
+        "added_p50_at_1_le_0.5ms": ratios["chat_c1_added_p50_ms"] <= 0.5,
+        "throughput_at_16_ge_40pct": ratios["chat_c16_throughput_kept"] >= 0.40,
+    }
+    md = "\n".join(
+        [
+            "# Gateway overhead",
+            "",
+            f"Measured {meta['when']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
+            f"{meta['python']}. Stub upstream and gateway (1 worker) on loopback; raw asyncio "
+            "keep-alive client. Same run, side by side.",
+            "",
+            *rows,
+            "",
+            f"Streaming time to first byte, p50: direct {ds.ttfb_p50_ms:.3f} ms, gateway "
+            f"{gs.ttfb_p50_ms:.3f} ms (p99 {ds.ttfb_p99_ms:.3f} / {gs.ttfb_p99_ms:.3f} ms).",
+            "",
+            "Targets: " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in checks.items()),
+            "",
+        ]
+    )
+    return md, {
+        "meta": meta,
+        "ratios": ratios,
+        "targets_met": checks,
+        "results": [asdict(r) for r in results],
+    }
+
+
+async def _bench(
+    stub_port: int, gw_port: int, key: str, n1: int, n16: int, nstream: int
+) -> list[Result]:
+    results = []
+    for scenario, conc, total in (("chat", 1, n1), ("chat", 16, n16), ("stream", 1, nstream)):
+        for target, port, k in (("direct", stub_port, None), ("gateway", gw_port, key)):
+            results.append(
+                await measure(target, port, k, scenario, conc, total, warmup=max(50, total // 10))
+            )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "bench" / "results",
+        help="folder for gateway_overhead.md and .json",
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="per scenario, 1 in flight")
+    parser.add_argument("--requests-16", type=int, default=8000, help="per scenario, 16 in flight")
+    parser.add_argument("--stream-requests", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    stub_port, gw_port = free_port(), free_port()
+    key = KeyStore(work / "keys.db").create("bench")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        {
+            "PYTHONPATH": str(REPO),
+            "GATEWAY_KEYS_DB": str(work / "keys.db"),
+            "GATEWAY_UPSTREAM_URL": f"http://127.0.0.1:{stub_port}",
+        }
+    )
+    stub = _spawn([sys.executable, str(STUB), "--port", str(stub_port)], env, work / "stub.log")
+    gw = _spawn(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(gw_port)],
+        env,
+        work / "gateway.log",
+    )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{stub_port}/health", stub, 30, work / "stub.log")
+        wait_until_healthy(f"http://127.0.0.1:{gw_port}/health", gw, 60, work / "gateway.log")
+        results = asyncio.run(
+            _bench(stub_port, gw_port, key, args.requests, args.requests_16, args.stream_requests)
+        )
+    finally:
+        stop_process(gw, grace=10)
+        stop_process(stub, grace=10)
+    meta: dict[str, object] = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    md, data = _report(results, meta)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gateway_overhead.md").write_text(md)
+    (args.out / "gateway_overhead.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

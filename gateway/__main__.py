@@ -1,0 +1,186 @@
+"""Command line: run the gateway, manage API keys.
+
+    python -m gateway serve [--host H] [--port P] [--workers N]
+    python -m gateway keys create --name NAME [--rpm N] [--max-concurrent N]
+                                  [--scopes chat,extract] [--expires 2027-01-31]
+    python -m gateway keys list
+    python -m gateway keys revoke NAME|PREFIX
+
+``keys create`` prints the full key once, on stdout, and nothing else there (so
+``KEY=$(python -m gateway keys create --name ci)`` works); it is not stored anywhere.
+The key store is ``GATEWAY_KEYS_DB`` (or ``--db``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .keys import KeyStore, KeyStoreError
+from .settings import Settings
+
+__all__ = ["main", "parse_expiry"]
+
+
+def parse_expiry(text: str) -> float:
+    """``2027-01-31`` (00:00 UTC that day) or an ISO datetime (UTC if no zone) → epoch s."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date or datetime: {text!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway with uvicorn")
+    serve.add_argument("--host", help="default GATEWAY_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default GATEWAY_PORT or 8080")
+    serve.add_argument("--workers", type=int, help="processes (default GATEWAY_WORKERS or 1)")
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    for action in ("create", "list", "revoke"):
+        p = keys.add_parser(action)
+        p.add_argument("--db", type=Path, help="key store (default GATEWAY_KEYS_DB)")
+        if action == "create":
+            p.add_argument("--name", required=True)
+            p.add_argument("--rpm", type=int, help="requests per minute (per process)")
+            p.add_argument("--max-concurrent", type=int, help="requests in flight (per process)")
+            p.add_argument("--scopes", default="chat,extract", help="comma-separated")
+            p.add_argument("--expires", type=parse_expiry, help="ISO date or datetime (UTC)")
+        elif action == "list":
+            p.add_argument("--json", action="store_true", help="one JSON object per line")
+        else:
+            p.add_argument("target", metavar="NAME|PREFIX")
+    return parser
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    store = KeyStore(args.db or settings.keys_db)
+    try:
+        if args.action == "create":
+            scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+            key = store.create(
+                args.name,
+                scopes=scopes,
+                rpm=args.rpm,
+                max_concurrent=args.max_concurrent,
+                expires_at=args.expires,
+            )
+            print(key)
+            print(
+                f"created key {key[:12]}… for {args.name!r}; it is shown only this once",
+                file=sys.stderr,
+            )
+        elif args.action == "list":
+            rows = store.list()
+            if args.json:
+                for r in rows:
+                    print(
+                        json.dumps(
+                            {
+                                "name": r.name,
+                                "prefix": r.prefix,
+                                "scopes": sorted(r.scopes),
+                                "rpm": r.rpm,
+                                "max_concurrent": r.max_concurrent,
+                                "expires_at": _when(r.expires_at),
+                                "revoked_at": _when(r.revoked_at),
+                                "created_at": _when(r.created_at),
+                                "active": r.is_active(),
+                            }
+                        )
+                    )
+            else:
+                print(
+                    f"{'NAME':20} {'PREFIX':13} {'SCOPES':13} {'RPM':>5} {'CONC':>5} "
+                    f"{'EXPIRES':20} {'STATUS':8} CREATED"
+                )
+                for r in rows:
+                    status = (
+                        "revoked"
+                        if r.revoked_at is not None
+                        else "active"
+                        if r.is_active()
+                        else "expired"
+                    )
+                    print(
+                        f"{r.name:20} {r.prefix:13} {','.join(sorted(r.scopes)):13} "
+                        f"{r.rpm or '-':>5} {r.max_concurrent or '-':>5} "
+                        f"{_when(r.expires_at):20} {status:8} {_when(r.created_at)}"
+                    )
+        else:
+            record = store.revoke(args.target)
+            print(f"revoked {record.name} ({record.prefix}…)")
+    except KeyStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import copy
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    # Passed to uvicorn so that every worker process sets it up: access lines as bare JSON.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["formatters"]["gateway_json"] = {"format": "%(message)s"}
+    log_config["handlers"]["gateway_access"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "gateway_json",
+        "stream": "ext://sys.stdout",
+    }
+    log_config["loggers"]["gateway.access"] = {
+        "handlers": ["gateway_access"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    uvicorn.run(
+        "gateway.app:app_from_env",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        log_level=settings.log_level,
+        log_config=log_config,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    if args.command == "serve":
+        return _serve(args, settings)
+    return _keys(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""``create_app(settings)`` wires the gateway: state, routers, error handlers, observer.
+
+State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the SQLite store),
+``auth`` (key cache + limiter), ``metrics``, and, while the app runs, ``upstream`` (the pooled
+aiohttp session to vLLM) and ``fetch_client`` (image fetches), both owned by the lifespan.
+
+A new API is one more router: the extraction API adds ``app.include_router(extract.router)``
+and reuses ``require_scope("extract")``, ``images.validate_image_url`` and ``GatewayError``.
+
+    app = create_app(Settings(upstream_url="http://10.0.0.5:8000"))
+    uvicorn.run("gateway.app:app_from_env", factory=True)   # what `python -m gateway serve` does
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from PIL import Image
+
+from . import ops, proxy
+from .auth import SECURITY_SCHEMES, Authenticator, KeyCache
+from .errors import install_error_handlers
+from .fetch import make_fetch_client
+from .keys import KeyStore
+from .limits import KeyLimiter
+from .metrics import GatewayMetrics
+from .observe import RequestObserver
+from .settings import Settings
+from .upstream import Upstream, make_upstream_session
+
+__all__ = ["create_app", "app_from_env", "DEFAULT_ROUTERS"]
+
+DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, proxy.router)
+
+
+def create_app(
+    settings: Settings | None = None, routers: Iterable[APIRouter] = DEFAULT_ROUTERS
+) -> FastAPI:
+    """Build a gateway app. ``routers`` lets a caller mount more APIs (or fewer)."""
+    settings = settings or Settings()
+    # Pillow's own bomb guard, process-wide, at the same cap as our header check.
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        session = make_upstream_session(settings)
+        fetch_client = make_fetch_client(settings)
+        app.state.upstream = Upstream(session, settings.upstream_url, app.state.metrics)
+        app.state.fetch_client = fetch_client
+        try:
+            yield
+        finally:
+            await session.close()
+            await fetch_client.aclose()
+            app.state.keys.close()
+
+    app = FastAPI(
+        title="Vision gateway",
+        summary="OpenAI-compatible gateway in front of vLLM: keys, limits, image checks.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = GatewayMetrics()
+    app.state.keys = KeyStore(settings.keys_db)
+    app.state.auth = Authenticator(KeyCache(app.state.keys, settings.key_cache_ttl_s), KeyLimiter())
+    for router in routers:
+        app.include_router(router)
+    install_error_handlers(app)
+    _declare_security(app)
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
+    return app
+
+
+def _declare_security(app: FastAPI) -> None:
+    """Add the bearer-key scheme to the OpenAPI document (see ``auth.SECURITY_DOC``)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {})
+            components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn (``--factory``): settings from ``GATEWAY_*`` variables."""
+    return create_app(Settings())

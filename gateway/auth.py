@@ -1,0 +1,137 @@
+"""Who is calling: bearer key → ``KeyRecord``, scope check, rpm and concurrency limits.
+
+Lookups go through a short TTL cache (``settings.key_cache_ttl_s``, at most 1 s) in front of
+SQLite, so a revocation made by ``python -m gateway keys revoke`` reaches every worker within
+that time without a restart, while the hot path does no database read most of the time.
+
+Routes declare what they need with a typed dependency:
+
+    @router.post("/v1/chat/completions")
+    async def chat(request: Request, key: ChatKey) -> Response: ...
+
+``require_scope("extract")`` is there for the extraction API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from .errors import GatewayError
+from .keys import KEY_PATTERN, KeyRecord, KeyStore, hash_key
+from .limits import KeyLimiter
+
+__all__ = [
+    "Authenticator",
+    "KeyCache",
+    "require_scope",
+    "ChatKey",
+    "AnyKey",
+    "SECURITY_DOC",
+    "SECURITY_SCHEMES",
+]
+
+# How /docs shows the key ("Authorize" button). Routes declare it through
+# ``openapi_extra=SECURITY_DOC`` rather than a ``Security()`` dependency, which would cost a
+# dependency resolution on every request; the checking itself is ``Authenticator``'s.
+SECURITY_DOC: dict[str, Any] = {"security": [{"GatewayKey": []}]}
+SECURITY_SCHEMES: dict[str, Any] = {
+    "GatewayKey": {"type": "http", "scheme": "bearer", "description": "A gateway key: `sk-…`"}
+}
+
+_CACHE_MAX = 10_000
+_WWW = {"WWW-Authenticate": "Bearer"}
+
+
+class KeyCache:
+    """Memoises ``KeyStore.lookup`` for ``ttl`` seconds, misses included (bounded size)."""
+
+    def __init__(self, store: KeyStore, ttl: float) -> None:
+        self.store = store
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    def lookup(self, key: str) -> KeyRecord | None:
+        now = time.monotonic()
+        digest = hash_key(key)
+        hit = self._entries.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        record = self.store.lookup(key)
+        if self.ttl > 0:
+            if len(self._entries) >= _CACHE_MAX:
+                self._entries.clear()
+            self._entries[digest] = (now + self.ttl, record)
+        return record
+
+
+class Authenticator:
+    """Turns an ``Authorization`` header into an active ``KeyRecord`` or a 401/403/429."""
+
+    def __init__(self, cache: KeyCache, limiter: KeyLimiter) -> None:
+        self.cache = cache
+        self.limiter = limiter
+
+    def authenticate(self, authorization: str | None) -> KeyRecord:
+        if not authorization:
+            raise GatewayError(
+                401,
+                "missing API key: send 'Authorization: Bearer sk-...'",
+                code="missing_api_key",
+                headers=_WWW,
+            )
+        scheme, _, key = authorization.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not KEY_PATTERN.fullmatch(key):
+            raise GatewayError(
+                401,
+                "malformed API key: expected 'Authorization: Bearer sk-...'",
+                code="invalid_api_key",
+                headers=_WWW,
+            )
+        record = self.cache.lookup(key)
+        if record is None:
+            raise GatewayError(401, "unknown API key", code="invalid_api_key", headers=_WWW)
+        if record.revoked_at is not None:
+            raise GatewayError(401, "API key revoked", code="revoked_api_key", headers=_WWW)
+        if not record.is_active():
+            raise GatewayError(401, "API key expired", code="expired_api_key", headers=_WWW)
+        return record
+
+    @staticmethod
+    def authorize(record: KeyRecord, scope: str) -> None:
+        if scope not in record.scopes:
+            raise GatewayError(403, f"this API key lacks the '{scope}' scope", code="missing_scope")
+
+
+def _authenticator(request: Request) -> Authenticator:
+    auth: Authenticator = request.app.state.auth
+    return auth
+
+
+def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
+    """A dependency: a valid key (with ``scope`` unless None), counted against its limits.
+
+    The in-flight slot (a ``Lease``) is left in ``request.state.lease``; ``RequestObserver``
+    releases it once the last byte of the response has gone out, streams included, or the
+    request failed. (A ``yield`` dependency would release it before a stream has finished.)
+    """
+
+    async def dependency(request: Request) -> KeyRecord:
+        auth = _authenticator(request)
+        record = auth.authenticate(request.headers.get("authorization"))
+        request.state.key_name = record.name
+        if scope is not None:
+            auth.authorize(record, scope)
+        auth.limiter.check_rate(record.name, record.rpm)
+        request.state.lease = auth.limiter.acquire(record.name, record.max_concurrent)
+        return record
+
+    return dependency
+
+
+ChatKey = Annotated[KeyRecord, Depends(require_scope("chat"))]
+AnyKey = Annotated[KeyRecord, Depends(require_scope(None))]

@@ -1,0 +1,220 @@
+"""``image_url`` → validated ``data:`` URL. The one gate every image passes before vLLM.
+
+``validate_image_url`` accepts a ``data:…;base64,…`` URL or an http(s) URL (fetched through
+``fetch.fetch_image``), and returns a data URL whose bytes are a PNG, JPEG, WebP, GIF or BMP
+that Pillow decodes, within the byte and pixel caps. The format is taken from the bytes (magic
+numbers), not from the declared media type; a data URL that was already right is returned as
+is, so the request body need not be rebuilt.
+
+Pixels are checked from the header, before any decoding, so a small file declaring a huge
+canvas (a decompression bomb) costs nothing. Pillow's own guard, ``Image.MAX_IMAGE_PIXELS``,
+is set to the same cap by ``create_app``.
+
+Every refusal is a ``GatewayError`` naming ``param`` (e.g. ``messages[0].content[1].image_url``)
+with a ``code`` that doubles as the metrics reason: 400 for a bad image, 413 for too large.
+The extraction API reuses this function unchanged:
+
+    data_url = await validate_image_url(url, settings, app.state.fetch_client,
+                                        param="image_url")
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+import anyio
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from .errors import GatewayError
+from .fetch import fetch_image
+from .settings import Settings
+
+__all__ = [
+    "CheckedImage",
+    "check_image_bytes",
+    "validate_image_url",
+    "sniff_format",
+    "ALLOWED_FORMATS",
+]
+
+ALLOWED_FORMATS: dict[str, str] = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+}
+_DATA_URL = re.compile(r"data:([^;,]*)((?:;[^;,]*)*),", re.ASCII)
+
+# Requests over the pixel cap are refused with a 413 of ours; Pillow's warning would be noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedImage:
+    """What the check learnt about an image."""
+
+    format: str
+    mime: str
+    width: int
+    height: int
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Pillow format name from magic bytes; a name in ``ALLOWED_FORMATS`` or a refusal label."""
+    head = data[:32]
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    stripped = data[:512].lstrip().lower()
+    if stripped.startswith(b"<svg") or (stripped.startswith(b"<?xml") and b"<svg" in stripped):
+        return "SVG"
+    if head.startswith(b"%PDF"):
+        return "PDF"
+    if head[4:8] == b"ftyp":
+        return "HEIF/AVIF"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "ICO"
+    return None
+
+
+def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> CheckedImage:
+    """Check format, bytes and pixels, then decode the (first) frame fully. CPU-bound."""
+    if len(data) > settings.max_image_bytes:
+        raise GatewayError(
+            413,
+            f"image is {len(data)} bytes; the limit is {settings.max_image_bytes}",
+            param=param,
+            code="image_too_large",
+        )
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise GatewayError(
+            400, "not an image (unrecognised bytes)", param=param, code="image_not_an_image"
+        )
+    if fmt not in ALLOWED_FORMATS:
+        raise GatewayError(
+            400,
+            f"unsupported image format {fmt}; allowed: PNG, JPEG, WebP, GIF, BMP",
+            param=param,
+            code="image_unsupported_format",
+        )
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+            width, height = im.size
+            if width * height > settings.max_image_pixels:
+                raise _too_many_pixels(width, height, settings, param)
+            im.seek(0)
+            im.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise GatewayError(
+            413,
+            f"image has too many pixels (limit {settings.max_image_pixels})",
+            param=param,
+            code="image_too_many_pixels",
+        ) from exc
+    except GatewayError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise GatewayError(
+            400, f"image could not be decoded as {fmt}", param=param, code="image_corrupt"
+        ) from exc
+    if width < 1 or height < 1:
+        raise GatewayError(400, "image has no pixels", param=param, code="image_corrupt")
+    return CheckedImage(fmt, ALLOWED_FORMATS[fmt], width, height)
+
+
+def _too_many_pixels(width: int, height: int, settings: Settings, param: str) -> GatewayError:
+    return GatewayError(
+        413,
+        f"image is {width}x{height} = {width * height} pixels; the limit "
+        f"is {settings.max_image_pixels}",
+        param=param,
+        code="image_too_many_pixels",
+    )
+
+
+def decode_data_url(url: str, settings: Settings, *, param: str) -> tuple[str, str, bytes]:
+    """Split a base64 data URL into (declared media type, base64 text, bytes)."""
+    match = _DATA_URL.match(url)
+    if match is None or ";base64" not in match.group(2).lower():
+        raise GatewayError(
+            400,
+            "data URL must look like data:image/png;base64,<data>",
+            param=param,
+            code="image_bad_data_url",
+        )
+    payload = url[match.end() :]
+    if len(payload) // 4 * 3 > settings.max_image_bytes + 3:
+        raise GatewayError(
+            413,
+            f"image is larger than {settings.max_image_bytes} bytes",
+            param=param,
+            code="image_too_large",
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise GatewayError(
+            400, "data URL is not valid base64", param=param, code="image_bad_base64"
+        ) from exc
+    return match.group(1).lower(), payload, data
+
+
+async def validate_image_url(
+    url: str, settings: Settings, fetch_client: httpx.AsyncClient | None, *, param: str
+) -> str:
+    """Return a data URL with checked image bytes for ``url`` (data: or http(s):).
+
+    Raises ``GatewayError`` naming ``param``: 400 bad or refused image/URL, 413 too large.
+    ``fetch_client`` may be None when http(s) URLs need not be supported.
+    """
+    if not isinstance(url, str) or not url:
+        raise GatewayError(
+            400, "image_url.url must be a non-empty string", param=param, code="image_bad_url"
+        )
+    head = url[:16]
+    scheme = head.split(":", 1)[0].lower() if ":" in head else ""
+    if scheme == "data":
+        declared, payload, data = decode_data_url(url, settings, param=param)
+        checked = await anyio.to_thread.run_sync(_check, data, settings, param)
+        if declared == checked.mime:
+            return url
+        return f"data:{checked.mime};base64,{payload}"
+    if scheme in ("http", "https"):
+        if fetch_client is None:
+            raise GatewayError(
+                400,
+                "image URLs are not fetched here; send a data URL",
+                param=param,
+                code="image_fetch_refused",
+            )
+        data = await fetch_image(url, settings, fetch_client, param=param)
+        checked = await anyio.to_thread.run_sync(_check, data, settings, param)
+        return f"data:{checked.mime};base64,{base64.b64encode(data).decode('ascii')}"
+    shown = scheme or url[:16]
+    raise GatewayError(
+        400,
+        f"image URL scheme '{shown}' is not allowed (use data:, https: or http:)",
+        param=param,
+        code="image_fetch_refused",
+    )
+
+
+def _check(data: bytes, settings: Settings, param: str) -> CheckedImage:
+    return check_image_bytes(data, settings, param=param)

@@ -1,0 +1,204 @@
+"""API keys in SQLite: only a SHA-256 of each key is stored, compared in constant time.
+
+A key looks like ``sk-`` + 43 URL-safe characters (256 random bits). Its first 12 characters
+are its *prefix*: not secret, unique, shown by ``keys list`` and used to find the row, after
+which the stored hash is compared with ``hmac.compare_digest``. The full key exists only in the
+output of ``keys create``.
+
+The file is opened in WAL mode, so several gateway workers (and the CLI) share it: readers never
+wait for a writer, and a revocation written by the CLI is seen by the next lookup in every
+process. ``KeyStore`` opens one connection per instance; use it from one thread.
+
+    store = KeyStore(Path("gateway-keys.db"))
+    key = store.create("alice", scopes=("chat",), rpm=60)   # show `key` once
+    record = store.lookup(key)                               # None if unknown
+    store.revoke("alice")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "KeyRecord",
+    "KeyStore",
+    "KeyStoreError",
+    "KEY_PATTERN",
+    "PREFIX_LEN",
+    "SCOPES",
+    "hash_key",
+]
+
+KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{20,200}")
+PREFIX_LEN = 12
+SCOPES = frozenset({"chat", "extract"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    rpm INTEGER,
+    max_concurrent INTEGER,
+    expires_at REAL,
+    revoked_at REAL,
+    created_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS api_keys_active_name ON api_keys(name)
+    WHERE revoked_at IS NULL;
+"""
+_COLUMNS = "name, prefix, hash, scopes, rpm, max_concurrent, expires_at, revoked_at, created_at"
+
+
+class KeyStoreError(Exception):
+    """A request to the store that cannot be honoured (duplicate name, unknown key...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """One key as stored. ``hash`` is the SHA-256 hex digest; the key itself is never kept."""
+
+    name: str
+    prefix: str
+    hash: str
+    scopes: frozenset[str]
+    rpm: int | None
+    max_concurrent: int | None
+    expires_at: float | None
+    revoked_at: float | None
+    created_at: float
+
+    def is_active(self, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    @classmethod
+    def from_row(cls, row: tuple[object, ...]) -> KeyRecord:
+        name, prefix, digest, scopes, rpm, conc, expires, revoked, created = row
+        return cls(
+            name=str(name),
+            prefix=str(prefix),
+            hash=str(digest),
+            scopes=frozenset(s for s in str(scopes).split(",") if s),
+            rpm=None if rpm is None else int(rpm),  # type: ignore[call-overload]
+            max_concurrent=None if conc is None else int(conc),  # type: ignore[call-overload]
+            expires_at=None if expires is None else float(expires),  # type: ignore[arg-type]
+            revoked_at=None if revoked is None else float(revoked),  # type: ignore[arg-type]
+            created_at=float(created),  # type: ignore[arg-type]
+        )
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 hex digest of a key. Keys carry 256 random bits, so no salt or KDF is needed."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    """SQLite-backed key store; safe to share one file between processes."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if self.path.parent != Path(""):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def create(
+        self,
+        name: str,
+        *,
+        scopes: Iterable[str] = ("chat", "extract"),
+        rpm: int | None = None,
+        max_concurrent: int | None = None,
+        expires_at: float | None = None,
+    ) -> str:
+        """Create a key and return it. This is the only time the full key is available."""
+        scope_set = frozenset(scopes)
+        if not name or "," in name:
+            raise KeyStoreError("name must be non-empty and contain no comma")
+        if name.startswith("sk-"):
+            raise KeyStoreError("name must not start with 'sk-' (reserved for key prefixes)")
+        if unknown := scope_set - SCOPES:
+            raise KeyStoreError(f"unknown scope(s): {', '.join(sorted(unknown))}")
+        for limit, label in ((rpm, "rpm"), (max_concurrent, "max_concurrent")):
+            if limit is not None and limit < 1:
+                raise KeyStoreError(f"{label} must be at least 1")
+        for _ in range(5):
+            key = "sk-" + secrets.token_urlsafe(32)
+            try:
+                self._db.execute(
+                    f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,NULL,?)",
+                    (
+                        name,
+                        key[:PREFIX_LEN],
+                        hash_key(key),
+                        ",".join(sorted(scope_set)),
+                        rpm,
+                        max_concurrent,
+                        expires_at,
+                        time.time(),
+                    ),
+                )
+                return key
+            except sqlite3.IntegrityError as exc:
+                if "name" in str(exc) or self._active_named(name):
+                    raise KeyStoreError(f"an active key named {name!r} exists") from exc
+        raise KeyStoreError("could not draw a unique key prefix")  # pragma: no cover
+
+    def _active_named(self, name: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM api_keys WHERE name=? AND revoked_at IS NULL", (name,)
+        ).fetchone()
+        return row is not None
+
+    def lookup(self, key: str) -> KeyRecord | None:
+        """The record for ``key`` (active or not), or None if no stored key matches."""
+        if not KEY_PATTERN.fullmatch(key):
+            return None
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM api_keys WHERE prefix=?", (key[:PREFIX_LEN],)
+        ).fetchone()
+        if row is None:
+            return None
+        record = KeyRecord.from_row(row)
+        if not hmac.compare_digest(record.hash, hash_key(key)):
+            return None
+        return record
+
+    def list(self) -> list[KeyRecord]:
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
+        return [KeyRecord.from_row(row) for row in rows]
+
+    def revoke(self, name_or_prefix: str) -> KeyRecord:
+        """Revoke the active key with this name, or the key with this prefix."""
+        now = time.time()
+        column = "prefix" if name_or_prefix.startswith("sk-") else "name"
+        cur = self._db.execute(
+            f"UPDATE api_keys SET revoked_at=? WHERE {column}=? AND revoked_at IS NULL"
+            f" RETURNING {_COLUMNS}",
+            (now, name_or_prefix),
+        )
+        row = cur.fetchone()
+        cur.fetchall()
+        if row is None:
+            raise KeyStoreError(f"no active key with {column} {name_or_prefix!r}")
+        return KeyRecord.from_row(row)

@@ -1,0 +1,96 @@
+"""Per-key request-rate (rpm) and concurrency limits, kept in memory.
+
+The limits are **per process**: with ``--workers 4`` or several gateway replicas, a key with
+``rpm=60`` may get up to 60 requests a minute from each process. A shared store (Redis, for
+example) would be needed for one global budget; it is not built. Counting in memory keeps
+the hot path free of database writes.
+
+    limiter = KeyLimiter()
+    limiter.check_rate("alice", rpm=60)           # raises GatewayError(429) when over
+    lease = limiter.acquire("alice", limit=2)     # raises GatewayError(429) when 2 in flight
+    ...
+    lease.release()                                # idempotent
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+
+from .errors import GatewayError
+
+__all__ = ["KeyLimiter", "Lease", "WINDOW_S"]
+
+WINDOW_S = 60.0
+
+
+class Lease:
+    """One in-flight request of a key; ``release`` gives the slot back exactly once."""
+
+    __slots__ = ("_limiter", "_name", "_open")
+
+    def __init__(self, limiter: KeyLimiter | None, name: str) -> None:
+        self._limiter = limiter
+        self._name = name
+        self._open = limiter is not None
+
+    def release(self) -> None:
+        if self._open and self._limiter is not None:
+            self._open = False
+            self._limiter._release(self._name)
+
+
+class KeyLimiter:
+    """Sliding-window rpm (exact, a deque of timestamps) and an in-flight counter per key."""
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+        self._inflight: dict[str, int] = {}
+
+    def check_rate(self, name: str, rpm: int | None, now: float | None = None) -> None:
+        """Count one request against ``rpm`` in the last 60 s, or raise 429 with Retry-After."""
+        if rpm is None:
+            return
+        now = time.monotonic() if now is None else now
+        hits = self._hits.get(name)
+        if hits is None:
+            hits = self._hits[name] = deque()
+        while hits and hits[0] <= now - WINDOW_S:
+            hits.popleft()
+        if len(hits) >= rpm:
+            retry = max(1, math.ceil(hits[0] + WINDOW_S - now))
+            raise GatewayError(
+                429,
+                f"rate limit of {rpm} requests per minute exceeded for this key",
+                type="rate_limit_error",
+                code="rate_limit_exceeded",
+                headers={"Retry-After": str(retry)},
+            )
+        hits.append(now)
+
+    def acquire(self, name: str, limit: int | None) -> Lease:
+        """Take an in-flight slot, or raise 429 when ``limit`` requests are already running."""
+        if limit is None:
+            return Lease(None, name)
+        current = self._inflight.get(name, 0)
+        if current >= limit:
+            raise GatewayError(
+                429,
+                f"concurrency limit of {limit} requests in flight exceeded for this key",
+                type="rate_limit_error",
+                code="concurrency_limit_exceeded",
+                headers={"Retry-After": "1"},
+            )
+        self._inflight[name] = current + 1
+        return Lease(self, name)
+
+    def in_flight(self, name: str) -> int:
+        return self._inflight.get(name, 0)
+
+    def _release(self, name: str) -> None:
+        left = self._inflight.get(name, 0) - 1
+        if left > 0:
+            self._inflight[name] = left
+        else:
+            self._inflight.pop(name, None)

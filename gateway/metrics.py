@@ -1,0 +1,88 @@
+"""Prometheus metrics of one gateway app, in the app's own ``CollectorRegistry``.
+
+A registry per app (not the global default) lets tests build several apps in one process.
+Labels stay low-cardinality: the route *template*, the status code and the key *name*.
+
+    metrics = GatewayMetrics()
+    metrics.requests.labels(route="/v1/chat/completions", status="200", key="alice").inc()
+    body, content_type = metrics.render()
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+__all__ = ["GatewayMetrics"]
+
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+)
+
+
+class GatewayMetrics:
+    """All gateway metrics, registered in a fresh registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests",
+            "Requests by route, status and key name.",
+            ["route", "status", "key"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "gateway_request_duration_seconds",
+            "Time from request start to the last byte sent.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_latency = Histogram(
+            "gateway_upstream_duration_seconds",
+            "Time until vLLM answered (response headers for streams, full body otherwise).",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "gateway_stream_ttft_seconds",
+            "Streams: request start to the first body byte from vLLM.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors",
+            "Upstream failures by kind (unavailable, timeout, malformed, midstream, status_5xx).",
+            ["kind"],
+            registry=r,
+        )
+        self.images_rejected = Counter(
+            "gateway_images_rejected", "Rejected images by reason.", ["reason"], registry=r
+        )
+        self.tokens = Counter(
+            "gateway_tokens",
+            "Tokens reported by vLLM usage, by key and kind.",
+            ["key", "kind"],
+            registry=r,
+        )
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

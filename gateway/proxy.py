@@ -1,0 +1,83 @@
+"""The OpenAI routes reachable through the gateway: ``POST /v1/chat/completions`` and
+``GET /v1/models``. No other vLLM route is exposed.
+
+The body is read with a byte cap (413), parsed once, checked (``chat.check_chat_request``), its
+image URLs replaced by validated data URLs, and forwarded. The original bytes go upstream
+untouched unless an image URL had to change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from .auth import SECURITY_DOC, ChatKey
+from .chat import check_chat_request, dump_json, parse_json_object, rewrite_images
+from .errors import GatewayError
+
+__all__ = ["router", "read_body"]
+
+router = APIRouter(tags=["openai"])
+
+_BODY_DOC: dict[str, Any] = {
+    **SECURITY_DOC,
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "An OpenAI chat.completions request.",
+                    "required": ["model", "messages"],
+                }
+            }
+        },
+    },
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise GatewayError(413, f"request body is larger than {limit} bytes", code="body_too_large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise GatewayError(
+                413, f"request body is larger than {limit} bytes", code="body_too_large"
+            )
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+@router.post(
+    "/v1/chat/completions",
+    openapi_extra=_BODY_DOC,
+    summary="Chat completion (OpenAI-compatible), images and streaming included",
+)
+async def chat_completions(request: Request, key: ChatKey) -> Response:
+    state = request.app.state
+    settings = state.settings
+    raw = await read_body(request, settings.max_body_bytes)
+    try:
+        payload = parse_json_object(raw)
+        images = check_chat_request(payload, settings)
+        if images and await rewrite_images(images, settings, state.fetch_client):
+            raw = dump_json(payload)
+    except GatewayError as exc:
+        if exc.code and (exc.code.startswith("image_") or exc.code == "too_many_images"):
+            state.metrics.images_rejected.labels(reason=exc.code).inc()
+        request.state.error_code = exc.code
+        raise
+    stream = payload.get("stream") is True
+    return await state.upstream.chat(raw, request.state, "/v1/chat/completions", stream)
+
+
+@router.get("/v1/models", summary="The served model(s)", openapi_extra=SECURITY_DOC)
+async def list_models(request: Request, key: ChatKey) -> Response:
+    return await request.app.state.upstream.get("/v1/models", request.state, "/v1/models")

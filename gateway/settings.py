@@ -1,0 +1,115 @@
+"""Every knob of the gateway, read once from the environment (prefix ``GATEWAY_``).
+
+One class holds them all so that nothing else in the package reads ``os.environ``. Tests build
+a ``Settings(...)`` directly and pass it to ``create_app``; the CLI and the uvicorn factory build
+one from the environment.
+
+    GATEWAY_UPSTREAM_URL=http://10.0.0.5:8000 GATEWAY_MAX_IMAGES_PER_REQUEST=4 \\
+        python -m gateway serve
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "MIB"]
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Gateway configuration. Each field maps to ``GATEWAY_<FIELD NAME IN CAPITALS>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
+
+    # --- where things are -------------------------------------------------------------------
+    upstream_url: str = "http://127.0.0.1:8000"
+    """Base URL of the vLLM OpenAI server, without ``/v1``. It should listen on a private
+    address: the gateway is the only thing exposed."""
+    upstream_api_key: SecretStr | None = None
+    """Sent as ``Authorization: Bearer`` to vLLM if vLLM was started with ``--api-key``."""
+    keys_db: Path = Path("gateway-keys.db")
+    """SQLite file of API keys; created on first use. All workers share it (WAL mode)."""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    log_level: str = "info"
+
+    # --- request limits -----------------------------------------------------------------------
+    max_body_bytes: int = Field(default=64 * MIB, ge=1024)
+    """Whole request body. Two 20 MiB images in base64 are ~54 MiB, hence 64 MiB."""
+    max_tokens_cap: int = Field(default=4096, ge=1)
+    """Largest ``max_tokens`` / ``max_completion_tokens`` a client may ask for."""
+    max_n: int = Field(default=4, ge=1)
+    """Largest ``n`` (choices per request): each choice holds its own KV blocks."""
+    max_images_per_request: int = Field(default=2, ge=0)
+    """As the engine profiles allow (vLLM ``--limit-mm-per-prompt``)."""
+    max_image_bytes: int = Field(default=20 * MIB, ge=1)
+    """Decoded bytes of one image."""
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    """Width x height of one image, checked from the header before decoding (bomb guard)."""
+    num_crops_min: int = Field(default=1, ge=1)
+    num_crops_max: int = Field(default=16, ge=1)
+    """Allowed ``mm_processor_kwargs.num_crops``; vLLM trusts what the gateway forwards."""
+
+    # --- fetching http(s) image URLs ------------------------------------------------------------
+    fetch_timeout_s: float = Field(default=10.0, gt=0)
+    """Whole fetch, DNS and every redirect hop included."""
+    fetch_max_bytes: int = Field(default=20 * MIB, ge=1)
+    fetch_max_redirects: int = Field(default=3, ge=0)
+    """Each hop is re-checked (scheme, allowlist, resolved address)."""
+    fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Optional allowlist of host names (``example.com`` or ``*.example.com``); empty allows
+    any public host. In the environment: comma-separated or a JSON list."""
+    allow_private_fetch: bool = False
+    """TEST ONLY: allow fetching from private/loopback addresses. Cloud metadata addresses stay
+    refused even then. Never enable in production: it opens the SSRF hole the check closes."""
+
+    # --- upstream client ------------------------------------------------------------------------
+    upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    upstream_read_timeout_s: float = Field(default=600.0, gt=0)
+    """Longest silence between two bytes from vLLM (a long prefill under load is silence)."""
+    upstream_max_connections: int = Field(default=512, ge=1)
+    ready_timeout_s: float = Field(default=2.0, gt=0)
+
+    # --- auth and operations --------------------------------------------------------------------
+    key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)
+    """How long a key lookup is reused. A revocation takes effect within this time (<= 1 s)."""
+    metrics_public: bool = False
+    """Serve ``/metrics`` without a key (for a scraper on a private network)."""
+
+    @field_validator("fetch_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("fetch_allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, value: list[str]) -> list[str]:
+        return [host.lower().rstrip(".") for host in value]
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _check_upstream(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Settings:
+        if self.num_crops_min > self.num_crops_max:
+            raise ValueError("num_crops_min must not exceed num_crops_max")
+        return self

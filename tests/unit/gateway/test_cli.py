@@ -1,0 +1,76 @@
+"""``python -m gateway keys …``: the key is printed once, list hides secrets, revoke works."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.keys import KeyStore
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GATEWAY_KEYS_DB": str(db), "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_create_prints_the_key_once_and_list_never(tmp_path: Path) -> None:
+    db = tmp_path / "keys.db"
+    made = _cli(
+        db,
+        "create",
+        "--name",
+        "alice",
+        "--rpm",
+        "30",
+        "--max-concurrent",
+        "2",
+        "--scopes",
+        "chat",
+        "--expires",
+        "2999-01-01",
+    )
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("sk-") and made.stdout.count(key) == 1 and key not in made.stderr
+    record = KeyStore(db).lookup(key)
+    assert record is not None
+    assert (record.rpm, record.max_concurrent, record.scopes) == (30, 2, frozenset({"chat"}))
+    assert record.expires_at is not None and record.expires_at > 3.2e10
+    for args in (("list",), ("list", "--json")):
+        listed = _cli(db, *args)
+        assert listed.returncode == 0
+        assert "alice" in listed.stdout and key[:12] in listed.stdout
+        assert key not in listed.stdout and key[12:20] not in listed.stdout
+
+
+def test_revoke_by_name_and_by_prefix(tmp_path: Path) -> None:
+    db = tmp_path / "keys.db"
+    a = _cli(db, "create", "--name", "a").stdout.strip()
+    b = _cli(db, "create", "--name", "b").stdout.strip()
+    assert _cli(db, "revoke", "a").returncode == 0
+    assert _cli(db, "revoke", b[:12]).returncode == 0
+    store = KeyStore(db)
+    ra, rb = store.lookup(a), store.lookup(b)
+    assert ra is not None and ra.revoked_at is not None
+    assert rb is not None and rb.revoked_at is not None
+    assert "revoked" in _cli(db, "list").stdout
+    missing = _cli(db, "revoke", "nobody")
+    assert missing.returncode == 1 and "no active key" in missing.stderr
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "keys.db"
+    assert _cli(db, "create", "--name", "x", "--scopes", "root").returncode == 1
+    bad_date = _cli(db, "create", "--name", "x", "--expires", "tomorrow")
+    assert bad_date.returncode == 2 and "ISO" in bad_date.stderr
