@@ -42,3 +42,6 @@ bench: setup
 
 clean:
 	rm -rf .cache bench/results loadtest/results .pytest_cache .mypy_cache .ruff_cache
+
+# Verbs owned by other parts of the project (docker: up/down, loadtest: loadtest).
+include mk/*.mk

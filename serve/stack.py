@@ -9,6 +9,7 @@ process groups and are stopped by pid on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -54,26 +55,34 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bo
     return False
 
 
-def _dev_key(env: dict[str, str]) -> str:
-    """A key named ``dev`` in the gateway's store, kept in .cache so restarts reuse it."""
-    if DEV_KEY_FILE.is_file():
-        return DEV_KEY_FILE.read_text().strip()
-    subprocess.run(
-        [sys.executable, "-m", "gateway", "keys", "revoke", "dev"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        check=False,
-    )
-    made = subprocess.run(
-        [sys.executable, "-m", "gateway", "keys", "create", "--name", "dev"],
+def _gateway_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
-    key = next(w for w in made.stdout.split() if w.startswith("sk-"))
+
+
+def _dev_key(env: dict[str, str]) -> str:
+    """A key named ``dev`` in the gateway's store, kept in .cache so restarts reuse it.
+
+    The store keeps only hashes, so the key itself is remembered in a 0600 file; it is
+    reused only while the store still lists it as active.
+    """
+    if DEV_KEY_FILE.is_file():
+        key = DEV_KEY_FILE.read_text().strip()
+        listed = _gateway_cli(env, "list", "--json").stdout.splitlines()
+        rows = [json.loads(line) for line in listed if line.startswith("{")]
+        if any(r["name"] == "dev" and r["active"] and key.startswith(r["prefix"]) for r in rows):
+            return key
+    _gateway_cli(env, "revoke", "dev")  # an older dev key whose secret we no longer have
+    made = _gateway_cli(env, "create", "--name", "dev")
+    if made.returncode != 0:
+        raise RuntimeError(f"could not create a dev key: {made.stderr.strip()}")
+    key = made.stdout.strip()
     DEV_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
     DEV_KEY_FILE.write_text(key + "\n")
     DEV_KEY_FILE.chmod(0o600)
@@ -134,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         env = dict(os.environ, GATEWAY_UPSTREAM_URL=engine_url)
+        env.setdefault("GATEWAY_KEYS_DB", str(REPO / ".cache" / "gateway-keys.db"))
         key = _dev_key(env)
         gateway = _spawn(
             ["-m", "gateway", "serve", "--host", args.host, "--port", str(args.gateway_port)],
@@ -151,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         for proc in reversed(procs):
             _stop(proc)

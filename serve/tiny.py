@@ -183,6 +183,11 @@ def build_checkpoint(dest: Path) -> Path:
         shutil.copyfile(PHI3V_DIR / name, dest / name)
     save_file(_weights(), str(dest / "model.safetensors"), metadata={"format": "pt"})
     (dest / STAMP).write_text(build_fingerprint() + "\n")
+    # mkdtemp and safetensors create owner-only modes; an engine running as another user
+    # (a container's service account) must be able to read the checkpoint.
+    dest.chmod(0o755)
+    for item in dest.iterdir():
+        item.chmod(0o644)
     return dest
 
 

@@ -86,3 +86,9 @@ def test_processor_refuses_tags_that_do_not_match_images(tiny_checkpoint: Path) 
     proc = AutoProcessor.from_pretrained(tiny_checkpoint, trust_remote_code=True)
     with pytest.raises(ValueError, match="refers to images"):
         proc(text="<|image_2|> hi", images=[Image.new("RGB", (64, 64))])
+
+
+def test_checkpoint_is_readable_by_other_users(tmp_path: Path) -> None:
+    path = ensure_checkpoint(tmp_path / "ckpt")
+    assert path.stat().st_mode & 0o005 == 0o005
+    assert all(p.stat().st_mode & 0o004 for p in path.iterdir())
