@@ -2,7 +2,8 @@
 
 State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the SQLite store),
 ``auth`` (key cache + limiter), ``metrics``, and, while the app runs, ``upstream`` (the pooled
-aiohttp session to vLLM) and ``fetch_client`` (image fetches), both owned by the lifespan.
+aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
+fetches), both owned by the lifespan, which also runs the replicas' health checks.
 
 A new API is one more router: the extraction API adds ``app.include_router(extract.router)``
 and reuses ``require_scope("extract")``, ``images.validate_image_url`` and ``GatewayError``.
@@ -13,6 +14,7 @@ and reuses ``require_scope("extract")``, ``images.validate_image_url`` and ``Gat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,20 +22,22 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import ops, proxy
+from . import extract, ops, proxy
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache
 from .errors import install_error_handlers
 from .fetch import make_fetch_client
+from .health import poll_forever
 from .keys import KeyStore
 from .limits import KeyLimiter
 from .metrics import GatewayMetrics
 from .observe import RequestObserver
+from .replicas import ReplicaSet
 from .settings import Settings
 from .upstream import Upstream, make_upstream_session
 
 __all__ = ["create_app", "app_from_env", "DEFAULT_ROUTERS"]
 
-DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, proxy.router)
+DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, proxy.router, extract.router)
 
 
 def create_app(
@@ -48,11 +52,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         session = make_upstream_session(settings)
         fetch_client = make_fetch_client(settings)
-        app.state.upstream = Upstream(session, settings.upstream_url, app.state.metrics)
+        replicas = ReplicaSet(settings.replica_urls, app.state.metrics, settings.routing)
+        app.state.upstream = upstream = Upstream(session, replicas, app.state.metrics)
         app.state.fetch_client = fetch_client
+        # One replica is always chosen anyway, so only a real set needs the polling.
+        polls = [asyncio.create_task(poll_forever(upstream, settings))] if len(replicas) > 1 else []
         try:
             yield
         finally:
+            for task in polls:
+                task.cancel()
             await session.close()
             await fetch_client.aclose()
             app.state.keys.close()

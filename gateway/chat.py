@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 
 from .errors import GatewayError
-from .images import validate_image_url
+from .images import validate_image
+from .schema_guard import check_user_schemas
 from .settings import Settings
 
 __all__ = [
@@ -39,10 +40,12 @@ _PART_TYPES = ("text", "image_url")
 
 @dataclass(slots=True)
 class ImagePart:
-    """An ``image_url`` content part (the dict inside the body) and its param path."""
+    """An ``image_url`` content part (the dict inside the body) and its param path; after
+    ``rewrite_images``, the first part also has the sha256 of its bytes (the routing key)."""
 
     param: str
     holder: dict[str, Any]
+    digest: bytes | None = None
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -104,6 +107,7 @@ def check_chat_request(payload: dict[str, Any], settings: Settings) -> list[Imag
             settings.num_crops_max,
             "mm_processor_kwargs.num_crops",
         )
+    check_user_schemas(payload, settings)
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("messages", "must be a non-empty list")
@@ -153,12 +157,16 @@ def _check_part(part: Any, where: str, images: list[ImagePart]) -> None:
 async def rewrite_images(
     parts: list[ImagePart], settings: Settings, fetch_client: httpx.AsyncClient | None
 ) -> bool:
-    """Replace each image URL by its validated data URL; True if any string changed."""
+    """Replace each image URL by its validated data URL; True if any string changed.
+
+    The first part's ``digest`` is set on the way: requests are routed by their first image.
+    """
     changed = False
-    for part in parts:
+    for i, part in enumerate(parts):
         url = part.holder["url"]
-        checked = await validate_image_url(url, settings, fetch_client, param=part.param)
-        if checked is not url:
-            part.holder["url"] = checked
+        checked = await validate_image(url, settings, fetch_client, param=part.param, digest=i == 0)
+        part.digest = checked.digest
+        if checked.url is not url:
+            part.holder["url"] = checked.url
             changed = True
     return changed

@@ -60,6 +60,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -68,9 +69,10 @@ class GatewayError(Exception):
         self.param = param
         self.code = code
         self.headers = headers
+        self.details = details
 
     def body(self) -> dict[str, Any]:
-        return error_body(self.message, self.type, self.param, self.code)
+        return error_body(self.message, self.type, self.param, self.code, self.details)
 
     def response(self) -> Response:
         return error_response(
@@ -80,14 +82,24 @@ class GatewayError(Exception):
             param=self.param,
             code=self.code,
             headers=self.headers,
+            details=self.details,
         )
 
 
 def error_body(
-    message: str, type: str, param: str | None = None, code: str | None = None
+    message: str,
+    type: str,
+    param: str | None = None,
+    code: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON object OpenAI clients expect for an error."""
-    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+    """The JSON object OpenAI clients expect for an error. ``details`` (optional) carries
+    what a client needs to act on it, such as the raw model output of a failed extraction;
+    OpenAI clients ignore keys they do not know."""
+    error: dict[str, Any] = {"message": message, "type": type, "param": param, "code": code}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
 
 
 def error_response(
@@ -98,9 +110,11 @@ def error_response(
     param: str | None = None,
     code: str | None = None,
     headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response:
     """A ready ``Response`` with the OpenAI error body."""
-    body = error_body(message, type or TYPE_FOR_STATUS.get(status, "error"), param, code)
+    kind = type or TYPE_FOR_STATUS.get(status, "error")
+    body = error_body(message, kind, param, code, details)
     return Response(
         json.dumps(body), status_code=status, headers=headers, media_type="application/json"
     )

@@ -16,12 +16,16 @@ The extraction API reuses this function unchanged:
 
     data_url = await validate_image_url(url, settings, app.state.fetch_client,
                                         param="image_url")
+
+``validate_image`` does the same and also returns the sha256 of the decoded bytes when asked:
+the routing key (``replicas``), identical whether the image came as a data URL or was fetched.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import re
 import warnings
@@ -37,7 +41,9 @@ from .settings import Settings
 
 __all__ = [
     "CheckedImage",
+    "ValidImage",
     "check_image_bytes",
+    "validate_image",
     "validate_image_url",
     "sniff_format",
     "ALLOWED_FORMATS",
@@ -64,6 +70,14 @@ class CheckedImage:
     mime: str
     width: int
     height: int
+
+
+@dataclass(frozen=True, slots=True)
+class ValidImage:
+    """A checked image as a data URL, and the sha256 of its bytes if it was asked for."""
+
+    url: str
+    digest: bytes | None = None
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -184,6 +198,20 @@ async def validate_image_url(
     Raises ``GatewayError`` naming ``param``: 400 bad or refused image/URL, 413 too large.
     ``fetch_client`` may be None when http(s) URLs need not be supported.
     """
+    return (await validate_image(url, settings, fetch_client, param=param)).url
+
+
+async def validate_image(
+    url: str,
+    settings: Settings,
+    fetch_client: httpx.AsyncClient | None,
+    *,
+    param: str,
+    digest: bool = False,
+) -> ValidImage:
+    """``validate_image_url``, plus the bytes' sha256 when ``digest`` (hashed in the same
+    worker thread as the decode check, off the event loop). The URL is ``url`` itself when
+    it was already right, so callers can test ``checked.url is url``."""
     if not isinstance(url, str) or not url:
         raise GatewayError(
             400, "image_url.url must be a non-empty string", param=param, code="image_bad_url"
@@ -192,10 +220,10 @@ async def validate_image_url(
     scheme = head.split(":", 1)[0].lower() if ":" in head else ""
     if scheme == "data":
         declared, payload, data = decode_data_url(url, settings, param=param)
-        checked = await anyio.to_thread.run_sync(_check, data, settings, param)
+        checked, sha = await anyio.to_thread.run_sync(_check, data, settings, param, digest)
         if declared == checked.mime:
-            return url
-        return f"data:{checked.mime};base64,{payload}"
+            return ValidImage(url, sha)
+        return ValidImage(f"data:{checked.mime};base64,{payload}", sha)
     if scheme in ("http", "https"):
         if fetch_client is None:
             raise GatewayError(
@@ -205,8 +233,9 @@ async def validate_image_url(
                 code="image_fetch_refused",
             )
         data = await fetch_image(url, settings, fetch_client, param=param)
-        checked = await anyio.to_thread.run_sync(_check, data, settings, param)
-        return f"data:{checked.mime};base64,{base64.b64encode(data).decode('ascii')}"
+        checked, sha = await anyio.to_thread.run_sync(_check, data, settings, param, digest)
+        encoded = base64.b64encode(data).decode("ascii")
+        return ValidImage(f"data:{checked.mime};base64,{encoded}", sha)
     shown = scheme or url[:16]
     raise GatewayError(
         400,
@@ -216,5 +245,8 @@ async def validate_image_url(
     )
 
 
-def _check(data: bytes, settings: Settings, param: str) -> CheckedImage:
-    return check_image_bytes(data, settings, param=param)
+def _check(
+    data: bytes, settings: Settings, param: str, digest: bool
+) -> tuple[CheckedImage, bytes | None]:
+    checked = check_image_bytes(data, settings, param=param)
+    return checked, hashlib.sha256(data).digest() if digest else None

@@ -10,7 +10,7 @@ Labels stay low-cardinality: the route *template*, the status code and the key *
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 __all__ = ["GatewayMetrics"]
@@ -80,6 +80,19 @@ class GatewayMetrics:
             "gateway_tokens",
             "Tokens reported by vLLM usage, by key and kind.",
             ["key", "kind"],
+            registry=r,
+        )
+
+        self.replica_requests = Counter(
+            "gateway_upstream_requests",
+            "Requests sent to each vLLM replica (retries after a refused connection included).",
+            ["replica"],
+            registry=r,
+        )
+        self.replica_up = Gauge(
+            "gateway_upstream_replica_up",
+            "1 while a vLLM replica is in rotation, 0 while it is taken out.",
+            ["replica"],
             registry=r,
         )
 

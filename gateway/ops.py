@@ -1,4 +1,5 @@
-"""Operational routes: ``/health`` (liveness), ``/ready`` (is vLLM healthy?), ``/metrics``.
+"""Operational routes: ``/health`` (liveness), ``/ready`` (is a vLLM replica healthy? each
+replica's state is listed), ``/metrics``.
 
 ``/health`` and ``/ready`` need no key, so that load balancers and orchestrators can probe.
 ``/metrics`` needs any valid key unless ``settings.metrics_public``.
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from .auth import SECURITY_DOC
 from .errors import GatewayError
+from .health import check_all
 
 __all__ = ["router"]
 
@@ -22,15 +24,23 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: the upstream vLLM server is healthy")
+@router.get("/ready", summary="Readiness: at least one upstream vLLM replica is healthy")
 async def ready(request: Request) -> Response:
+    """Polls every replica now (which also counts as a health check) and lists each one:
+    ``healthy`` is this poll, ``up`` whether it is in rotation (see ``gateway.health``)."""
     state = request.app.state
-    ok, detail = await state.upstream.healthy(state.settings.ready_timeout_s)
-    if not ok:
+    settings = state.settings
+    upstream = state.upstream
+    polls = await check_all(upstream, settings.ready_timeout_s, settings.health_failure_threshold)
+    replicas = upstream.replicas.describe()
+    for replica, ok in zip(replicas, polls, strict=True):
+        replica["healthy"] = ok
+    if not any(polls):
+        detail = "; ".join(f"{r['url']}: {r['detail']}" for r in replicas)
         raise GatewayError(
             503, f"upstream model server is not ready ({detail})", code="upstream_unavailable"
         )
-    return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "ready", "replicas": replicas})
 
 
 @router.get(

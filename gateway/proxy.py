@@ -2,8 +2,9 @@
 ``GET /v1/models``. No other vLLM route is exposed.
 
 The body is read with a byte cap (413), parsed once, checked (``chat.check_chat_request``), its
-image URLs replaced by validated data URLs, and forwarded. The original bytes go upstream
-untouched unless an image URL had to change.
+image URLs replaced by validated data URLs, and forwarded to the replica that the first
+image's digest picks (``replicas``; text-only requests: the least-loaded replica). The
+original bytes go upstream untouched unless an image URL had to change.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ async def chat_completions(request: Request, key: ChatKey) -> Response:
         request.state.error_code = exc.code
         raise
     stream = payload.get("stream") is True
-    return await state.upstream.chat(raw, request.state, "/v1/chat/completions", stream)
+    affinity = images[0].digest if images else None  # the first image picks the replica
+    return await state.upstream.chat(raw, request.state, "/v1/chat/completions", stream, affinity)
 
 
 @router.get("/v1/models", summary="The served model(s)", openapi_extra=SECURITY_DOC)

@@ -11,7 +11,7 @@ one from the environment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,7 +31,23 @@ class Settings(BaseSettings):
     # --- where things are -------------------------------------------------------------------
     upstream_url: str = "http://127.0.0.1:8000"
     """Base URL of the vLLM OpenAI server, without ``/v1``. It should listen on a private
-    address: the gateway is the only thing exposed."""
+    address: the gateway is the only thing exposed. Used when ``upstream_urls`` is empty."""
+    upstream_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Several vLLM replicas (base URLs, without ``/v1``); overrides ``upstream_url``. Requests
+    with an image go to the replica that owns the first image's digest on a hash ring, so that
+    its KV blocks are reused; text-only requests go to the least-loaded replica. In the
+    environment: comma-separated or a JSON list."""
+    routing: Literal["affinity", "round_robin"] = "affinity"
+    """``affinity`` (image digest, then least-loaded) is what to run. ``round_robin`` ignores
+    images; it exists so that the routing benchmark can show what affinity buys."""
+    health_interval_s: float = Field(default=5.0, gt=0)
+    """How often each replica's ``/health`` is polled in the background (only with several
+    replicas: a single one is always used anyway)."""
+    health_timeout_s: float = Field(default=2.0, gt=0)
+    """One health poll; a slower answer counts as a failure."""
+    health_failure_threshold: int = Field(default=3, ge=1)
+    """Consecutive failed polls that take a replica out; one success brings it back. A request
+    that cannot even connect takes it out at once (and is retried on the next replica)."""
     upstream_api_key: SecretStr | None = None
     """Sent as ``Authorization: Bearer`` to vLLM if vLLM was started with ``--api-key``."""
     keys_db: Path = Path("gateway-keys.db")
@@ -78,15 +94,30 @@ class Settings(BaseSettings):
     upstream_max_connections: int = Field(default=512, ge=1)
     ready_timeout_s: float = Field(default=2.0, gt=0)
 
+    # --- structured outputs ---------------------------------------------------------------------
+    model_name: str = "phi-3.5-vision"
+    """The served model the gateway names in requests it builds itself (extraction). Every
+    engine profile serves this name, so client code is the same in dev and production."""
+    max_schema_bytes: int = Field(default=64 * 1024, ge=256)
+    """Largest user-supplied JSON schema (response_format) in bytes. vLLM compiles schemas
+    with no time limit, so a huge one could stall the engine for everyone."""
+    max_schema_depth: int = Field(default=12, ge=2)
+    """Deepest nesting of a user-supplied JSON schema, for the same reason."""
+
     # --- auth and operations --------------------------------------------------------------------
     key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)
     """How long a key lookup is reused. A revocation takes effect within this time (<= 1 s)."""
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (for a scraper on a private network)."""
 
-    @field_validator("fetch_allowed_hosts", mode="before")
+    @property
+    def replica_urls(self) -> list[str]:
+        """The replicas to route over: ``upstream_urls``, or else just ``upstream_url``."""
+        return list(self.upstream_urls) or [self.upstream_url]
+
+    @field_validator("fetch_allowed_hosts", "upstream_urls", mode="before")
     @classmethod
-    def _split_hosts(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -104,12 +135,24 @@ class Settings(BaseSettings):
     @field_validator("upstream_url")
     @classmethod
     def _check_upstream(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return _base_url(value)
+
+    @field_validator("upstream_urls")
+    @classmethod
+    def _check_upstreams(cls, value: list[str]) -> list[str]:
+        urls = [_base_url(url) for url in value]
+        if len(set(urls)) != len(urls):
+            raise ValueError("lists the same replica twice")
+        return urls
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Settings:
         if self.num_crops_min > self.num_crops_max:
             raise ValueError("num_crops_min must not exceed num_crops_max")
         return self
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r} must start with http:// or https://")
+    return value.rstrip("/")

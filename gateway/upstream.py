@@ -3,46 +3,44 @@
     refused / unreachable → 503     timeout → 504     not JSON / broken → 502
     vLLM 4xx with an OpenAI error body → passed through as is
 
+With several replicas (``replicas.ReplicaSet``) each request goes to the replica that
+``pick(affinity)`` names. A connection that is refused (or times out connecting) takes that
+replica out at once and the request is sent once more, to the next replica: nothing reached the
+first one, so the retry is safe. A failure after the request went out is not retried (vLLM may
+already be generating); the client gets the error below, and the next request that cannot
+connect, or the health checker, takes the replica out.
+
 Why aiohttp and not httpx here: measured on the 2-core dev machine against a fixed-response
 stub, httpx's pool cost ~0.57 ms per request at 1 in flight and fell to ~600 req/s at 16
 (httpcore checks every pooled connection's socket on each request), while aiohttp did ~9,000
 and ~11,000 req/s. The upstream hop is the gateway's hot path. (Image fetches, which are
 rare and need per-hop control, still use httpx: see ``fetch.py``.)
 
-Streams are relayed chunk by chunk as vLLM writes them (``iter_any``, no re-framing). If the
-stream breaks after the 200 went out, the client gets an in-band ``data: {"error": …}`` event
-and ``data: [DONE]``, which the openai SDK raises as ``APIError``. When the client goes away,
-Starlette cancels the relay and the upstream connection is closed, so vLLM aborts the request
-and frees its KV blocks.
-
-Token counts come from ``usage``: parsed from the body for plain answers; for streams, found
-with a byte search in the chunk that carries the final usage, so ordinary chunks cost a single
-``in`` test.
+Streams are relayed chunk by chunk by ``relay.relay_response`` (in-band error event if the
+stream breaks after the 200). Token counts come from ``usage``, parsed from plain answers here
+and found in the stream's last chunks there.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-from starlette.background import BackgroundTask
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
-from .errors import GatewayError, error_body
+from .errors import GatewayError
 from .metrics import GatewayMetrics
+from .relay import relay_response
+from .replicas import Replica, ReplicaSet
 from .settings import Settings
 
-__all__ = ["Upstream", "make_upstream_session", "UPSTREAM_ERRORS"]
+__all__ = ["Upstream", "make_upstream_session", "UPSTREAM_ERRORS", "CONNECT_ERRORS"]
 
-_PROMPT = re.compile(rb'"prompt_tokens":\s*(\d+)')
-_COMPLETION = re.compile(rb'"completion_tokens":\s*(\d+)')
-_DONE = b"data: [DONE]"
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 UPSTREAM_ERRORS = (aiohttp.ClientError, TimeoutError)
+CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+"""Failures before any byte of the request was sent: safe to retry elsewhere."""
 
 
 def make_upstream_session(settings: Settings) -> aiohttp.ClientSession:
@@ -69,19 +67,20 @@ def make_upstream_session(settings: Settings) -> aiohttp.ClientSession:
 
 
 class Upstream:
-    """Forwards requests to vLLM and turns what comes back into gateway responses."""
+    """Forwards requests to a vLLM replica and turns what comes back into gateway responses."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, base_url: str, metrics: GatewayMetrics
+        self, session: aiohttp.ClientSession, replicas: ReplicaSet, metrics: GatewayMetrics
     ) -> None:
         self.session = session
-        self.base_url = base_url.rstrip("/")
+        self.replicas = replicas
         self.metrics = metrics
-        self._chat_url = self.base_url + "/v1/chat/completions"
 
     def _fail(self, exc: BaseException) -> GatewayError:
-        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        if isinstance(exc, CONNECT_ERRORS):
             kind, status, text = "unavailable", 503, "upstream model server is unavailable"
+            if len(self.replicas) > 1 and not self.replicas.any_up:
+                text = f"no upstream model server is available (all {len(self.replicas)} are down)"
         elif isinstance(exc, TimeoutError):  # aiohttp's socket/server timeouts included
             kind, status, text = "timeout", 504, "upstream model server timed out"
         else:
@@ -107,36 +106,96 @@ class Upstream:
             code="upstream_error",
         )
 
-    async def get(self, path: str, state: Any, route: str) -> Response:
+    async def _open(
+        self, path: str | None, affinity: bytes | None, **kwargs: Any
+    ) -> tuple[Replica, aiohttp.ClientResponse]:
+        """Send to the picked replica (POST chat when ``path`` is None, else GET ``path``).
+
+        The replica's in-flight count is raised here; the caller lowers it when done.
+        """
+        replicas = self.replicas
+        replica = replicas.pick(affinity)
+        for attempt in (0, 1):
+            replica.in_flight += 1
+            replica.sent.inc()
+            try:
+                if path is None:
+                    response = await self.session.post(replica.chat_url, **kwargs)
+                else:
+                    response = await self.session.get(replica.url + path, **kwargs)
+                return replica, response
+            except CONNECT_ERRORS as exc:
+                replica.in_flight -= 1
+                replicas.mark_down(replica, f"connection failed ({type(exc).__name__})")
+                retry = replicas.pick(affinity) if attempt == 0 else replica
+                if retry is replica or not retry.up:
+                    raise self._fail(exc) from exc
+                replica = retry
+            except BaseException as exc:  # cancelled (client gone) included
+                replica.in_flight -= 1
+                if isinstance(exc, UPSTREAM_ERRORS):
+                    raise self._fail(exc) from exc
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get(
+        self, path: str, state: Any, route: str, affinity: bytes | None = None
+    ) -> Response:
         """GET a JSON document (``/v1/models``) and pass it through."""
         start = time.perf_counter()
-        try:
-            async with self.session.get(self.base_url + path) as response:
-                content = await response.read()
-        except UPSTREAM_ERRORS as exc:
-            raise self._fail(exc) from exc
-        return self._plain(response.status, content, state, route, start)
-
-    async def chat(self, body: bytes, state: Any, route: str, stream: bool) -> Response:
-        """POST /v1/chat/completions upstream; stream the answer when ``stream`` is set."""
-        headers = {"content-type": "application/json"}
-        request_id = getattr(state, "request_id", None)
-        if request_id:
-            headers["x-request-id"] = request_id
-        start = time.perf_counter()
-        try:
-            response = await self.session.post(self._chat_url, data=body, headers=headers)
-        except UPSTREAM_ERRORS as exc:
-            raise self._fail(exc) from exc
-        if stream:
-            return await self._stream(response, state, route, start)
+        replica, response = await self._open(path, affinity)
         try:
             content = await response.read()
         except UPSTREAM_ERRORS as exc:
             raise self._fail(exc) from exc
         finally:
             response.release()
+            replica.in_flight -= 1
         return self._plain(response.status, content, state, route, start)
+
+    async def chat(
+        self, body: bytes, state: Any, route: str, stream: bool, affinity: bytes | None = None
+    ) -> Response:
+        """POST /v1/chat/completions upstream; stream the answer when ``stream`` is set.
+
+        ``affinity`` is the routing key (the first image's digest, ``ImagePart.digest``); None
+        sends the request to the least-loaded replica.
+        """
+        headers = {"content-type": "application/json"}
+        request_id = getattr(state, "request_id", None)
+        if request_id:
+            headers["x-request-id"] = request_id
+        start = time.perf_counter()
+        replica, response = await self._open(None, affinity, data=body, headers=headers)
+        if stream:
+            return await self._stream(response, replica, state, route, start)
+        try:
+            content = await response.read()
+        except UPSTREAM_ERRORS as exc:
+            raise self._fail(exc) from exc
+        finally:
+            response.release()
+            replica.in_flight -= 1
+        return self._plain(response.status, content, state, route, start)
+
+    async def complete_json(
+        self, body: bytes, state: Any, route: str, affinity: bytes | None = None
+    ) -> dict[str, Any]:
+        """A non-streaming chat completion as vLLM's parsed JSON, for routes that post-process
+        the answer (extraction). Same failure mapping and routing as ``chat``; a vLLM 4xx
+        raises too."""
+        response = await self.chat(body, state, route, stream=False, affinity=affinity)
+        answer = json.loads(bytes(response.body))
+        if response.status_code >= 400:
+            error = answer.get("error", {})
+            raise GatewayError(
+                response.status_code,
+                str(error.get("message") or "the model server refused the request"),
+                type=str(error.get("type") or "invalid_request_error"),
+                param=error.get("param"),
+                code="upstream_refused",
+            )
+        return dict(answer)
 
     def _plain(self, status: int, content: bytes, state: Any, route: str, start: float) -> Response:
         elapsed = time.perf_counter() - start
@@ -170,7 +229,12 @@ class Upstream:
             self.metrics.tokens.labels(key=key, kind="completion").inc(completion)
 
     async def _stream(
-        self, response: aiohttp.ClientResponse, state: Any, route: str, start: float
+        self,
+        response: aiohttp.ClientResponse,
+        replica: Replica,
+        state: Any,
+        route: str,
+        start: float,
     ) -> Response:
         elapsed = time.perf_counter() - start
         state.upstream_ms = round(elapsed * 1000, 3)
@@ -183,84 +247,25 @@ class Upstream:
                 raise self._fail(exc) from exc
             finally:
                 response.release()
+                replica.in_flight -= 1
             return self._error_answer(response.status, content)
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             response.close()
+            replica.in_flight -= 1
             self.metrics.upstream_errors.labels(kind="malformed").inc()
             raise GatewayError(
                 502,
                 "upstream model server did not answer with an event stream",
                 code="upstream_malformed",
             )
+        return relay_response(response, replica, state, self.metrics, self._count)
 
-        async def close() -> None:  # after the stream, or after a client disconnect
-            response.close()
-
-        return StreamingResponse(
-            self._relay(response, state),
-            media_type="text/event-stream",
-            headers=_SSE_HEADERS,
-            background=BackgroundTask(close),
-        )
-
-    async def _relay(self, response: aiohttp.ClientResponse, state: Any) -> AsyncIterator[bytes]:
-        tail = b""
-        first = True
-        finished = False
-        usage: tuple[int | None, int | None] | None = None
-        try:
-            async for chunk in response.content.iter_any():
-                if first:
-                    first = False
-                    self.metrics.ttft.observe(time.perf_counter() - state.start)
-                if b'"usage"' in chunk:
-                    usage = _find_usage(tail + chunk) or usage
-                tail = chunk[-512:]
-                yield chunk
-            if not tail.rstrip().endswith(_DONE):
-                raise aiohttp.ClientPayloadError("stream ended without data: [DONE]")
-            finished = True
-        except UPSTREAM_ERRORS as exc:
-            kind = "timeout" if isinstance(exc, TimeoutError) else "midstream"
-            self.metrics.upstream_errors.labels(kind=kind).inc()
-            state.error_code = f"upstream_{kind}"
-            body = error_body(
-                f"upstream model server failed mid-stream ({type(exc).__name__})",
-                "upstream_error",
-                None,
-                f"upstream_{kind}",
-            )
-            gap = b"" if not tail or tail.endswith(b"\n\n") else b"\n\n"
-            yield gap + b"data: " + json.dumps(body).encode() + b"\n\ndata: [DONE]\n\n"
-        finally:
-            # A finished stream gives its connection back to the pool; anything else (client
-            # gone, upstream broken) closes it, which is what makes vLLM abort the request.
-            if finished:
-                response.release()
-            else:
-                response.close()
-            if usage is not None:
-                self._count(state, *usage)
-
-    async def healthy(self, timeout: float) -> tuple[bool, str]:
-        """Is vLLM's ``/health`` answering 200?"""
+    async def healthy(self, replica: Replica, timeout: float) -> tuple[bool, str]:
+        """Is this replica's ``/health`` answering 200? (Not counted as a request.)"""
         try:
             async with self.session.get(
-                self.base_url + "/health", timeout=aiohttp.ClientTimeout(total=timeout)
+                replica.url + "/health", timeout=aiohttp.ClientTimeout(total=timeout)
             ) as r:
                 return r.status == 200, f"HTTP {r.status}"
         except UPSTREAM_ERRORS as exc:
             return False, type(exc).__name__
-
-
-def _find_usage(window: bytes) -> tuple[int | None, int | None] | None:
-    """(prompt, completion) tokens from the last ``"usage":{…}`` in ``window``, if any."""
-    at = max(window.rfind(b'"usage":{'), window.rfind(b'"usage": {'))
-    if at < 0:
-        return None
-    prompt = _PROMPT.search(window, at)
-    completion = _COMPLETION.search(window, at)
-    return (
-        int(prompt.group(1)) if prompt else None,
-        int(completion.group(1)) if completion else None,
-    )

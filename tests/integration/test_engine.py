@@ -124,7 +124,9 @@ class Reading(BaseModel):
     model_config = ConfigDict(extra="forbid")
     people: int = Field(ge=0, le=1000)
     setting: Literal["indoor", "outdoor"]
-    label: str = Field(max_length=24)
+    # A pattern, not max_length: xgrammar 0.2.8's maxLength rule lets raw control characters
+    # through (invalid JSON); this character class cannot produce them.
+    label: str = Field(pattern=r"^[A-Za-z0-9 ]{0,24}$")
 
 
 def test_strict_json_schema_validates(client: openai.OpenAI, vllm_engine: Engine) -> None:

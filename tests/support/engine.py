@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.support.procs import free_port, stop_process, wait_until_healthy
 
-__all__ = ["REPO", "Engine", "start_engine"]
+__all__ = ["REPO", "Engine", "start_engine", "prefix_cache_counts", "tree_rss_bytes"]
 
 REPO = Path(__file__).resolve().parents[2]
 SERVED_MODEL = "phi-3.5-vision"
@@ -43,9 +43,13 @@ def tiny_dir() -> Path:
     return Path(os.environ.get("VISION_STACK_TINY_DIR", REPO / ".cache" / "tiny-phi3v")).resolve()
 
 
-def start_engine(log_dir: Path, profile: str = "cpu-dev", timeout: float = 600.0) -> Engine:
-    """Start (or reuse) an engine and return once ``/health`` answers 200."""
-    reuse = os.environ.get("VISION_STACK_ENGINE_URL")
+def start_engine(
+    log_dir: Path, profile: str = "cpu-dev", timeout: float = 600.0, reuse_env: bool = True
+) -> Engine:
+    """Start (or reuse) an engine and return once ``/health`` answers 200.
+
+    ``reuse_env=False`` always starts a new one (a second replica must not be the first)."""
+    reuse = os.environ.get("VISION_STACK_ENGINE_URL") if reuse_env else None
     if reuse:
         return Engine(reuse.rstrip("/"), SERVED_MODEL, tiny_dir(), None, None)
     port = free_port()
@@ -63,3 +67,35 @@ def start_engine(log_dir: Path, profile: str = "cpu-dev", timeout: float = 600.0
         stop_process(proc)
         raise
     return Engine(base, SERVED_MODEL, tiny_dir(), log, proc)
+
+
+def prefix_cache_counts(base_url: str) -> tuple[float, float]:
+    """(hits, queries) in tokens from vLLM's ``/metrics``, summed over label sets."""
+    import httpx
+
+    hits = queries = 0.0
+    for line in httpx.get(base_url + "/metrics", timeout=10).text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name == "vllm:prefix_cache_hits_total":
+            hits += float(line.rsplit(" ", 1)[1])
+        elif name == "vllm:prefix_cache_queries_total":
+            queries += float(line.rsplit(" ", 1)[1])
+    return hits, queries
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (vLLM runs an engine core child)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total

@@ -67,11 +67,13 @@ def _spawn(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[b
         )
 
 
-def start_stub(log_dir: Path) -> Proc:
-    """The fixed-response / fault-injecting upstream stub."""
-    port = free_port()
-    log = log_dir / f"stub-{port}.log"
-    proc = _spawn([sys.executable, str(STUB), "--port", str(port)], log, dict(os.environ))
+def start_stub(log_dir: Path, name: str = "stub", port: int | None = None) -> Proc:
+    """The fixed-response / fault-injecting upstream stub; it answers with id chatcmpl-NAME.
+    Pass ``port`` to restart a stopped stub at the same address."""
+    port = port or free_port()
+    log = log_dir / f"stub-{name}-{port}.log"
+    cmd = [sys.executable, str(STUB), "--port", str(port), "--name", name]
+    proc = _spawn(cmd, log, dict(os.environ))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base + "/health", proc, 30, log)

@@ -2,7 +2,7 @@
 
 Used by the gateway fault tests and by ``bench/gateway_overhead.py``; run it as a process:
 
-    python tests/support/gateway_stub.py --port 9000
+    python tests/support/gateway_stub.py --port 9000 [--name a]
 
 It speaks just enough HTTP/1.1 (keep-alive, Content-Length request bodies) on raw asyncio
 streams, so that it costs as little as possible per request. The behaviour of a chat request
@@ -15,8 +15,12 @@ is chosen by its ``model`` field:
     stub-error      400 with an OpenAI error body
     stub-drip       stream: one chunk every 0.1 s for 60 s; records a client disconnect
     stub-500        500 with a plain-text body
+    stub-hold       waits (up to 30 s) until ``GET /stub/release``, then answers as ``stub``
+    stub-crash      stream: sends two chunks, then the whole stub process exits
 
-``GET /stub/events`` returns counters ({"requests", "disconnects", "drip_done"}) as JSON.
+``GET /stub/events`` returns counters ({"requests", "disconnects", "drip_done", "held"}) as
+JSON. With ``--name N`` every answer's ``id`` is ``chatcmpl-N`` (default ``chatcmpl-stub``), so
+routing tests can see which of several stubs answered.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 
 __all__ = ["CHAT_JSON", "sse_body", "serve"]
@@ -47,7 +52,8 @@ CHAT_JSON = json.dumps(
 ).encode()
 
 _MODEL = re.compile(rb'"model"\s*:\s*"([^"]*)"')
-_EVENTS = {"requests": 0, "disconnects": 0, "drip_done": 0}
+_EVENTS = {"requests": 0, "disconnects": 0, "drip_done": 0, "held": 0}
+_RELEASE: list[asyncio.Event] = []
 
 
 def _event(delta: dict[str, object], finish: str | None = None) -> bytes:
@@ -80,6 +86,15 @@ def sse_body(words: int = 8) -> list[bytes]:
 
 
 _STREAM = sse_body()
+_CHAT = CHAT_JSON
+
+
+def _rename(name: str) -> None:
+    """Answer as ``chatcmpl-<name>`` (plain and streamed)."""
+    global _CHAT, _STREAM
+    ident = b'"id":"chatcmpl-' + name.encode() + b'"'
+    _CHAT = CHAT_JSON.replace(b'"id":"chatcmpl-stub"', ident)
+    _STREAM = [e.replace(b'"id":"chatcmpl-stub"', ident) for e in sse_body()]
 
 
 def _head(status: str, ctype: bytes, length: int | None) -> bytes:
@@ -104,6 +119,11 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
         data = json.dumps(_EVENTS).encode()
         writer.write(_head("200 OK", b"application/json", len(data)) + data)
         return True
+    if path == b"/stub/release":
+        while _RELEASE:
+            _RELEASE.pop().set()
+        writer.write(_head("200 OK", b"application/json", 2) + b"{}")
+        return True
     if path == b"/v1/models":
         data = b'{"object":"list","data":[{"id":"stub","object":"model","owned_by":"stub"}]}'
         writer.write(_head("200 OK", b"application/json", len(data)) + data)
@@ -118,6 +138,14 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
     stream = re.search(rb'"stream"\s*:\s*true', body) is not None
     if model == b"stub-slow":
         await asyncio.sleep(30)
+    if model == b"stub-hold":
+        _EVENTS["held"] += 1
+        release = asyncio.Event()
+        _RELEASE.append(release)
+        try:
+            await asyncio.wait_for(release.wait(), 30)
+        except TimeoutError:
+            pass
     if model == b"stub-nonjson":
         writer.write(_head("200 OK", b"application/json", 9) + b"not json!")
         return True
@@ -132,7 +160,7 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
         writer.write(_head("500 Internal Server Error", b"text/plain", 4) + b"oops")
         return True
     if not stream:
-        writer.write(_head("200 OK", b"application/json", len(CHAT_JSON)) + CHAT_JSON)
+        writer.write(_head("200 OK", b"application/json", len(_CHAT)) + _CHAT)
         return True
     writer.write(_head("200 OK", b"text/event-stream", None))
     if model == b"stub-die":
@@ -141,6 +169,11 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
         await asyncio.sleep(0.05)
         writer.transport.abort()
         return False
+    if model == b"stub-crash":
+        writer.write(_chunk(_STREAM[0]) + _chunk(_STREAM[1]))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        os._exit(3)  # the replica dies mid-stream, like a killed vLLM
     if model == b"stub-drip":
         try:
             for i in range(600):
@@ -193,7 +226,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--name", default="stub", help="answer with id chatcmpl-NAME")
     args = parser.parse_args()
+    if args.name != "stub":
+        _rename(args.name)
     try:
         import uvloop
 

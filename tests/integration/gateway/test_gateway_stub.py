@@ -104,7 +104,8 @@ def test_sdk_surfaces_auth_errors(stub_gateway: GatewayServer) -> None:
 def test_open_routes_and_metrics_needs_a_key(stub_gateway: GatewayServer) -> None:
     base = stub_gateway.base_url
     assert httpx.get(base + "/health").status_code == 200
-    assert httpx.get(base + "/ready").json() == {"status": "ready"}
+    ready = httpx.get(base + "/ready").json()
+    assert ready["status"] == "ready" and [r["up"] for r in ready["replicas"]] == [True]
     assert httpx.get(base + "/openapi.json").status_code == 200
     assert httpx.get(base + "/docs").status_code == 200
     assert httpx.get(base + "/metrics").status_code == 401

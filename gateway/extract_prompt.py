@@ -1,0 +1,70 @@
+"""How an extraction is asked: the prompt layout and the request sent to vLLM.
+
+The layout serves vLLM's prefix cache. Everything shared comes first: one fixed system
+prompt, then the image; only then the schema's instructions and the user's hint. Several
+extractions of one image (``POST /v1/extract`` with several schemas, or a client looping over
+schemas) therefore reuse the image's KV blocks: measured at 95%+ of prompt tokens from cache
+for the second and later schemas (``make bench``).
+
+Whitespace: every engine profile starts vLLM with ``disable_any_whitespace``; vLLM 0.32 reads
+that flag only from the server config (a per-request ``structured_outputs`` next to
+``response_format`` is refused with HTTP 400), so requests carry ``response_format`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from schemas import SchemaSpec
+
+__all__ = ["SYSTEM_PROMPT", "build_messages", "build_request"]
+
+SYSTEM_PROMPT = (
+    "You read images for business software. You answer with one JSON object that matches the "
+    "requested schema exactly, and nothing else. Transcribe text exactly as printed, in its "
+    "original script. Use null for anything absent or unreadable; never invent values."
+)
+"""Fixed for every schema, so that it and the image form a cacheable prefix."""
+
+
+def build_messages(spec: SchemaSpec[Any], image_data_url: str, hint: str | None) -> list[Any]:
+    text = spec.instructions
+    if hint and hint.strip():
+        text += "\n\nAdditional guidance from the user: " + hint.strip()
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": image_data_url}},
+                {"type": "text", "text": text},
+            ],
+        },
+    ]
+
+
+def build_request(
+    spec: SchemaSpec[Any],
+    *,
+    model: str,
+    image_data_url: str,
+    hint: str | None,
+    num_crops: int,
+    max_tokens: int,
+    temperature: float,
+    seed: int | None = None,
+) -> bytes:
+    """The chat.completions body for vLLM, serialised once."""
+    payload: dict[str, Any] = {
+        "model": model,
+        "messages": build_messages(spec, image_data_url, hint),
+        "response_format": spec.response_format(),
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "mm_processor_kwargs": {"num_crops": num_crops},
+        "stream": False,
+    }
+    if seed is not None:
+        payload["seed"] = seed
+    return json.dumps(payload, separators=(",", ":")).encode()

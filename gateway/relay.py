@@ -1,0 +1,137 @@
+"""Relaying one vLLM event stream to the client, chunk by chunk, as ``upstream`` receives it.
+
+Chunks go out as vLLM wrote them (``iter_any``, no re-framing). If the stream breaks after the
+200 went out, the client gets an in-band ``data: {"error": …}`` event and ``data: [DONE]``,
+which the openai SDK raises as ``APIError``. When the client goes away, Starlette cancels the
+relay and the upstream connection is closed, so vLLM aborts the request and frees its KV
+blocks. Either way the replica's in-flight count is lowered exactly once.
+
+Token counts are found with a byte search in the chunk that carries the final ``usage``, so
+ordinary chunks cost a single ``in`` test.
+
+    return relay_response(response, replica, request.state, metrics, count_tokens)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from .errors import error_body
+from .metrics import GatewayMetrics
+from .replicas import Replica
+
+__all__ = ["relay_response", "find_usage", "RELAY_ERRORS"]
+
+_PROMPT = re.compile(rb'"prompt_tokens":\s*(\d+)')
+_COMPLETION = re.compile(rb'"completion_tokens":\s*(\d+)')
+_DONE = b"data: [DONE]"
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+RELAY_ERRORS = (aiohttp.ClientError, TimeoutError)
+
+Count = Callable[[Any, Any, Any], None]
+"""``count(state, prompt_tokens, completion_tokens)``"""
+
+
+class _Lease:
+    """The replica's in-flight slot, given back once (relay end or background close)."""
+
+    __slots__ = ("replica", "held")
+
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.replica.in_flight -= 1
+
+
+def relay_response(
+    response: aiohttp.ClientResponse,
+    replica: Replica,
+    state: Any,
+    metrics: GatewayMetrics,
+    count: Count,
+) -> StreamingResponse:
+    """A ``StreamingResponse`` over an upstream 200 event stream."""
+    lease = _Lease(replica)
+
+    async def close() -> None:  # after the stream, or after a client disconnect
+        response.close()
+        lease.release()  # in case the relay never started
+
+    return StreamingResponse(
+        _relay(response, lease, state, metrics, count),
+        media_type="text/event-stream",
+        headers=_SSE_HEADERS,
+        background=BackgroundTask(close),
+    )
+
+
+async def _relay(
+    response: aiohttp.ClientResponse,
+    lease: _Lease,
+    state: Any,
+    metrics: GatewayMetrics,
+    count: Count,
+) -> AsyncIterator[bytes]:
+    tail = b""
+    first = True
+    finished = False
+    usage: tuple[int | None, int | None] | None = None
+    try:
+        async for chunk in response.content.iter_any():
+            if first:
+                first = False
+                metrics.ttft.observe(time.perf_counter() - state.start)
+            if b'"usage"' in chunk:
+                usage = find_usage(tail + chunk) or usage
+            tail = chunk[-512:]
+            yield chunk
+        if not tail.rstrip().endswith(_DONE):
+            raise aiohttp.ClientPayloadError("stream ended without data: [DONE]")
+        finished = True
+    except RELAY_ERRORS as exc:
+        kind = "timeout" if isinstance(exc, TimeoutError) else "midstream"
+        metrics.upstream_errors.labels(kind=kind).inc()
+        state.error_code = f"upstream_{kind}"
+        body = error_body(
+            f"upstream model server failed mid-stream ({type(exc).__name__})",
+            "upstream_error",
+            None,
+            f"upstream_{kind}",
+        )
+        gap = b"" if not tail or tail.endswith(b"\n\n") else b"\n\n"
+        yield gap + b"data: " + json.dumps(body).encode() + b"\n\ndata: [DONE]\n\n"
+    finally:
+        # A finished stream gives its connection back to the pool; anything else (client
+        # gone, upstream broken) closes it, which is what makes vLLM abort the request.
+        if finished:
+            response.release()
+        else:
+            response.close()
+        lease.release()
+        if usage is not None:
+            count(state, *usage)
+
+
+def find_usage(window: bytes) -> tuple[int | None, int | None] | None:
+    """(prompt, completion) tokens from the last ``"usage":{…}`` in ``window``, if any."""
+    at = max(window.rfind(b'"usage":{'), window.rfind(b'"usage": {'))
+    if at < 0:
+        return None
+    prompt = _PROMPT.search(window, at)
+    completion = _COMPLETION.search(window, at)
+    return (
+        int(prompt.group(1)) if prompt else None,
+        int(completion.group(1)) if completion else None,
+    )

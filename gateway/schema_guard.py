@@ -1,0 +1,65 @@
+"""Vet user-supplied JSON schemas before vLLM compiles them.
+
+vLLM compiles a guided-decoding grammar with no time limit, and xgrammar rejects or silently
+ignores some keywords (``multipleOf``, ``uniqueItems``, ``patternProperties`` …). A schema
+that is too large, too deep or uses such a keyword is refused here with a 400 that names the
+keyword or the limit, so it can neither stall the engine nor be half-enforced.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from schemas import find_unsupported_keywords, schema_depth
+
+from .errors import GatewayError
+from .settings import Settings
+
+__all__ = ["check_user_schemas"]
+
+
+def check_user_schemas(payload: dict[str, Any], settings: Settings) -> None:
+    """Check ``response_format.json_schema.schema`` and ``structured_outputs.json``."""
+    fmt = payload.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        holder = fmt.get("json_schema")
+        if not isinstance(holder, dict) or not isinstance(holder.get("schema"), dict):
+            raise GatewayError(
+                400,
+                "response_format.json_schema.schema must be a JSON Schema object",
+                param="response_format.json_schema.schema",
+                code="schema_invalid",
+            )
+        _check(holder["schema"], "response_format.json_schema.schema", settings)
+    outputs = payload.get("structured_outputs")
+    if isinstance(outputs, dict) and isinstance(outputs.get("json"), dict):
+        _check(outputs["json"], "structured_outputs.json", settings)
+
+
+def _check(schema: dict[str, Any], param: str, settings: Settings) -> None:
+    size = len(json.dumps(schema, separators=(",", ":")))
+    if size > settings.max_schema_bytes:
+        raise GatewayError(
+            400,
+            f"the JSON schema is {size} bytes; the limit is {settings.max_schema_bytes}",
+            param=param,
+            code="schema_too_large",
+        )
+    depth = schema_depth(schema)
+    if depth > settings.max_schema_depth:
+        raise GatewayError(
+            400,
+            f"the JSON schema nests {depth} levels deep; the limit is {settings.max_schema_depth}",
+            param=param,
+            code="schema_too_deep",
+        )
+    unsupported = find_unsupported_keywords(schema)
+    if unsupported:
+        shown = "; ".join(unsupported[:5]) + ("; …" if len(unsupported) > 5 else "")
+        raise GatewayError(
+            400,
+            f"the JSON schema uses keywords guided decoding cannot enforce: {shown}",
+            param=param,
+            code="schema_unsupported_keyword",
+        )
