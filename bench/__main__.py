@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench.gateway_overhead"]
+BENCHMARKS = ["bench.gateway_overhead", "bench.prefix_cache", "bench.routing_affinity"]
 """Modules with a ``--out FOLDER`` command line, run in this order."""
 
 

@@ -125,6 +125,12 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--max-tokens", type=_positive_int, default=d.max_tokens)
     g.add_argument("--extract-max-tokens", type=_positive_int)
     g.add_argument(
+        "--extract-temperature",
+        type=float,
+        default=d.extract_temperature,
+        help="extraction sampling temperature (default 0, as the API; use 1 on random weights)",
+    )
+    g.add_argument(
         "--ignore-eos",
         action="store_true",
         help="fixed output length (vLLM ignore_eos), as serving benchmarks use",
@@ -181,6 +187,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         num_crops=args.num_crops,
         max_tokens=args.max_tokens,
         extract_max_tokens=args.extract_max_tokens,
+        extract_temperature=args.extract_temperature,
         ignore_eos=args.ignore_eos,
         repeat_prompts=args.repeat_prompts,
         think_time_s=args.think_time,

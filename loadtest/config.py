@@ -111,6 +111,9 @@ class RunConfig:
     """Sent per request (``mm_processor_kwargs`` / extract ``num_crops``); None = server's."""
     max_tokens: int = 128
     extract_max_tokens: int | None = None
+    extract_temperature: float = 0.0
+    """Extraction sampling temperature (the API's default is 0). Random-weight test models
+    need > 0: decoded greedily they fill every list and string bound and hit max_tokens."""
     ignore_eos: bool = False
     """Ask vLLM for exactly ``max_tokens`` (fixed output length, as serving benchmarks do)."""
     repeat_prompts: int = 4

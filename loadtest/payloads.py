@@ -77,4 +77,6 @@ def extract_body(cfg: RunConfig, image: CorpusImage) -> bytes:
         body["num_crops"] = cfg.num_crops
     if cfg.extract_max_tokens is not None:
         body["max_tokens"] = cfg.extract_max_tokens
+    if cfg.extract_temperature:
+        body["temperature"] = cfg.extract_temperature
     return splice_image(body, image)

@@ -174,7 +174,7 @@ def test_args_prints_a_shell_command_with_the_cpu_environment() -> None:
     assert words[4:6] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert words[words.index("--port") + 1] == "9123"
     assert words[words.index("--host") + 1] == "0.0.0.0"
-    assert json.loads(words[words.index("--mm-processor-kwargs") + 1]) == {"num_crops": 16}
+    assert json.loads(words[words.index("--mm-processor-kwargs") + 1]) == {"num_crops": 4}
 
 
 @pytest.mark.parametrize("command", ["plan", "args", "run"])

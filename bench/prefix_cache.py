@@ -1,0 +1,208 @@
+"""Prefix caching across schemas on one image, and what disable_any_whitespace saves.
+
+    python -m bench.prefix_cache --out bench/results     # writes prefix_cache.{md,json}
+
+Starts vLLM CPU on the tiny checkpoint (profile ``cpu-dev``), then sends K extraction prompts
+built exactly as the gateway builds them (``gateway.extract_prompt``: fixed system prompt,
+then the image, then each schema's instructions) for one 1024x768 image at num_crops=16,
+streaming so that time to first token is visible: the first schema alone (cold), then the
+other K-1 (warm). For each request it reads vLLM's ``/metrics`` before and after:
+``vllm:prefix_cache_hits_total / vllm:prefix_cache_queries_total`` is the share of its prompt
+tokens served from the cache.
+
+Then it starts a second engine identical but for ``disable_any_whitespace=false`` (vLLM 0.32
+reads that flag only from the server config) and reports completion tokens per schema on both.
+
+Targets (issue 4): requests 2..K get >= 95% of prompt tokens from cache, and their TTFT is at
+most a fifth of the first one's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.extract_prompt import build_messages
+from loadtest.promtext import parse_metrics, total
+from schemas import get
+from serve.launcher import EngineProcess, health_url
+from serve.profiles import EngineProfile, get_profile
+from serve.tiny import ensure_checkpoint
+from tests.support.images import data_url, make_image
+from tests.support.procs import free_port
+
+__all__ = ["main"]
+
+SCHEMAS = ["passport", "invoice", "receipt", "table", "image_insight", "scene"]
+NUM_CROPS = 16
+
+
+@dataclass
+class Shot:
+    schema: str
+    phase: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    cached_share: float
+    ttft_s: float
+    total_s: float
+
+
+def _cache_counters(client: httpx.Client) -> tuple[float, float]:
+    samples = parse_metrics(client.get("/metrics").text)
+    hits = total(samples, "vllm:prefix_cache_hits_total") or 0.0
+    queries = total(samples, "vllm:prefix_cache_queries_total") or 0.0
+    return hits, queries
+
+
+def _stream_one(client: httpx.Client, schema: str, image: str, phase: str) -> Shot:
+    spec = get(schema)
+    body = {
+        "model": "phi-3.5-vision",
+        "messages": build_messages(spec, image, None),
+        "response_format": spec.response_format(),
+        "max_tokens": spec.max_tokens,
+        "temperature": 0.0,
+        "mm_processor_kwargs": {"num_crops": NUM_CROPS},
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    hits0, queries0 = _cache_counters(client)
+    start = time.perf_counter()
+    ttft = 0.0
+    usage: dict[str, Any] = {}
+    finish = ""
+    with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            event = json.loads(line[6:])
+            for choice in event.get("choices") or []:
+                if choice.get("delta", {}).get("content") and not ttft:
+                    ttft = time.perf_counter() - start
+                finish = choice.get("finish_reason") or finish
+            usage = event.get("usage") or usage
+    elapsed = time.perf_counter() - start
+    hits1, queries1 = _cache_counters(client)
+    share = (hits1 - hits0) / (queries1 - queries0) if queries1 > queries0 else 0.0
+    return Shot(
+        schema, phase, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
+        finish, share, ttft, elapsed,
+    )  # fmt: skip
+
+
+def _engine(profile: EngineProfile, log: Path) -> tuple[EngineProcess, str]:
+    port = free_port()
+    profile = profile.with_overrides(host="127.0.0.1", port=port)
+    engine = EngineProcess(
+        profile.command(), env={**os.environ, **profile.vllm_env()}, echo=log.open("ab")
+    )
+    engine.start()
+    engine.wait_until_healthy(health_url("127.0.0.1", port), timeout=900)
+    return engine, f"http://127.0.0.1:{port}"
+
+
+def run(out: Path) -> dict[str, Any]:
+    profile = get_profile("cpu-dev")
+    ensure_checkpoint(Path(profile.model))
+    image = data_url(make_image(1024, 768, seed=7))
+    log = out / "prefix_cache_engines.log"
+    results: dict[str, Any] = {"python": platform.python_version(), "schemas": SCHEMAS}
+    engine, url = _engine(profile, log)
+    try:
+        with httpx.Client(base_url=url, timeout=600) as client:
+            shots = [_stream_one(client, SCHEMAS[0], image, "cold")]
+            shots += [_stream_one(client, s, image, "warm") for s in SCHEMAS[1:]]
+    finally:
+        engine.stop()
+    results["shots"] = [asdict(s) for s in shots]
+    warm = shots[1:]
+    results["warm_min_cached_share"] = min(s.cached_share for s in warm)
+    results["warm_mean_cached_share"] = sum(s.cached_share for s in warm) / len(warm)
+    results["ttft_cold_s"] = shots[0].ttft_s
+    results["ttft_warm_mean_s"] = sum(s.ttft_s for s in warm) / len(warm)
+    results["ttft_ratio"] = results["ttft_warm_mean_s"] / shots[0].ttft_s
+
+    loose = profile.model_copy(update={"disable_any_whitespace": False})
+    engine, url = _engine(loose, log)
+    try:
+        with httpx.Client(base_url=url, timeout=600) as client:
+            loose_shots = [_stream_one(client, s, image, "whitespace-allowed") for s in SCHEMAS]
+    finally:
+        engine.stop()
+    results["whitespace"] = [
+        {
+            "schema": a.schema,
+            "tokens_disabled": a.completion_tokens,
+            "finish_disabled": a.finish_reason,
+            "tokens_allowed": b.completion_tokens,
+            "finish_allowed": b.finish_reason,
+            "max_tokens": get(a.schema).max_tokens,
+        }
+        for a, b in zip(shots, loose_shots, strict=True)
+    ]
+    return results
+
+
+def render(r: dict[str, Any]) -> str:
+    lines = [
+        "# Prefix cache across schemas on one image (vLLM CPU, tiny checkpoint)",
+        "",
+        f"Image 1024x768 at num_crops={NUM_CROPS}; schemas in order: {', '.join(r['schemas'])}.",
+        "Targets: warm requests >= 95% of prompt tokens from cache; warm TTFT <= 1/5 of cold.",
+        "",
+        "| # | schema | phase | prompt tokens | from cache | TTFT | total | output tokens |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for i, s in enumerate(r["shots"], 1):
+        lines.append(
+            f"| {i} | {s['schema']} | {s['phase']} | {s['prompt_tokens']} | "
+            f"{s['cached_share']:.1%} | {s['ttft_s'] * 1000:.0f} ms | {s['total_s']:.2f} s | "
+            f"{s['completion_tokens']} |"
+        )
+    lines += [
+        "",
+        f"- warm requests from cache: min {r['warm_min_cached_share']:.1%}, "
+        f"mean {r['warm_mean_cached_share']:.1%}",
+        f"- TTFT cold {r['ttft_cold_s'] * 1000:.0f} ms, warm mean "
+        f"{r['ttft_warm_mean_s'] * 1000:.0f} ms: ratio {r['ttft_ratio']:.3f}",
+        "",
+        "## Output tokens with and without disable_any_whitespace",
+        "",
+        "| schema | whitespace disabled | whitespace allowed | max_tokens |",
+        "|---|---|---|---|",
+    ]
+    for w in r["whitespace"]:
+        lines.append(
+            f"| {w['schema']} | {w['tokens_disabled']} ({w['finish_disabled']}) | "
+            f"{w['tokens_allowed']} ({w['finish_allowed']}) | {w['max_tokens']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = run(args.out)
+    (args.out / "prefix_cache.json").write_text(json.dumps(results, indent=2) + "\n")
+    report = render(results)
+    (args.out / "prefix_cache.md").write_text(report)
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
