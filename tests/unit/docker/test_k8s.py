@@ -294,7 +294,7 @@ def test_gateway_config_names_real_settings_and_an_existing_upstream(
     assert "/data" in mounts
 
 
-def test_planned_multi_upstream_setting_is_documented_not_set() -> None:
+def test_multi_upstream_setting_is_documented_with_stable_pod_names() -> None:
     text = (K8S / "config.yaml").read_text()
     assert re.search(r"#\s+GATEWAY_UPSTREAM_URLS: http://vllm-0\.vllm:8000,", text)
-    assert "NOT built" in text
+    assert "NOT built" not in text
