@@ -34,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.reports import write_report  # noqa: E402
 from gateway.keys import KeyStore  # noqa: E402
 from tests.support.procs import free_port, stop_process, wait_until_healthy  # noqa: E402
 
@@ -279,10 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
     }
     md, data = _report(results, meta)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gateway_overhead.md").write_text(md)
-    (args.out / "gateway_overhead.json").write_text(json.dumps(data, indent=2) + "\n")
-    print(md)
+    write_report(args.out, "gateway_overhead", data, md)
     return 0
 
 

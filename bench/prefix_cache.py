@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from bench.reports import write_report
 from gateway.extract_prompt import build_messages
 from loadtest.promtext import parse_metrics, total
 from schemas import get
@@ -197,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results = run(args.out)
-    (args.out / "prefix_cache.json").write_text(json.dumps(results, indent=2) + "\n")
-    report = render(results)
-    (args.out / "prefix_cache.md").write_text(report)
-    print(report)
+    write_report(args.out, "prefix_cache", results, render(results))
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -40,6 +39,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.reports import write_report  # noqa: E402
 from tests.support.engine import (  # noqa: E402
     Engine,
     prefix_cache_counts,
@@ -244,10 +244,7 @@ def main() -> int:
         "policies": policies,
         "replicas_rss_gb": rss / 1e9,
     }
-    (args.out / "routing_affinity.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = _markdown(report)
-    (args.out / "routing_affinity.md").write_text(text)
-    print(text)
+    write_report(args.out, "routing_affinity", report, _markdown(report))
     return 0
 
 

@@ -162,12 +162,7 @@ async def _fetch(url: str, settings: Settings, client: httpx.AsyncClient, param:
         try:
             response = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise GatewayError(
-                400,
-                f"image fetch failed: {type(exc).__name__}",
-                param=param,
-                code="image_fetch_failed",
-            ) from exc
+            raise _fetch_failed(exc, param) from exc
         try:
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 url = urljoin(url, response.headers["location"])
@@ -189,12 +184,7 @@ async def _fetch(url: str, settings: Settings, client: httpx.AsyncClient, param:
                     raise _too_large(cap, param)
             return bytes(data)
         except httpx.HTTPError as exc:
-            raise GatewayError(
-                400,
-                f"image fetch failed: {type(exc).__name__}",
-                param=param,
-                code="image_fetch_failed",
-            ) from exc
+            raise _fetch_failed(exc, param) from exc
         finally:
             await response.aclose()
     raise GatewayError(
@@ -202,6 +192,12 @@ async def _fetch(url: str, settings: Settings, client: httpx.AsyncClient, param:
         f"image URL redirected more than {settings.fetch_max_redirects} times",
         param=param,
         code="image_fetch_refused",
+    )
+
+
+def _fetch_failed(exc: httpx.HTTPError, param: str) -> GatewayError:
+    return GatewayError(
+        400, f"image fetch failed: {type(exc).__name__}", param=param, code="image_fetch_failed"
     )
 
 

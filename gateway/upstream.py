@@ -144,13 +144,7 @@ class Upstream:
         """GET a JSON document (``/v1/models``) and pass it through."""
         start = time.perf_counter()
         replica, response = await self._open(path, affinity)
-        try:
-            content = await response.read()
-        except UPSTREAM_ERRORS as exc:
-            raise self._fail(exc) from exc
-        finally:
-            response.release()
-            replica.in_flight -= 1
+        content = await self._read_all(replica, response)
         return self._plain(response.status, content, state, route, start)
 
     async def chat(
@@ -169,14 +163,18 @@ class Upstream:
         replica, response = await self._open(None, affinity, data=body, headers=headers)
         if stream:
             return await self._stream(response, replica, state, route, start)
+        content = await self._read_all(replica, response)
+        return self._plain(response.status, content, state, route, start)
+
+    async def _read_all(self, replica: Any, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body of a plain answer; frees the connection and the replica's slot."""
         try:
-            content = await response.read()
+            return await response.read()
         except UPSTREAM_ERRORS as exc:
             raise self._fail(exc) from exc
         finally:
             response.release()
             replica.in_flight -= 1
-        return self._plain(response.status, content, state, route, start)
 
     async def complete_json(
         self, body: bytes, state: Any, route: str, affinity: bytes | None = None
