@@ -225,9 +225,10 @@ def _report(results: list[Result], meta: dict[str, object]) -> tuple[str, dict[s
             "",
             *rows,
             "",
-            "The same fixed answers from an ASGI stub on uvicorn (httptools, uvloop), the kind "
-            "of server vLLM's OpenAI API is; the raw stub above answers faster than any Python "
-            "web server, so its throughput ratio mostly measures the stub:",
+            "The same fixed answers from a framework-free ASGI stub on uvicorn (httptools, "
+            "uvloop), the kind of server vLLM's OpenAI API runs on. If the gateway kept far more "
+            "of this baseline than of the raw one, the gap would be the raw stub's speed; when "
+            "both ratios are low, the gap is the gateway's own per-request cost:",
             "",
             *uvicorn_rows,
             "",

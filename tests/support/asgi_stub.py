@@ -1,10 +1,10 @@
 """The gateway stub's fixed answers served the way vLLM serves: an ASGI app on uvicorn.
 
-``gateway_stub.py`` speaks raw asyncio HTTP and answers in tens of microseconds, faster than
-any Python web server; as a throughput baseline it measures the stub more than the gateway.
-This one serves the same bytes through uvicorn (httptools, uvloop), as vLLM's own OpenAI
-server does, so ``bench/gateway_overhead.py`` can report the gateway's throughput against an
-upstream of the same kind as the real one, side by side with the raw baseline.
+``gateway_stub.py`` speaks raw asyncio HTTP and answers in tens of microseconds. This one
+serves the same bytes through uvicorn (httptools, uvloop), the server vLLM's OpenAI API runs
+on, so ``bench/gateway_overhead.py`` can tell whether a throughput gap is the raw stub's speed
+or the gateway's own cost. (Measured: the framework-free ASGI app on uvicorn is nearly as fast
+as the raw stub, so the gap is the gateway's.)
 
     python tests/support/asgi_stub.py --port 9001
 """
