@@ -17,15 +17,13 @@ import json
 from typing import Any
 
 from schemas import SchemaSpec
+from schemas.spec import COMMON_RULES
 
 __all__ = ["SYSTEM_PROMPT", "build_messages", "build_request"]
 
-SYSTEM_PROMPT = (
-    "You read images for business software. You answer with one JSON object that matches the "
-    "requested schema exactly, and nothing else. Transcribe text exactly as printed, in its "
-    "original script. Use null for anything absent or unreadable; never invent values."
-)
-"""Fixed for every schema, so that it and the image form a cacheable prefix."""
+SYSTEM_PROMPT = "You read images for business software. " + COMMON_RULES
+"""Fixed for every schema, so that it and the image form a cacheable prefix; the rules all
+kinds share live here once, not in each kind's instructions after the image."""
 
 
 def build_messages(spec: SchemaSpec[Any], image_data_url: str, hint: str | None) -> list[Any]:

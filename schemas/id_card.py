@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.fields import IsoDate, MrzLine, Sex, ShortText, Text
-from schemas.spec import COMMON_RULES, SchemaSpec
+from schemas.spec import SchemaSpec
 
 __all__ = ["SPEC", "IdCard"]
 
@@ -88,7 +88,7 @@ SPEC: SchemaSpec[IdCard] = SchemaSpec(
         "The image shows a national identity card, possibly in a non-Latin script. "
         "Extract its fields into JSON. Keep names, addresses and authorities in the script "
         "printed on the card. Give dates as YYYY-MM-DD and copy the validity period as "
-        "printed too. " + COMMON_RULES
+        "printed too."
     ),
     num_crops=16,
     max_tokens=768,

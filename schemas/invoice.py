@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text
 from schemas.line_item import LineItem
-from schemas.spec import COMMON_RULES, SchemaSpec
+from schemas.spec import SchemaSpec
 
 __all__ = ["SPEC", "Invoice"]
 
@@ -63,7 +63,7 @@ SPEC: SchemaSpec[Invoice] = SchemaSpec(
         "The image shows an invoice. Extract the seller, customer, invoice number, dates, "
         "currency, every line item and the totals into JSON. Write dates as YYYY-MM-DD and "
         "amounts as plain numbers (no currency symbols or thousands separators, '.' as the "
-        "decimal point). " + COMMON_RULES
+        "decimal point)."
     ),
     num_crops=16,
     max_tokens=1024,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.fields import IsoDate, MrzLine, Sex, ShortText, Text
-from schemas.spec import COMMON_RULES, SchemaSpec
+from schemas.spec import SchemaSpec
 
 __all__ = ["SPEC", "Passport"]
 
@@ -81,7 +81,7 @@ SPEC: SchemaSpec[Passport] = SchemaSpec(
         "The image shows the data page of a passport. Extract its fields into JSON. "
         "For each date, give the text as printed and then the same date as YYYY-MM-DD. "
         "Read the machine-readable zone (the two lines of capital letters, digits and '<' "
-        "at the bottom) character by character into mrz_lines. " + COMMON_RULES
+        "at the bottom) character by character into mrz_lines."
     ),
     num_crops=16,
     max_tokens=768,

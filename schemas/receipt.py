@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text, TimeOfDay
 from schemas.line_item import LineItem
-from schemas.spec import COMMON_RULES, SchemaSpec
+from schemas.spec import SchemaSpec
 
 __all__ = ["SPEC", "Receipt"]
 
@@ -56,7 +56,7 @@ SPEC: SchemaSpec[Receipt] = SchemaSpec(
         "The image shows a purchase receipt. Extract the merchant, receipt number, date, "
         "time, currency, every purchased item and the totals into JSON. Write the date as "
         "YYYY-MM-DD, the time as 24-hour HH:MM, and amounts as plain numbers (no currency "
-        "symbols, '.' as the decimal point). " + COMMON_RULES
+        "symbols, '.' as the decimal point)."
     ),
     num_crops=16,
     max_tokens=1024,

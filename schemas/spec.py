@@ -36,7 +36,9 @@ COMMON_RULES = (
     "Copy text exactly as printed, in its original script. "
     "Use null for a field that is absent or unreadable; never guess or invent values."
 )
-"""The rules every document-reading kind appends to its instructions."""
+"""The rules every kind shares. They belong in the system prompt, before the image, so that
+they are part of the cached prefix; each kind's ``instructions`` (after the image) carry only
+what is specific to it. The gateway's extraction prompt is built that way."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 

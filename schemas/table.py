@@ -15,7 +15,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.fields import ShortText, Text
-from schemas.spec import COMMON_RULES, SchemaSpec
+from schemas.spec import SchemaSpec
 
 __all__ = ["SPEC", "Table", "escape_cell"]
 
@@ -80,7 +80,7 @@ SPEC: SchemaSpec[Table] = SchemaSpec(
         "The image shows a table. Transcribe it into JSON: the header cells in columns, then "
         "every body row in rows, one string per cell, left to right and top to bottom. Give "
         "each row as many cells as there are columns, using an empty string for an empty "
-        "cell; repeat a merged cell's text in every column it spans. " + COMMON_RULES
+        "cell; repeat a merged cell's text in every column it spans."
     ),
     num_crops=16,
     max_tokens=1024,
