@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "plan":
             cmd.add_argument("--host", help="address vLLM binds (default: the profile's)")
             cmd.add_argument("--port", type=int, help="port vLLM binds (default: the profile's)")
+        for flag, kind, text in KV_OVERRIDES:
+            env = "SERVE_" + flag.upper().replace("-", "_")
+            cmd.add_argument(
+                f"--{flag}",
+                type=kind,
+                default=_from_env(env, kind),
+                help=f"{text} (default: ${env}, else the profile's)",
+            )
     run = sub.choices["run"]
     run.add_argument("--startup-timeout", type=float, default=600.0, metavar="SECONDS")
     run.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
@@ -59,10 +67,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+KV_OVERRIDES: list[tuple[str, type, str]] = [
+    ("max-model-len", int, "longest sequence (prompt + answer) in tokens"),
+    ("max-num-seqs", int, "requests scheduled at once"),
+    ("gpu-memory-utilization", float, "share of GPU memory vLLM may use (KV budget, GPU)"),
+    ("kv-cache-memory-bytes", int, "KV cache size in bytes (replaces the other budgets)"),
+    ("cpu-kvcache-space-gib", int, "KV cache size in GiB (CPU profiles)"),
+]
+"""KV-cache knobs an operator may tune per host without a new profile; each is also read from
+``SERVE_<FLAG>`` so that containers set them through the environment. ``plan`` checks the
+result like any profile."""
+
+
+def _from_env(name: str, kind: type) -> object:
+    """A flag's default from the environment; an empty variable counts as unset."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise SystemExit(f"error: {name}={text!r} is not a valid {kind.__name__}") from None
+
+
 def _profile(args: argparse.Namespace) -> EngineProfile:
     profile = get_profile(args.profile)
+    knobs = {
+        flag.replace("-", "_"): getattr(args, flag.replace("-", "_")) for flag, _, _ in KV_OVERRIDES
+    }
     return profile.with_overrides(
-        host=getattr(args, "host", None), port=getattr(args, "port", None), model=args.model
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        model=args.model,
+        **knobs,
     )
 
 

@@ -157,11 +157,37 @@ class EngineProfile(BaseModel):
         return 128 if self.device == "cpu" else 16
 
     def with_overrides(
-        self, *, host: str | None = None, port: int | None = None, model: str | None = None
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        model: str | None = None,
+        max_model_len: int | None = None,
+        max_num_seqs: int | None = None,
+        gpu_memory_utilization: float | None = None,
+        kv_cache_memory_bytes: int | None = None,
+        cpu_kvcache_space_gib: int | None = None,
     ) -> EngineProfile:
-        """A validated copy with some deployment details replaced."""
-        updates = {"host": host, "port": port, "model": model}
-        data = self.model_dump() | {k: v for k, v in updates.items() if v is not None}
+        """A validated copy with deployment details replaced: where vLLM listens, which
+        checkpoint, and the KV-cache knobs an operator tunes per host. Naming one KV budget
+        clears the other, so the copy still names exactly one (the validator insists)."""
+        updates = {
+            "host": host,
+            "port": port,
+            "model": model,
+            "max_model_len": max_model_len,
+            "max_num_seqs": max_num_seqs,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "kv_cache_memory_bytes": kv_cache_memory_bytes,
+            "cpu_kvcache_space_gib": cpu_kvcache_space_gib,
+        }
+        updates = {k: v for k, v in updates.items() if v is not None}
+        data = self.model_dump()
+        if "kv_cache_memory_bytes" in updates:
+            data |= {"gpu_memory_utilization": None, "cpu_kvcache_space_gib": None}
+        if {"gpu_memory_utilization", "cpu_kvcache_space_gib"} & set(updates):
+            data["kv_cache_memory_bytes"] = None
+        data |= updates
         try:
             return EngineProfile.model_validate(data)
         except ValidationError as exc:

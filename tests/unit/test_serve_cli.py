@@ -276,3 +276,21 @@ def test_failure_reason_skips_the_generic_last_line(tmp_path: Path) -> None:
         assert engine.wait() == 0
         assert engine.failure_reason() == "KeyError: 'img_processor'"
         assert engine.last_lines()[0] == "INFO loading"
+
+
+def test_kv_settings_come_from_flags_or_the_environment() -> None:
+    env = {"SERVE_KV_CACHE_MEMORY_BYTES": "40000000000", "SERVE_MAX_NUM_SEQS": ""}
+    words = shlex.split(serve("args", "--profile", "h100-80g", env=env).stdout)
+    assert words[words.index("--kv-cache-memory-bytes") + 1] == "40000000000"
+    assert "--gpu-memory-utilization" not in words  # one KV budget replaces the other
+    assert words[words.index("--max-num-seqs") + 1] == "64"  # empty variable = unset
+    flags = serve("args", "--profile", "l4-24g", "--max-num-seqs", "4").stdout
+    assert "--max-num-seqs 4" in flags
+
+
+def test_impossible_kv_override_is_one_line_error() -> None:
+    result = serve("args", "--profile", "h100-80g", "--max-model-len", "2000")
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "max_model_len is 2,000" in result.stderr
+    bad = serve("args", "--profile", "cpu-dev", env={"SERVE_MAX_NUM_SEQS": "abc"})
+    assert bad.returncode != 0 and "SERVE_MAX_NUM_SEQS" in bad.stderr
