@@ -15,7 +15,14 @@ from pathlib import Path
 
 from tests.support.procs import free_port, stop_process, wait_until_healthy
 
-__all__ = ["REPO", "Engine", "start_engine", "prefix_cache_counts", "tree_rss_bytes"]
+__all__ = [
+    "REPO",
+    "Engine",
+    "prefix_cache_counts",
+    "settled_prefix_cache_counts",
+    "start_engine",
+    "tree_rss_bytes",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 SERVED_MODEL = "phi-3.5-vision"
@@ -81,6 +88,22 @@ def prefix_cache_counts(base_url: str) -> tuple[float, float]:
         elif name == "vllm:prefix_cache_queries_total":
             queries += float(line.rsplit(" ", 1)[1])
     return hits, queries
+
+
+def settled_prefix_cache_counts(base_url: str, timeout: float = 5.0) -> tuple[float, float]:
+    """``prefix_cache_counts`` once two reads 0.2 s apart agree: vLLM can send a response
+    before it records that request's stats, so a single read may miss the last request."""
+    import time
+
+    last = prefix_cache_counts(base_url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = prefix_cache_counts(base_url)
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def tree_rss_bytes(pid: int) -> int:

@@ -275,7 +275,12 @@ def test_client_disconnect_aborts_the_engine_request(
             lines = response.iter_lines()
             for _ in range(3):
                 next(lines)
-            assert _vllm_metric(vllm_engine, "vllm:num_requests_running") >= 1
+            # The engine is generating (its gauge can lag a step behind: poll, don't sample).
+            started = time.monotonic()
+            while _vllm_metric(vllm_engine, "vllm:num_requests_running") < 1:
+                if time.monotonic() - started > 20:
+                    pytest.fail("vLLM never reported the streaming request as running")
+                time.sleep(0.05)
     deadline = time.monotonic() + 30
     while _vllm_metric(vllm_engine, "vllm:num_requests_running") > 0:
         if time.monotonic() > deadline:

@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from gateway.replicas import HashRing
-from tests.support.engine import Engine, prefix_cache_counts, tree_rss_bytes
+from tests.support.engine import Engine, settled_prefix_cache_counts, tree_rss_bytes
 from tests.support.gateway_server import GatewayServer, start_gateway
 from tests.support.images import data_url, image_bytes, make_image
 
@@ -79,7 +79,7 @@ def _ask(client: openai.OpenAI, model: str, index: int, prompt: str) -> None:
 
 
 def _counts(pair: list[Engine]) -> list[tuple[float, float]]:
-    return [prefix_cache_counts(engine.base_url) for engine in pair]
+    return [settled_prefix_cache_counts(engine.base_url) for engine in pair]
 
 
 def test_two_real_replicas_fit_in_memory(pair: list[Engine]) -> None:
@@ -117,10 +117,10 @@ def test_a_stopped_replica_is_skipped(
     index = next(i for i in range(len(IMAGES)) if _owner(pair, i) == 1)
     assert pair[1].proc is not None
     pair[1].stop()  # ours alone: only this folder uses second_vllm_engine
-    before = prefix_cache_counts(pair[0].base_url)
+    before = settled_prefix_cache_counts(pair[0].base_url)
     _ask(client, pair[0].model, index, "What is this?")
     _ask(client, pair[0].model, index, "Name one colour.")
-    after = prefix_cache_counts(pair[0].base_url)
+    after = settled_prefix_cache_counts(pair[0].base_url)
     assert after[1] > before[1], "the survivor did not serve the stopped replica's image"
     assert after[0] > before[0], "the second request should hit the survivor's cache"
     ready = httpx.get(routing_gateway.base_url + "/ready", timeout=10)
