@@ -161,6 +161,14 @@ class Upstream:
             headers["x-request-id"] = request_id
         start = time.perf_counter()
         replica, response = await self._open(None, affinity, data=body, headers=headers)
+        if response.status == 500:
+            # vLLM 0.32 answers 500 when its front-end and engine multimodal caches drift
+            # apart under concurrent image requests ("P0/P1 cache drift", vllm#46747); a resend
+            # with the image data heals it, and every request from the gateway carries the
+            # data. Nothing has reached the client yet, so one retry on the same replica is safe.
+            await self._read_all(replica, response)
+            self.metrics.upstream_errors.labels(kind="retried_500").inc()
+            replica, response = await self._open(None, affinity, data=body, headers=headers)
         if stream:
             return await self._stream(response, replica, state, route, start)
         content = await self._read_all(replica, response)

@@ -324,12 +324,24 @@ def test_non_json_upstream_is_502(stub_gateway: GatewayServer) -> None:
         headers=_auth(key),
     )
     assert (r.status_code, _error(r)["code"]) == (502, "upstream_malformed")
+    assert httpx.get(stub_gateway.base_url + "/health").status_code == 200
+
+
+def test_upstream_500_is_retried_once_then_502(
+    stub_gateway: GatewayServer, stub_upstream: Proc
+) -> None:
+    """vLLM answers 500 on a multimodal cache drift that a resend heals; a 500 that stays is
+    a 502 after exactly one retry."""
+    key = stub_gateway.create_key("five-hundred")
+    before = httpx.get(stub_upstream.base_url + "/stub/events").json()["requests"]
     r = httpx.post(
         stub_gateway.base_url + "/v1/chat/completions",
         json={**CHAT, "model": "stub-500"},
         headers=_auth(key),
     )
     assert r.status_code == 502
+    after = httpx.get(stub_upstream.base_url + "/stub/events").json()["requests"]
+    assert after - before == 2
     assert httpx.get(stub_gateway.base_url + "/health").status_code == 200
 
 
