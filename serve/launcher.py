@@ -44,7 +44,8 @@ def health_url(host: str, port: int) -> str:
 
 
 class EngineProcess:
-    """One vLLM server process group and a thread that copies its output to ours."""
+    """One server process group (vLLM by default) and a thread that copies its output to
+    ours. ``name`` is what error messages call it (``make dev`` runs the gateway with it too)."""
 
     def __init__(
         self,
@@ -53,9 +54,11 @@ class EngineProcess:
         *,
         echo: BinaryIO | None = None,
         tail_lines: int = 40,
+        name: str = "vLLM",
     ) -> None:
         self.argv = argv
         self.env = env
+        self.name = name
         self._echo = echo if echo is not None else sys.stdout.buffer
         self._tail: deque[str] = deque(maxlen=tail_lines)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -130,7 +133,7 @@ class EngineProcess:
             code = self.poll()
             if code is not None:
                 raise EngineStartError(
-                    f"vLLM exited with code {code} during start-up: {self.failure_reason()}"
+                    f"{self.name} exited with code {code} during start-up: {self.failure_reason()}"
                 )
             try:
                 with urllib.request.urlopen(url, timeout=min(5.0, interval + 2)) as resp:
@@ -140,7 +143,7 @@ class EngineProcess:
                 pass
             if time.monotonic() >= deadline:
                 raise EngineStartError(
-                    f"vLLM did not answer {url} with 200 within {timeout:g} s"
+                    f"{self.name} did not answer {url} with 200 within {timeout:g} s"
                     f" (last output: {self.failure_reason()})"
                 )
             time.sleep(interval)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-import httpx
+from serve.launcher import EngineProcess
 
 __all__ = ["main"]
 
@@ -26,33 +26,13 @@ REPO = Path(__file__).resolve().parents[1]
 DEV_KEY_FILE = REPO / ".cache" / "dev-api-key"
 
 
-def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], cwd=REPO, env=env, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    return False
+def _start(
+    args: list[str], module: str, name: str, env: dict[str, str] | None = None
+) -> EngineProcess:
+    """``python -m <module> <args>`` in its own process group, its output echoed to ours."""
+    proc = EngineProcess([sys.executable, "-m", module, *args], env=env, name=name)
+    proc.start()
+    return proc
 
 
 def _gateway_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -115,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="where the gateway listens")
     args = parser.parse_args(argv)
 
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[EngineProcess] = []
 
     def shutdown(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -123,37 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, shutdown)
     engine_url = f"http://127.0.0.1:{args.engine_port}"
     try:
-        engine = _spawn(
-            [
-                "-m",
-                "serve",
-                "run",
-                "--profile",
-                args.profile,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(args.engine_port),
-            ]
-        )
+        serve_args = ["run", "--profile", args.profile, "--host", "127.0.0.1"]
+        engine = _start([*serve_args, "--port", str(args.engine_port)], "serve", "the engine")
         procs.append(engine)
-        if not _wait_healthy(engine_url + "/health", engine, timeout=900):
-            print(
-                "error: the engine did not become healthy (see its output above)", file=sys.stderr
-            )
-            return 1
+        engine.wait_until_healthy(engine_url + "/health", timeout=900)
         env = dict(os.environ, GATEWAY_UPSTREAM_URL=engine_url)
         env.setdefault("GATEWAY_KEYS_DB", str(REPO / ".cache" / "gateway-keys.db"))
         key = _dev_key(env)
-        gateway = _spawn(
-            ["-m", "gateway", "serve", "--host", args.host, "--port", str(args.gateway_port)],
-            env=env,
-        )
+        gateway_args = ["serve", "--host", args.host, "--port", str(args.gateway_port)]
+        gateway = _start(gateway_args, "gateway", "the gateway", env)
         procs.append(gateway)
         gateway_url = f"http://{args.host}:{args.gateway_port}"
-        if not _wait_healthy(gateway_url + "/health", gateway, timeout=60):
-            print("error: the gateway did not start (see its output above)", file=sys.stderr)
-            return 1
+        gateway.wait_until_healthy(gateway_url + "/health", timeout=60)
         print(_banner(gateway_url, key), flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -161,12 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # EngineStartError included
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            proc.stop(grace=20)
 
 
 if __name__ == "__main__":
