@@ -228,7 +228,14 @@ class EngineProfile(BaseModel):
         """Environment variables vLLM needs for this profile (added to the current ones)."""
         if self.device != "cpu":
             return {}
-        env = {"VLLM_CPU_OMP_THREADS_BIND": "auto", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+        env = {
+            "VLLM_CPU_OMP_THREADS_BIND": "auto",
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+            # OpenMP workers that spin between decode steps starve vLLM's API server (and the
+            # gateway) on small machines: on 2 cores, 3 of 12 streams arrived in one burst at
+            # the end. Sleeping workers fixed that (0 of 24) and decoded slightly faster.
+            "OMP_WAIT_POLICY": "PASSIVE",
+        }
         if self.cpu_kvcache_space_gib is not None:
             env["VLLM_CPU_KVCACHE_SPACE"] = str(self.cpu_kvcache_space_gib)
         return env

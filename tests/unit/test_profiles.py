@@ -123,6 +123,7 @@ def test_vllm_env_sets_the_cpu_knobs_only_on_cpu() -> None:
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "VLLM_CPU_OMP_THREADS_BIND": "auto",
         "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+        "OMP_WAIT_POLICY": "PASSIVE",
     }
     assert get_profile("h100-80g").vllm_env() == {}
 

@@ -166,12 +166,13 @@ def test_args_prints_a_shell_command_with_the_cpu_environment() -> None:
     result = serve("args", "--profile", "cpu-dev", "--port", "9123", "--host", "0.0.0.0")
     assert result.returncode == 0, result.stderr
     words = shlex.split(result.stdout)
-    assert words[:3] == [
+    assert words[:4] == [
         "VLLM_CPU_OMP_THREADS_BIND=auto",
         "VLLM_CPU_NUM_OF_RESERVED_CPU=0",
+        "OMP_WAIT_POLICY=PASSIVE",
         "VLLM_CPU_KVCACHE_SPACE=1",
     ]
-    assert words[4:6] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert words[5:7] == ["-m", "vllm.entrypoints.openai.api_server"]
     assert words[words.index("--port") + 1] == "9123"
     assert words[words.index("--host") + 1] == "0.0.0.0"
     assert json.loads(words[words.index("--mm-processor-kwargs") + 1]) == {"num_crops": 4}

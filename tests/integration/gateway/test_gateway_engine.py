@@ -226,12 +226,33 @@ def test_first_chunk_arrives_while_the_engine_is_still_generating(
         "stream": True,
         "messages": [{"role": "user", "content": "Write a long story."}],
     }
+    # A buffering gateway fails every attempt. vLLM's own API server can still be starved of
+    # CPU on a loaded 2-core machine and flush a whole answer at once, so one unlucky attempt
+    # is not proof against the gateway.
+    attempts: list[tuple[float, int]] = []
+    for _ in range(3):
+        after_first, content_chunks = _tokens_generated_after_first_chunk(
+            engine_gateway, key, vllm_engine, body
+        )
+        attempts.append((after_first, content_chunks))
+        if after_first >= 200 and content_chunks >= 10:
+            break
+    # Most of the 400 tokens were generated after the first one had reached us through the
+    # gateway, in many events: it did not wait for (or buffer) the whole answer.
+    assert any(after >= 200 and chunks >= 10 for after, chunks in attempts), attempts
+
+
+def _tokens_generated_after_first_chunk(
+    gateway: GatewayServer, key: str, vllm_engine: Any, body: dict[str, Any]
+) -> tuple[float, int]:
+    """(tokens vLLM generated after our first content chunk arrived, content chunks seen)."""
+    before = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
     content_chunks = 0
-    generated_at_first_chunk = None
+    at_first_chunk = None
     with httpx.Client(timeout=120) as http:
         with http.stream(
             "POST",
-            engine_gateway.base_url + "/v1/chat/completions",
+            gateway.base_url + "/v1/chat/completions",
             json=body,
             headers={"authorization": f"Bearer {key}"},
         ) as response:
@@ -240,18 +261,16 @@ def test_first_chunk_arrives_while_the_engine_is_still_generating(
                 if not re.match(r'data: \{.*"content":"[^"]', line):
                     continue
                 content_chunks += 1
-                if generated_at_first_chunk is None:
-                    generated_at_first_chunk = _vllm_metric(
-                        vllm_engine, "vllm:generation_tokens_total"
-                    )
-    generated_at_end = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
-    # Most of the 400 tokens were generated after the first one had reached us through the
-    # gateway: it did not wait for (or buffer) the whole answer. (A buffering gateway would
-    # leave only a few steps of counter lag here. The running-requests gauge is no witness:
-    # it can lag a step and read 0.)
-    assert generated_at_first_chunk is not None
-    assert generated_at_end - generated_at_first_chunk >= 200
-    assert content_chunks >= 10  # many events, not one buffered blob
+                if at_first_chunk is None:
+                    at_first_chunk = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
+    assert at_first_chunk is not None, "no content chunk arrived"
+    # The counter can lag the last step: wait until it shows the whole answer.
+    deadline = time.monotonic() + 10
+    at_end = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
+    while at_end < before + body["max_tokens"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        at_end = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
+    return at_end - at_first_chunk, content_chunks
 
 
 def test_client_disconnect_aborts_the_engine_request(
