@@ -85,10 +85,8 @@ SPEC: SchemaSpec[IdCard] = SchemaSpec(
     description="National identity card, any script (incl. the Chinese resident ID card).",
     model=IdCard,
     instructions=(
-        "The image shows a national identity card, possibly in a non-Latin script. "
-        "Extract its fields into JSON. Keep names, addresses and authorities in the script "
-        "printed on the card. Give dates as YYYY-MM-DD and copy the validity period as "
-        "printed too."
+        "The image shows a national identity card, possibly in a non-Latin script. Keep the "
+        "validity period as printed too."
     ),
     num_crops=16,
     max_tokens=768,

@@ -36,8 +36,8 @@ SPEC: SchemaSpec[ImageInsight] = SchemaSpec(
     description="Generic fallback: a caption, key facts and search tags for any image.",
     model=ImageInsight,
     instructions=(
-        "Summarise the image as JSON: a one-sentence caption, a few key facts (what, who, "
-        "where, any legible text), and lower-case search tags. State only what is visible."
+        "Summarise the image: a one-sentence caption, a few key facts (what, who, where, "
+        "any legible text) and lower-case search tags. State only what is visible."
     ),
     num_crops=4,
     max_tokens=768,

@@ -60,10 +60,8 @@ SPEC: SchemaSpec[Invoice] = SchemaSpec(
     description="Invoice: vendor, customer, numbers, dates, currency, line items and totals.",
     model=Invoice,
     instructions=(
-        "The image shows an invoice. Extract the seller, customer, invoice number, dates, "
-        "currency, every line item and the totals into JSON. Write dates as YYYY-MM-DD and "
-        "amounts as plain numbers (no currency symbols or thousands separators, '.' as the "
-        "decimal point)."
+        "The image shows an invoice: extract the seller, customer, invoice number, dates, "
+        "currency, every line item and the totals."
     ),
     num_crops=16,
     max_tokens=1024,

@@ -78,10 +78,8 @@ SPEC: SchemaSpec[Passport] = SchemaSpec(
     description="Passport data page (ICAO 9303): identity fields, dates and the MRZ.",
     model=Passport,
     instructions=(
-        "The image shows the data page of a passport. Extract its fields into JSON. "
-        "For each date, give the text as printed and then the same date as YYYY-MM-DD. "
-        "Read the machine-readable zone (the two lines of capital letters, digits and '<' "
-        "at the bottom) character by character into mrz_lines."
+        "The image shows the data page of a passport. Give each date as printed and as "
+        "YYYY-MM-DD. Copy the two machine-readable zone lines at the bottom into mrz_lines."
     ),
     num_crops=16,
     max_tokens=768,

@@ -53,10 +53,8 @@ SPEC: SchemaSpec[Receipt] = SchemaSpec(
     description="Receipt: merchant, date and time, line items, tax, total and payment method.",
     model=Receipt,
     instructions=(
-        "The image shows a purchase receipt. Extract the merchant, receipt number, date, "
-        "time, currency, every purchased item and the totals into JSON. Write the date as "
-        "YYYY-MM-DD, the time as 24-hour HH:MM, and amounts as plain numbers (no currency "
-        "symbols, '.' as the decimal point)."
+        "The image shows a purchase receipt: extract the merchant, receipt number, date, "
+        "time, currency, every purchased item and the totals."
     ),
     num_crops=16,
     max_tokens=1024,

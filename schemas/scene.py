@@ -48,10 +48,8 @@ SPEC: SchemaSpec[Scene] = SchemaSpec(
     description="Scene assessment: description, setting, notable elements, hazards, risk level.",
     model=Scene,
     instructions=(
-        "Describe the scene in the image as JSON: a one- or two-sentence description, the "
-        "setting, notable or unusual elements, visible hazards to people or property, and an "
-        "overall risk level (none, low, medium or high). Report only what is visible; use "
-        "empty lists when there is nothing to report."
+        "Describe the scene: what happens, the setting, notable or unusual elements, hazards "
+        "to people or property, and an overall risk level. Report only what is visible."
     ),
     num_crops=4,
     max_tokens=768,

@@ -77,10 +77,9 @@ SPEC: SchemaSpec[Table] = SchemaSpec(
     description="Table: title, header cells and rows of cell text; renders as Markdown.",
     model=Table,
     instructions=(
-        "The image shows a table. Transcribe it into JSON: the header cells in columns, then "
-        "every body row in rows, one string per cell, left to right and top to bottom. Give "
-        "each row as many cells as there are columns, using an empty string for an empty "
-        "cell; repeat a merged cell's text in every column it spans."
+        "The image shows a table: header cells in columns, each body row in rows, one "
+        'string per cell, left to right. Use "" for an empty cell; repeat a merged cell '
+        "in each column it spans."
     ),
     num_crops=16,
     max_tokens=1024,

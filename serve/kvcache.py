@@ -166,7 +166,8 @@ def num_kv_blocks(spec: ModelSpec, budget_bytes: int, kv_dtype: str, block_size:
 
 
 def tokens_that_fit(spec: ModelSpec, budget_bytes: int, kv_dtype: str, block_size: int) -> int:
-    """Token slots in the pool: whole blocks only (1 GiB of 3,072 B tokens holds 349,440)."""
+    """Token slots in the pool: whole blocks only (1 GiB of 3,072 B tokens in 128-token
+    blocks holds 349,440)."""
     return num_kv_blocks(spec, budget_bytes, kv_dtype, block_size) * block_size
 
 

@@ -92,6 +92,11 @@ def test_block_arithmetic_matches_what_vllm_logged_for_full_attention() -> None:
     seq = blocks_per_sequence(TINY_PHI3V, 8192, 128)
     assert seq == 64
     assert vllm_reported_tokens(blocks, 8192, seq) == 349_440
+    # The same engine with --block-size 32 (cpu-dev) logged "349,504 tokens ... 42.66x".
+    blocks = num_kv_blocks(TINY_PHI3V, GiB, "float32", 32)
+    seq = blocks_per_sequence(TINY_PHI3V, 8192, 32)
+    assert (blocks, seq) == (10_922, 256)
+    assert vllm_reported_tokens(blocks, 8192, seq) == 349_504
 
 
 @pytest.mark.parametrize(("max_model_len", "logged"), [(8192, 344_064), (4096, 338_850)])
@@ -175,11 +180,11 @@ def test_cpu_dev_plan_predicts_vllms_logged_capacity() -> None:
     result = plan(get_profile("cpu-dev"), spec=TINY_PHI3V)
     assert result.kv_bytes_per_token == 3072
     assert result.kv_budget_bytes == GiB
-    assert (result.block_size, result.num_blocks, result.tokens_fit) == (128, 2730, 349_440)
-    assert result.vllm_reported_tokens == 349_440
+    assert (result.block_size, result.num_blocks, result.tokens_fit) == (32, 10_922, 349_504)
+    assert result.vllm_reported_tokens == 349_504
     assert result.vllm_max_concurrency == pytest.approx(42.66, abs=0.005)
     assert result.request_tokens == 2 * 2653 + 512 + 1024
-    assert result.concurrency == 8  # the KV holds 50; max_num_seqs caps it
+    assert result.concurrency == 8  # the KV holds 51; max_num_seqs caps it
 
 
 def test_h100_plan_budget_is_utilisation_minus_weights_minus_overhead() -> None:

@@ -75,6 +75,7 @@ def test_unknown_profile_lists_the_known_ones() -> None:
         ({"gpu_memory_gib": None}, "needs gpu_memory_gib"),
         ({"cpu_kvcache_space_gib": 4}, "cpu_kvcache_space_gib is for cpu"),
         ({"port": 70000}, "less than or equal to 65535"),
+        ({"kv_block_size": 24}, "kv_block_size 24 must be a multiple of 16 on cuda"),
     ],
 )
 def test_cross_field_rules_refuse_bad_gpu_profiles(changes: dict[str, Any], message: str) -> None:
@@ -92,6 +93,15 @@ def test_cpu_profile_needs_a_kv_space_and_no_gpu_settings() -> None:
     assert plan(exact, spec=BUILTIN_SPECS["tiny-phi3v"]).kv_budget_bytes == 2**31
     with pytest.raises(ValidationError, match="are for cuda"):
         _variant("cpu-dev", quantization="fp8")
+
+
+def test_block_size_defaults_to_the_devices_and_cpu_takes_multiples_of_32() -> None:
+    assert get_profile("cpu-dev").block_size == 32  # finer prefix reuse than CPU's 128
+    assert _variant("cpu-dev", kv_block_size=None).block_size == 128
+    assert "--block-size" not in _variant("cpu-dev", kv_block_size=None).to_vllm_args()
+    assert get_profile("h100-80g").block_size == 16
+    with pytest.raises(ValidationError, match="kv_block_size 48 must be a multiple of 32 on cpu"):
+        _variant("cpu-dev", kv_block_size=48)
 
 
 def test_smaller_max_num_crops_allows_a_smaller_batch() -> None:
@@ -175,6 +185,7 @@ def test_vllm_parser_accepts_profile_args(vllm_parser: argparse.ArgumentParser, 
     assert parsed.enable_prefix_caching is True
     assert parsed.trust_remote_code is True
     assert parsed.enforce_eager is profile.enforce_eager
+    assert parsed.block_size == profile.kv_block_size  # None: vLLM picks the device default
 
 
 def test_vllm_parser_reads_l4_as_fp8(vllm_parser: argparse.ArgumentParser) -> None:
