@@ -25,6 +25,7 @@ from .keys import KEY_PATTERN, KeyRecord, KeyStore, hash_key
 from .limits import KeyLimiter
 
 __all__ = [
+    "admit",
     "Authenticator",
     "KeyCache",
     "require_scope",
@@ -107,28 +108,28 @@ class Authenticator:
             raise GatewayError(403, f"this API key lacks the '{scope}' scope", code="missing_scope")
 
 
-def _authenticator(request: Request) -> Authenticator:
-    auth: Authenticator = request.app.state.auth
-    return auth
-
-
-def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
-    """A dependency: a valid key (with ``scope`` unless None), counted against its limits.
+def admit(request: Request, scope: str | None) -> KeyRecord:
+    """A valid key (with ``scope`` unless None), counted against its limits.
 
     The in-flight slot (a ``Lease``) is left in ``request.state.lease``; ``RequestObserver``
     releases it once the last byte of the response has gone out, streams included, or the
     request failed. (A ``yield`` dependency would release it before a stream has finished.)
     """
+    auth: Authenticator = request.app.state.auth
+    record = auth.authenticate(request.headers.get("authorization"))
+    request.state.key_name = record.name
+    if scope is not None:
+        auth.authorize(record, scope)
+    auth.limiter.check_rate(record.name, record.rpm)
+    request.state.lease = auth.limiter.acquire(record.name, record.max_concurrent)
+    return record
+
+
+def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
+    """``admit`` as a FastAPI dependency, for routes that take typed parameters."""
 
     async def dependency(request: Request) -> KeyRecord:
-        auth = _authenticator(request)
-        record = auth.authenticate(request.headers.get("authorization"))
-        request.state.key_name = record.name
-        if scope is not None:
-            auth.authorize(record, scope)
-        auth.limiter.check_rate(record.name, record.rpm)
-        request.state.lease = auth.limiter.acquire(record.name, record.max_concurrent)
-        return record
+        return admit(request, scope)
 
     return dependency
 

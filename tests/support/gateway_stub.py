@@ -18,6 +18,9 @@ is chosen by its ``model`` field:
     stub-hold       waits (up to 30 s) until ``GET /stub/release``, then answers as ``stub``
     stub-crash      stream: sends two chunks, then the whole stub process exits
 
+``--service-ms N`` makes every chat answer wait N ms first (no CPU), like an engine that needs
+that long, so that ``bench/gateway_overhead.py`` can compare at a realistic upstream latency.
+
 ``GET /stub/events`` returns counters ({"requests", "disconnects", "drip_done", "held"}) as
 JSON. With ``--name N`` every answer's ``id`` is ``chatcmpl-N`` (default ``chatcmpl-stub``), so
 routing tests can see which of several stubs answered.
@@ -54,6 +57,7 @@ CHAT_JSON = json.dumps(
 _MODEL = re.compile(rb'"model"\s*:\s*"([^"]*)"')
 _EVENTS = {"requests": 0, "disconnects": 0, "drip_done": 0, "held": 0}
 _RELEASE: list[asyncio.Event] = []
+_SERVICE_S = 0.0
 
 
 def _event(delta: dict[str, object], finish: str | None = None) -> bytes:
@@ -133,6 +137,8 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
         writer.write(_head("404 Not Found", b"application/json", len(data)) + data)
         return True
     _EVENTS["requests"] += 1
+    if _SERVICE_S:
+        await asyncio.sleep(_SERVICE_S)
     found = _MODEL.search(body)
     model = found.group(1) if found else b"stub"
     stream = re.search(rb'"stream"\s*:\s*true', body) is not None
@@ -227,7 +233,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", default="stub", help="answer with id chatcmpl-NAME")
+    parser.add_argument("--service-ms", type=float, default=0.0, help="wait before each answer")
     args = parser.parse_args()
+    global _SERVICE_S
+    _SERVICE_S = args.service_ms / 1000
     if args.name != "stub":
         _rename(args.name)
     try:

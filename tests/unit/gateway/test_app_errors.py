@@ -99,6 +99,8 @@ def test_request_id_is_echoed_or_made(client: tuple[TestClient, str]) -> None:
     )
     made = c.get("/health", headers={"x-request-id": "bad id with spaces"})
     assert made.headers["x-request-id"] != "bad id with spaces"
+    again = c.get("/health").headers["x-request-id"]
+    assert again != made.headers["x-request-id"]  # made ids never repeat
 
 
 def test_openapi_and_docs_need_no_key(client: tuple[TestClient, str]) -> None:
@@ -108,6 +110,12 @@ def test_openapi_and_docs_need_no_key(client: tuple[TestClient, str]) -> None:
     paths = spec.json()["paths"]
     assert {"/v1/chat/completions", "/v1/models", "/health", "/ready", "/metrics"} <= set(paths)
     assert c.get("/docs").status_code == 200
+    # chat.completions is a plain Starlette route, documented by hand: it must still say that
+    # it takes a key and a JSON body.
+    chat = paths["/v1/chat/completions"]["post"]
+    assert chat["security"] == [{"GatewayKey": []}]
+    assert "application/json" in chat["requestBody"]["content"]
+    assert "GatewayKey" in spec.json()["components"]["securitySchemes"]
 
 
 def test_two_apps_in_one_process_have_separate_metrics(tmp_path: Path) -> None:
