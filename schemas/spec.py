@@ -16,6 +16,8 @@ at import time, not on a user's request.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -46,6 +48,13 @@ and the second and later schemas on one image should find 95% of their prompt ca
 gateway's extraction prompt is built that way."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@functools.cache
+def _strict_schema_text(model: type[BaseModel]) -> str:
+    """Pydantic builds a model's JSON Schema in milliseconds; every extraction request needs
+    one, so it is built once per model and copied by parsing the cached text."""
+    return json.dumps(strict_json_schema(model))
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,7 @@ class SchemaSpec(Generic[M]):
 
     def json_schema(self) -> dict[str, Any]:
         """The strict JSON Schema sent to vLLM (a fresh copy, safe to mutate)."""
-        return strict_json_schema(self.model)
+        return json.loads(_strict_schema_text(self.model))
 
     def response_format(self) -> dict[str, Any]:
         """The OpenAI ``response_format`` for this kind, as vLLM's guided decoding takes it."""
