@@ -11,6 +11,7 @@ import base64
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import httpx
@@ -242,13 +243,9 @@ def test_first_chunk_arrives_while_the_engine_is_still_generating(
     assert any(after >= 200 and chunks >= 10 for after, chunks in attempts), attempts
 
 
-def _tokens_generated_after_first_chunk(
-    gateway: GatewayServer, key: str, vllm_engine: Any, body: dict[str, Any]
-) -> tuple[float, int]:
-    """(tokens vLLM generated after our first content chunk arrived, content chunks seen)."""
-    before = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
-    content_chunks = 0
-    at_first_chunk = None
+@contextmanager
+def _stream_chat(gateway: GatewayServer, key: str, body: dict[str, Any]) -> Iterator[Iterator[str]]:
+    """The lines of a streamed chat answer through the gateway; leaving the block hangs up."""
     with httpx.Client(timeout=120) as http:
         with http.stream(
             "POST",
@@ -257,12 +254,23 @@ def _tokens_generated_after_first_chunk(
             headers={"authorization": f"Bearer {key}"},
         ) as response:
             assert response.status_code == 200
-            for line in response.iter_lines():
-                if not re.match(r'data: \{.*"content":"[^"]', line):
-                    continue
-                content_chunks += 1
-                if at_first_chunk is None:
-                    at_first_chunk = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
+            yield response.iter_lines()
+
+
+def _tokens_generated_after_first_chunk(
+    gateway: GatewayServer, key: str, vllm_engine: Any, body: dict[str, Any]
+) -> tuple[float, int]:
+    """(tokens vLLM generated after our first content chunk arrived, content chunks seen)."""
+    before = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
+    content_chunks = 0
+    at_first_chunk = None
+    with _stream_chat(gateway, key, body) as lines:
+        for line in lines:
+            if not re.match(r'data: \{.*"content":"[^"]', line):
+                continue
+            content_chunks += 1
+            if at_first_chunk is None:
+                at_first_chunk = _vllm_metric(vllm_engine, "vllm:generation_tokens_total")
     assert at_first_chunk is not None, "no content chunk arrived"
     # The counter can lag the last step: wait until it shows the whole answer.
     deadline = time.monotonic() + 10
@@ -284,22 +292,15 @@ def test_client_disconnect_aborts_the_engine_request(
         "stream": True,
         "messages": [{"role": "user", "content": "Go on forever."}],
     }
-    with httpx.Client(timeout=120) as http:
-        with http.stream(
-            "POST",
-            engine_gateway.base_url + "/v1/chat/completions",
-            json=body,
-            headers={"authorization": f"Bearer {key}"},
-        ) as response:
-            lines = response.iter_lines()
-            for _ in range(3):
-                next(lines)
-            # The engine is generating (its gauge can lag a step behind: poll, don't sample).
-            started = time.monotonic()
-            while _vllm_metric(vllm_engine, "vllm:num_requests_running") < 1:
-                if time.monotonic() - started > 20:
-                    pytest.fail("vLLM never reported the streaming request as running")
-                time.sleep(0.05)
+    with _stream_chat(engine_gateway, key, body) as lines:
+        for _ in range(3):
+            next(lines)
+        # The engine is generating (its gauge can lag a step behind: poll, don't sample).
+        started = time.monotonic()
+        while _vllm_metric(vllm_engine, "vllm:num_requests_running") < 1:
+            if time.monotonic() - started > 20:
+                pytest.fail("vLLM never reported the streaming request as running")
+            time.sleep(0.05)
     deadline = time.monotonic() + 30
     while _vllm_metric(vllm_engine, "vllm:num_requests_running") > 0:
         if time.monotonic() > deadline:
