@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from PIL import Image
 
 from gateway.replicas import HashRing
 from tests.support.engine import Engine, settled_prefix_cache_counts, tree_rss_bytes
@@ -24,12 +25,28 @@ from tests.support.images import data_url, image_bytes, make_image
 pytestmark = pytest.mark.engine
 log = logging.getLogger(__name__)
 SYSTEM = "You describe images in one short sentence."
-IMAGES = [make_image(320, 240, seed=100 + i) for i in range(4)]
+PER_REPLICA = 2
 
 
 @pytest.fixture(scope="module")
 def pair(vllm_engine: Engine, second_vllm_engine: Engine) -> list[Engine]:
     return [vllm_engine, second_vllm_engine]
+
+
+@pytest.fixture(scope="module")
+def images(pair: list[Engine]) -> list[Image.Image]:
+    """Two test images owned by each replica. Which replica owns an image depends on the
+    replicas' URLs, and the engines listen on random ports, so fixed seeds alone could all
+    land on one replica."""
+    owned: dict[int, list[Image.Image]] = {0: [], 1: []}
+    for seed in range(100, 200):
+        image = make_image(320, 240, seed=seed)
+        mine = owned[_owner(pair, image)]
+        if len(mine) < PER_REPLICA:
+            mine.append(image)
+        if all(len(v) == PER_REPLICA for v in owned.values()):
+            return owned[0] + owned[1]
+    raise AssertionError("100 images and none for one replica: the hash ring is broken")
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +71,13 @@ def client(routing_gateway: GatewayServer) -> openai.OpenAI:
     )
 
 
-def _owner(pair: list[Engine], index: int) -> int:
+def _owner(pair: list[Engine], image: Image.Image) -> int:
     urls = [engine.base_url for engine in pair]
-    digest = hashlib.sha256(image_bytes(IMAGES[index], "PNG")).digest()
+    digest = hashlib.sha256(image_bytes(image, "PNG")).digest()
     return HashRing(urls).owner(digest)
 
 
-def _ask(client: openai.OpenAI, model: str, index: int, prompt: str) -> None:
+def _ask(client: openai.OpenAI, model: str, image: Image.Image, prompt: str) -> None:
     reply = client.chat.completions.create(
         model=model,
         max_tokens=4,
@@ -69,7 +86,7 @@ def _ask(client: openai.OpenAI, model: str, index: int, prompt: str) -> None:
             {
                 "role": "user",
                 "content": [
-                    {"type": "image_url", "image_url": {"url": data_url(IMAGES[index])}},
+                    {"type": "image_url", "image_url": {"url": data_url(image)}},
                     {"type": "text", "text": prompt},
                 ],
             },
@@ -89,16 +106,15 @@ def test_two_real_replicas_fit_in_memory(pair: list[Engine]) -> None:
 
 
 def test_the_same_image_always_hits_the_cache_of_one_replica(
-    pair: list[Engine], client: openai.OpenAI
+    pair: list[Engine], client: openai.OpenAI, images: list[Image.Image]
 ) -> None:
     model = pair[0].model
-    owners = {index: _owner(pair, index) for index in range(len(IMAGES))}
-    assert set(owners.values()) == {0, 1}, "the test images should cover both replicas"
-    for index, owner in owners.items():
+    for index, image in enumerate(images):
+        owner = _owner(pair, image)
         other = 1 - owner
         before = _counts(pair)
         for prompt in ("What is this?", "Name one colour.", "Is it dark?"):
-            _ask(client, model, index, prompt)
+            _ask(client, model, image, prompt)
         after = _counts(pair)
         hits = [after[i][0] - before[i][0] for i in (0, 1)]
         queries = [after[i][1] - before[i][1] for i in (0, 1)]
@@ -110,16 +126,19 @@ def test_the_same_image_always_hits_the_cache_of_one_replica(
 
 
 def test_a_stopped_replica_is_skipped(
-    pair: list[Engine], client: openai.OpenAI, routing_gateway: GatewayServer
+    pair: list[Engine],
+    client: openai.OpenAI,
+    routing_gateway: GatewayServer,
+    images: list[Image.Image],
 ) -> None:
     import httpx
 
-    index = next(i for i in range(len(IMAGES)) if _owner(pair, i) == 1)
+    image = next(image for image in images if _owner(pair, image) == 1)
     assert pair[1].proc is not None
     pair[1].stop()  # ours alone: only this folder uses second_vllm_engine
     before = settled_prefix_cache_counts(pair[0].base_url)
-    _ask(client, pair[0].model, index, "What is this?")
-    _ask(client, pair[0].model, index, "Name one colour.")
+    _ask(client, pair[0].model, image, "What is this?")
+    _ask(client, pair[0].model, image, "Name one colour.")
     after = settled_prefix_cache_counts(pair[0].base_url)
     assert after[1] > before[1], "the survivor did not serve the stopped replica's image"
     assert after[0] > before[0], "the second request should hit the survivor's cache"
