@@ -14,6 +14,7 @@ tools, the model name...) passes through for vLLM to validate.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 
 from .errors import GatewayError
-from .images import validate_image
+from .images import ValidImage, validate_image
 from .schema_guard import check_user_schemas
 from .settings import Settings
 
@@ -159,14 +160,29 @@ async def rewrite_images(
 ) -> bool:
     """Replace each image URL by its validated data URL; True if any string changed.
 
-    The first part's ``digest`` is set on the way: requests are routed by their first image.
+    The parts are checked (and remote ones fetched) concurrently, so a request with several
+    remote images waits for the slowest fetch, not their sum. If several fail, the error
+    names the first failing part in message order, whatever finished first. The first
+    part's ``digest`` is set on the way: requests are routed by their first image.
     """
+    outcomes = await asyncio.gather(
+        *(
+            validate_image(
+                part.holder["url"], settings, fetch_client, param=part.param, digest=i == 0
+            )
+            for i, part in enumerate(parts)
+        ),
+        return_exceptions=True,
+    )
+    valid: list[ValidImage] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        valid.append(outcome)
     changed = False
-    for i, part in enumerate(parts):
-        url = part.holder["url"]
-        checked = await validate_image(url, settings, fetch_client, param=part.param, digest=i == 0)
+    for part, checked in zip(parts, valid, strict=True):
         part.digest = checked.digest
-        if checked.url is not url:
+        if checked.url is not part.holder["url"]:
             part.holder["url"] = checked.url
             changed = True
     return changed

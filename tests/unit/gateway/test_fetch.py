@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import ipaddress
 
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from gateway import fetch as fetch_module
+from gateway.chat import ImagePart, rewrite_images
 from gateway.errors import GatewayError
 from gateway.fetch import address_refusal, fetch_image, host_allowed
 from gateway.images import validate_image_url
@@ -254,3 +256,44 @@ async def test_fetched_image_becomes_a_data_url(fake_dns: dict[str, list[str]]) 
         "http://images.example/a", Settings(), _client(handler), param=PARAM
     )
     assert out.startswith("data:image/png;base64,")
+
+
+def _image_parts(*urls: str) -> list[ImagePart]:
+    return [
+        ImagePart(f"messages[0].content[{i}].image_url", {"url": url}) for i, url in enumerate(urls)
+    ]
+
+
+@pytest.mark.anyio
+async def test_the_images_of_one_request_are_fetched_at_the_same_time(
+    fake_dns: dict[str, list[str]],
+) -> None:
+    # Each answer waits until both fetches have arrived: fetched one after the other, the
+    # first would give up and answer 503, and the request would fail.
+    both_arrived = asyncio.Barrier(2)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            await asyncio.wait_for(both_arrived.wait(), 5)
+        except TimeoutError:
+            return httpx.Response(503)
+        return httpx.Response(200, content=_png(), headers={"content-type": "image/png"})
+
+    parts = _image_parts("http://images.example/a.png", "http://images.example/b.png")
+    assert await rewrite_images(parts, Settings(), _client(handler))
+    assert all(part.holder["url"].startswith("data:image/png;base64,") for part in parts)
+    assert parts[0].digest is not None  # the routing key
+
+
+@pytest.mark.anyio
+async def test_the_first_failing_image_is_named_whichever_fails_first(
+    fake_dns: dict[str, list[str]],
+) -> None:
+    async def slow_404(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.2)  # the data URL of part 1 has long failed by now
+        return httpx.Response(404)
+
+    parts = _image_parts("http://images.example/gone.png", "data:image/png;base64,AAAA")
+    with pytest.raises(GatewayError) as info:
+        await rewrite_images(parts, Settings(), _client(slow_404))
+    assert info.value.param == "messages[0].content[0].image_url"
