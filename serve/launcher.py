@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from serve.errors import EngineStartError
 
-__all__ = ["EngineProcess", "health_url"]
+__all__ = ["EngineProcess", "health_url", "stop_process_group"]
 
 _ERROR_LINE = re.compile(r"\b\w*(Error|Exception)\b:?")
 _UNINFORMATIVE = ("Engine core initialization failed", "Traceback (most recent call last)")
@@ -41,6 +41,28 @@ def health_url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/health"
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 30.0) -> int | None:
+    """SIGTERM the process group that ``proc`` leads (started with ``start_new_session``),
+    wait up to ``grace`` seconds, then SIGKILL it. Children may outlive the leader briefly
+    (vLLM's engine core and workers), so the group gets a last SIGKILL either way."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _signal_group(proc.pid, signal.SIGKILL)
+    return proc.returncode
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class EngineProcess:
@@ -152,22 +174,7 @@ class EngineProcess:
         """SIGTERM the process group, wait up to ``grace`` seconds, then SIGKILL it."""
         if self._proc is None:
             return None
-        if self._proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self._signal_group(signal.SIGKILL)
-                self._proc.wait()
-        # Workers may outlive the leader briefly; make sure none stay behind.
-        self._signal_group(signal.SIGKILL)
+        code = stop_process_group(self._proc, grace)
         if self._pump is not None:
             self._pump.join(timeout=2)
-        return self._proc.returncode
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        assert self._proc is not None
-        try:
-            os.killpg(self._proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        return code

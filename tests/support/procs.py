@@ -1,16 +1,18 @@
-"""Start and stop real server processes for tests, always by pid and process group."""
+"""Start and stop real server processes for tests, always by pid and process group.
+
+Every process here is started in its own session; ``stop_process`` is the launcher's
+``stop_process_group``, the same stop that ``make dev`` and ``serve run`` use."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from serve.launcher import stop_process_group as stop_process
 
 __all__ = ["free_port", "stop_process", "tail", "wait_until_healthy"]
 
@@ -46,23 +48,3 @@ def wait_until_healthy(
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{url} not healthy after {timeout:.0f} s\n" + (tail(log) if log else ""))
-
-
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 30.0) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
-    _signal_group(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    kill: Callable[[int, int], None] = os.killpg
-    try:
-        kill(os.getpgid(pid), sig)
-    except ProcessLookupError:
-        pass
