@@ -10,6 +10,9 @@ Labels stay low-cardinality: the route *template*, the status code and the key *
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -33,6 +36,25 @@ _LATENCY_BUCKETS = (
     60.0,
     120.0,
 )
+
+
+class _Children:
+    """Labelled children built once per label set: prometheus' ``labels()`` costs
+    microseconds per call, and the hot path records several metrics per request. Bounded,
+    in case a label (the key name) takes very many values."""
+
+    def __init__(self, build: Callable[..., Any], limit: int = 10_000) -> None:
+        self._build = build
+        self._limit = limit
+        self._made: dict[Hashable, Any] = {}
+
+    def __call__(self, *labels: str) -> Any:
+        made = self._made.get(labels)
+        if made is None:
+            if len(self._made) >= self._limit:
+                self._made.clear()
+            made = self._made[labels] = self._build(*labels)
+        return made
 
 
 class GatewayMetrics:
@@ -95,6 +117,21 @@ class GatewayMetrics:
             ["replica"],
             registry=r,
         )
+
+        self.request_children = _Children(
+            lambda route, status, key: (
+                self.requests.labels(route=route, status=status, key=key),
+                self.latency.labels(route=route),
+            )
+        )
+        """``request_children(route, status, key)`` → (requests counter, latency histogram)"""
+        self.token_counters = _Children(
+            lambda key: (
+                self.tokens.labels(key=key, kind="prompt"),
+                self.tokens.labels(key=key, kind="completion"),
+            )
+        )
+        """``token_counters(key)`` → (prompt tokens counter, completion tokens counter)"""
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

@@ -59,8 +59,6 @@ class RequestObserver:
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
         self.app = app
         self.metrics = metrics
-        # Labelled children cached: prometheus' labels() costs microseconds per call.
-        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,16 +109,9 @@ class RequestObserver:
         route_obj = scope.get("route")
         route = getattr(route_obj, "path", None) or "unmatched"
         key = state.get("key_name") or "-"
-        children = self._children.get((route, str(status), key))
-        if children is None:
-            if len(self._children) > 10_000:
-                self._children.clear()
-            children = self._children[(route, str(status), key)] = (
-                self.metrics.requests.labels(route=route, status=str(status), key=key),
-                self.metrics.latency.labels(route=route),
-            )
-        children[0].inc()
-        children[1].observe(elapsed)
+        count, latency = self.metrics.request_children(route, str(status), key)
+        count.inc()
+        latency.observe(elapsed)
         if not access_log.isEnabledFor(logging.INFO):
             return
         line: dict[str, Any] = {

@@ -75,8 +75,6 @@ class Upstream:
         self.session = session
         self.replicas = replicas
         self.metrics = metrics
-        # Labelled token counters per key: prometheus' labels() costs microseconds per call.
-        self._token_counters: dict[str, tuple[Any, Any]] = {}
 
     def _fail(self, exc: BaseException) -> GatewayError:
         if isinstance(exc, CONNECT_ERRORS):
@@ -229,21 +227,13 @@ class Upstream:
 
     def _count(self, state: Any, prompt: Any, completion: Any) -> None:
         key = getattr(state, "key_name", None) or "-"
-        counters = self._token_counters.get(key)
-        if counters is None:
-            if len(self._token_counters) > 10_000:
-                self._token_counters.clear()
-            tokens = self.metrics.tokens
-            counters = self._token_counters[key] = (
-                tokens.labels(key=key, kind="prompt"),
-                tokens.labels(key=key, kind="completion"),
-            )
+        prompt_counter, completion_counter = self.metrics.token_counters(key)
         if isinstance(prompt, int):
             state.prompt_tokens = prompt
-            counters[0].inc(prompt)
+            prompt_counter.inc(prompt)
         if isinstance(completion, int):
             state.completion_tokens = completion
-            counters[1].inc(completion)
+            completion_counter.inc(completion)
 
     async def _stream(
         self,
