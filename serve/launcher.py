@@ -22,11 +22,12 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Callable
 from typing import BinaryIO
 
 from serve.errors import EngineStartError
 
-__all__ = ["EngineProcess", "health_url", "stop_process_group"]
+__all__ = ["EngineProcess", "health_url", "stop_process_group", "wait_for_health"]
 
 _ERROR_LINE = re.compile(r"\b\w*(Error|Exception)\b:?")
 _UNINFORMATIVE = ("Engine core initialization failed", "Traceback (most recent call last)")
@@ -41,6 +42,34 @@ def health_url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/health"
+
+
+def wait_for_health(
+    url: str,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    why: Callable[[], str],
+    name: str = "vLLM",
+    interval: float = 0.5,
+) -> None:
+    """Poll ``url`` until it answers 200. EngineStartError, with ``why()`` (the server's last
+    output), as soon as ``proc`` exits or once ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise EngineStartError(f"{name} exited with code {code} during start-up: {why()}")
+        try:
+            with urllib.request.urlopen(url, timeout=min(5.0, interval + 2)) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            raise EngineStartError(
+                f"{name} did not answer {url} with 200 within {timeout:g} s (last output: {why()})"
+            )
+        time.sleep(interval)
 
 
 def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 30.0) -> int | None:
@@ -150,25 +179,9 @@ class EngineProcess:
 
     def wait_until_healthy(self, url: str, timeout: float, interval: float = 0.5) -> None:
         """Poll ``url`` until it answers 200; EngineStartError if the server dies or stalls."""
-        deadline = time.monotonic() + timeout
-        while True:
-            code = self.poll()
-            if code is not None:
-                raise EngineStartError(
-                    f"{self.name} exited with code {code} during start-up: {self.failure_reason()}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=min(5.0, interval + 2)) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() >= deadline:
-                raise EngineStartError(
-                    f"{self.name} did not answer {url} with 200 within {timeout:g} s"
-                    f" (last output: {self.failure_reason()})"
-                )
-            time.sleep(interval)
+        if self._proc is None:
+            raise RuntimeError("engine not started")
+        wait_for_health(url, self._proc, timeout, self.failure_reason, self.name, interval)
 
     def stop(self, grace: float = 30.0) -> int | None:
         """SIGTERM the process group, wait up to ``grace`` seconds, then SIGKILL it."""

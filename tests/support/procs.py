@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
-
 from serve.launcher import stop_process_group as stop_process
+from serve.launcher import wait_for_health
 
 __all__ = ["free_port", "stop_process", "tail", "wait_until_healthy"]
 
@@ -33,18 +31,5 @@ def tail(path: Path, lines: int = 30) -> str:
 def wait_until_healthy(
     url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path | None = None
 ) -> None:
-    """Poll ``url`` until it answers 200; fail fast if the process dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"process {proc.pid} exited with {proc.returncode} before {url} was healthy\n"
-                + (tail(log) if log else "")
-            )
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not healthy after {timeout:.0f} s\n" + (tail(log) if log else ""))
+    """The launcher's health wait; a failure quotes the end of ``log``."""
+    wait_for_health(url, proc, timeout, lambda: tail(log) if log else "", name=f"pid {proc.pid}")
