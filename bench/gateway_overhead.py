@@ -9,9 +9,10 @@ side by side:
 
 * latency p50/p99 and requests/s with 1 and with 16 requests in flight (non-streaming);
 * streaming: time to the first SSE byte and to the end of the stream, 1 in flight;
-* the same non-streaming comparison at 16 in flight against two more baselines: an ASGI stub
+* the same non-streaming comparison at 16 in flight against more baselines: an ASGI stub
   on uvicorn (the kind of server vLLM runs), and the raw stub made to wait 1 ms and 10 ms
-  before each answer, as a model server would (every real answer takes longer than that).
+  before each answer, as a model server would (every real answer takes longer than that);
+* a gateway with two worker processes in front of the raw and the uvicorn stub.
 
 The load driver is a small raw-asyncio HTTP/1.1 client with keep-alive connections, so that the
 driver's own cost stays small next to the servers'. Every process is stopped by pid at the end.
@@ -48,6 +49,9 @@ SERVICE_MS = (1, 10)
 """Upstream service times for the realistic-latency comparison. 10 ms is still faster than
 any real answer: one forward pass of a 4B model plus vLLM's own request handling."""
 ASGI_STUB = REPO / "tests" / "support" / "asgi_stub.py"
+WORKERS = ("raw-2w", "uvicorn-2w")
+"""Gateways with two worker processes (``--workers 2``), in front of the raw and the uvicorn
+stub: what a second worker buys when the machine has a core to spare."""
 CHAT_BODY = json.dumps(
     {"model": "stub", "max_tokens": 16, "messages": [{"role": "user", "content": "Say hello."}]}
 ).encode()
@@ -200,6 +204,7 @@ def _report(results: list[Result], meta: dict[str, object]) -> tuple[str, dict[s
         )
     uvicorn_rows = _pair_rows(by, ratios, [("uvicorn", 1), ("uvicorn", 16)])
     service_rows = _pair_rows(by, ratios, [(f"{ms}ms", 16) for ms in SERVICE_MS])
+    worker_rows = _pair_rows(by, ratios, [(w, 16) for w in WORKERS])
     ds, gs = by[("direct", "stream", 1)], by[("gateway", "stream", 1)]
     ratios["stream_ttfb_added_p50_ms"] = round((gs.ttfb_p50_ms or 0) - (ds.ttfb_p50_ms or 0), 3)
     checks = {
@@ -235,6 +240,12 @@ def _report(results: list[Result], meta: dict[str, object]) -> tuple[str, dict[s
             "(no CPU used while waiting):",
             "",
             *service_rows,
+            "",
+            "Two gateway workers, each accepting on its own socket (`--workers 2`), in front of "
+            "the raw and the uvicorn stub. This machine has 2 cores, which the load driver and "
+            "the stub share with the gateway:",
+            "",
+            *worker_rows,
             "",
             f"Streaming time to first byte, p50: direct {ds.ttfb_p50_ms:.3f} ms, gateway "
             f"{gs.ttfb_p50_ms:.3f} ms (p99 {ds.ttfb_p99_ms:.3f} / {gs.ttfb_p99_ms:.3f} ms).",
@@ -278,10 +289,13 @@ def _pair_rows(
 async def _bench(ports: dict[str, int], key: str, n1: int, n16: int, nstream: int) -> list[Result]:
     results = []
     plan = [("chat", 1, n1), ("chat", 16, n16), ("stream", 1, nstream)]
-    pairs = ["", "-uvicorn"] + [f"-{ms}ms" for ms in SERVICE_MS]
+    pairs = ["", "-uvicorn"] + [f"-{ms}ms" for ms in SERVICE_MS] + [f"-{w}" for w in WORKERS]
     for scenario, conc, total in plan:
         for pair in pairs:
-            if (pair and scenario == "stream") or (pair.endswith("ms") and conc == 1):
+            wanted = {"": True, "-uvicorn": scenario == "chat"}.get(
+                pair, (scenario, conc) == ("chat", 16)
+            )
+            if not wanted:
                 continue  # the baselines need only what their tables show
             for target, k in ((f"direct{pair}", None), (f"gateway{pair}", key)):
                 warmup = max(50, total // 10)
@@ -311,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each upstream gets its own gateway: (pair suffix, upstream command).
     upstreams = [("", [str(STUB)]), ("-uvicorn", [str(ASGI_STUB)])]
     upstreams += [(f"-{ms}ms", [str(STUB), "--service-ms", str(ms)]) for ms in SERVICE_MS]
+    upstreams += [(f"-{w}", [str(ASGI_STUB if w.startswith("uvicorn") else STUB)]) for w in WORKERS]
     ports: dict[str, int] = {}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -320,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
             procs[up] = _spawn(
                 [sys.executable, *cmd, "--port", str(ports[up])], env, work / f"{up}.log"
             )
+            workers = ["--workers", "2"] if pair.endswith("2w") else []
             procs[gw] = _spawn(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(ports[gw])],
+                [sys.executable, "-m", "gateway", "serve", "--port", str(ports[gw]), *workers],
                 {**env, "GATEWAY_UPSTREAM_URL": f"http://127.0.0.1:{ports[up]}"},
                 work / f"{gw}.log",
             )

@@ -5,6 +5,7 @@
                                   [--scopes chat,extract] [--expires 2027-01-31]
     python -m gateway keys list
     python -m gateway keys revoke NAME|PREFIX
+    python -m gateway settings        # every GATEWAY_* variable, its default and meaning
 
 ``keys create`` prints the full key once, on stdout, and nothing else there (so
 ``KEY=$(python -m gateway keys create --name ci)`` works); it is not stored anywhere.
@@ -15,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .keys import KeyStore, KeyStoreError
-from .settings import Settings
+from .settings import Settings, settings_table
 
 __all__ = ["main", "parse_expiry"]
 
@@ -35,6 +38,16 @@ def parse_expiry(text: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {text!r}")
+    return value
 
 
 def _when(epoch: float | None) -> str:
@@ -54,8 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway with uvicorn")
     serve.add_argument("--host", help="default GATEWAY_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, help="default GATEWAY_PORT or 8080")
-    serve.add_argument("--workers", type=int, help="processes (default GATEWAY_WORKERS or 1)")
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="processes, each accepting on its own socket (default GATEWAY_WORKERS or 1)",
+    )
 
+    sub.add_parser("settings", help="print every GATEWAY_* setting as a Markdown table")
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
@@ -159,23 +177,39 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "level": "INFO",
         "propagate": False,
     }
-    uvicorn.run(
-        "gateway.app:app_from_env",
-        factory=True,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
-        log_level=settings.log_level,
-        log_config=log_config,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
-    return 0
+    options: dict[str, Any] = {
+        "app": "gateway.app:app_from_env",
+        "factory": True,
+        "log_level": settings.log_level,
+        "log_config": log_config,
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    host, port = args.host or settings.host, args.port or settings.port
+    workers = args.workers or settings.workers
+    try:  # here, once, rather than as a traceback from every worker
+        KeyStore(settings.keys_db).close()
+    except (OSError, sqlite3.Error) as exc:
+        print(f"error: cannot open the key store {settings.keys_db}: {exc}", file=sys.stderr)
+        return 1
+    if workers == 1:
+        uvicorn.run(host=host, port=port, **options)
+        return 0
+    from .workers import run_workers
+
+    try:
+        return run_workers(options, host, port, workers, log_config)
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "settings":
+        print(settings_table(), end="")
+        return 0
     settings = Settings()
     if args.command == "serve":
         return _serve(args, settings)

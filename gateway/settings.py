@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "MIB"]
+__all__ = ["Settings", "MIB", "settings_table"]
 
 MIB = 1024 * 1024
 
@@ -53,9 +53,14 @@ class Settings(BaseSettings):
     keys_db: Path = Path("gateway-keys.db")
     """SQLite file of API keys; created on first use. All workers share it (WAL mode)."""
     host: str = "127.0.0.1"
+    """Address to listen on (``0.0.0.0`` in a container); ``serve --host`` overrides it."""
     port: int = Field(default=8080, ge=1, le=65535)
+    """``serve --port`` overrides it."""
     workers: int = Field(default=1, ge=1)
-    log_level: str = "info"
+    """Gateway processes, each accepting connections on its own socket; ``serve --workers``
+    overrides it. Limits are per process."""
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    """uvicorn's log level; the JSON access lines are written at ``info``."""
 
     # --- request limits -----------------------------------------------------------------------
     max_body_bytes: int = Field(default=64 * MIB, ge=1024)
@@ -71,13 +76,16 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     """Width x height of one image, checked from the header before decoding (bomb guard)."""
     num_crops_min: int = Field(default=1, ge=1)
+    """Smallest ``mm_processor_kwargs.num_crops`` a client may ask for."""
     num_crops_max: int = Field(default=16, ge=1)
-    """Allowed ``mm_processor_kwargs.num_crops``; vLLM trusts what the gateway forwards."""
+    """Largest ``num_crops``; vLLM trusts what the gateway forwards, and 16 crops is the
+    largest image the engine profiles size their encoder cache for."""
 
     # --- fetching http(s) image URLs ------------------------------------------------------------
     fetch_timeout_s: float = Field(default=10.0, gt=0)
     """Whole fetch, DNS and every redirect hop included."""
     fetch_max_bytes: int = Field(default=20 * MIB, ge=1)
+    """Bytes read from one image URL; the fetch stops as soon as it is over."""
     fetch_max_redirects: int = Field(default=3, ge=0)
     """Each hop is re-checked (scheme, allowlist, resolved address)."""
     fetch_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -89,10 +97,13 @@ class Settings(BaseSettings):
 
     # --- upstream client ------------------------------------------------------------------------
     upstream_connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Connecting to vLLM; a replica that cannot be reached in time is taken out."""
     upstream_read_timeout_s: float = Field(default=600.0, gt=0)
     """Longest silence between two bytes from vLLM (a long prefill under load is silence)."""
     upstream_max_connections: int = Field(default=512, ge=1)
+    """Pooled connections to vLLM per gateway process (every stream holds one)."""
     ready_timeout_s: float = Field(default=2.0, gt=0)
+    """How long ``GET /ready`` waits for vLLM's ``/health``."""
 
     # --- structured outputs ---------------------------------------------------------------------
     model_name: str = "phi-3.5-vision"
@@ -127,6 +138,11 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("fetch_allowed_hosts")
     @classmethod
     def _lower_hosts(cls, value: list[str]) -> list[str]:
@@ -156,3 +172,21 @@ def _base_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError(f"{value!r} must start with http:// or https://")
     return value.rstrip("/")
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table (variable, default, meaning), from the field
+    docstrings: the README embeds this, and a test keeps the two identical."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if default in (None, []):
+            shown = "unset" if default is None else "empty"
+        elif isinstance(default, int) and not isinstance(default, bool) and default >= MIB:
+            shown = f"`{default}` ({default // MIB} MiB)" if default % MIB == 0 else f"`{default}`"
+        else:
+            shown = f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        meaning = " ".join((field.description or "").split()).replace("``", "`")
+        meaning = meaning.replace("|", "\\|")
+        rows.append(f"| `GATEWAY_{name.upper()}` | {shown} | {meaning} |")
+    return "\n".join(rows) + "\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway.settings import MIB, Settings
+from gateway.settings import MIB, Settings, settings_table
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +59,19 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_readme_lists_every_setting_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    start, end = "<!-- gateway-settings:start -->\n", "<!-- gateway-settings:end -->"
+    embedded = readme[readme.index(start) + len(start) : readme.index(end)]
+    assert embedded == settings_table(), "run `python -m gateway settings` and paste it"
+    for name, field in Settings.model_fields.items():
+        assert f"| `GATEWAY_{name.upper()}` |" in embedded
+        assert field.description, f"{name} needs a docstring: it is the README's explanation"
+
+
+def test_log_level_is_checked_and_case_blind() -> None:
+    assert Settings(log_level="DEBUG").log_level == "debug"
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings(log_level="loud")
