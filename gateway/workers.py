@@ -5,7 +5,8 @@ wakes first accepts a whole burst of new connections. Clients keep their connect
 OpenAI SDK's pool, a load balancer), so one worker ends up serving nearly all the traffic.
 Measured on the 2-core dev machine with 16 keep-alive clients: one worker at 87% CPU, the
 other idle, 3,700 req/s against 3,500 with a single worker. With a socket per worker the
-kernel spreads new connections across the workers by address hash: 5,400 req/s.
+kernel spreads new connections across the workers by address hash: 4,700 to 5,100 req/s
+(``bench.gateway_overhead``).
 
 The parent only supervises. It binds the port first, without listening, so a busy port fails
 at once and no other program can take the port while workers restart; a socket that does not
@@ -100,6 +101,8 @@ def run_workers(
     """
     if log_config is not None:
         logging.config.dictConfig(log_config)
+    if isinstance(options.get("log_level"), str):  # as uvicorn.Config does in each worker
+        log.setLevel(options["log_level"].upper())
     holder = bind_socket(host, port, listen=False)  # raises at once if the port is taken
     port = holder.getsockname()[1]  # port 0: the workers share the one the kernel picked
     context = multiprocessing.get_context("spawn")

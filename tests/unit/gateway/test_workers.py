@@ -84,9 +84,14 @@ def test_a_taken_port_is_one_line(tmp_path: Path) -> None:
 def test_a_worker_that_cannot_start_stops_the_supervisor(caplog: pytest.LogCaptureFixture) -> None:
     """Real worker processes whose app does not import: the supervisor returns 1 after the
     first failed start instead of starting workers again and again."""
-    options = {"app": "tests.support.no_such_module:app", "log_level": "critical"}
-    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
-        assert run_workers(options, "127.0.0.1", 0, 2) == 1
+    options = {"app": "tests.support.no_such_module:app", "log_level": "info"}
+    supervisor_log = logging.getLogger("uvicorn.error")
+    level = supervisor_log.level
+    try:
+        with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+            assert run_workers(options, "127.0.0.1", 0, 2) == 1
+    finally:
+        supervisor_log.setLevel(level)
     messages = [r.getMessage() for r in caplog.records]
     assert sum(m.startswith("starting gateway worker") for m in messages) == 2, messages
     assert any("while starting; stopping" in m for m in messages), messages
