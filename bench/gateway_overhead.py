@@ -12,6 +12,8 @@ side by side:
 * the same non-streaming comparison at 16 in flight against more baselines: an ASGI stub
   on uvicorn (the kind of server vLLM runs), and the raw stub made to wait 1 ms and 10 ms
   before each answer, as a model server would (every real answer takes longer than that);
+* the floor: a bare pass-through proxy on the gateway's server and client (``bare_proxy.py``)
+  in the gateway's place, in front of the raw and the uvicorn stub;
 * a gateway with two worker processes in front of the raw and the uvicorn stub.
 
 The load driver is a small raw-asyncio HTTP/1.1 client with keep-alive connections, so that the
@@ -49,6 +51,10 @@ SERVICE_MS = (1, 10)
 """Upstream service times for the realistic-latency comparison. 10 ms is still faster than
 any real answer: one forward pass of a 4B model plus vLLM's own request handling."""
 ASGI_STUB = REPO / "tests" / "support" / "asgi_stub.py"
+BARE_PROXY = REPO / "bench" / "bare_proxy.py"
+BARE = ("raw-bare", "uvicorn-bare")
+"""The bare proxy in the gateway's place, in front of the raw and the uvicorn stub: the most
+that any proxy on the gateway's server and client (uvicorn, aiohttp) keeps."""
 WORKERS = ("raw-2w", "uvicorn-2w")
 """Gateways with two worker processes (``--workers 2``), in front of the raw and the uvicorn
 stub: what a second worker buys when the machine has a core to spare."""
@@ -204,6 +210,7 @@ def _report(results: list[Result], meta: dict[str, object]) -> tuple[str, dict[s
         )
     uvicorn_rows = _pair_rows(by, ratios, [("uvicorn", 1), ("uvicorn", 16)])
     service_rows = _pair_rows(by, ratios, [(f"{ms}ms", 16) for ms in SERVICE_MS])
+    bare_rows = _pair_rows(by, ratios, [(name, 16) for name in BARE])
     worker_rows = _pair_rows(by, ratios, [(w, 16) for w in WORKERS])
     ds, gs = by[("direct", "stream", 1)], by[("gateway", "stream", 1)]
     ratios["stream_ttfb_added_p50_ms"] = round((gs.ttfb_p50_ms or 0) - (ds.ttfb_p50_ms or 0), 3)
@@ -240,6 +247,14 @@ def _report(results: list[Result], meta: dict[str, object]) -> tuple[str, dict[s
             "(no CPU used while waiting):",
             "",
             *service_rows,
+            "",
+            "The floor for any proxy built like the gateway: `bench/bare_proxy.py` in the "
+            'gateway\'s place (the "gateway" columns), on the same server and client (uvicorn '
+            "with httptools and uvloop, one pooled aiohttp session) but with no key check, no "
+            "body checks, no access log and no metrics. What it keeps, the gateway cannot "
+            "exceed:",
+            "",
+            *bare_rows,
             "",
             "Two gateway workers, each accepting on its own socket (`--workers 2`), in front of "
             "the raw and the uvicorn stub. This machine has 2 cores, which the load driver and "
@@ -289,7 +304,8 @@ def _pair_rows(
 async def _bench(ports: dict[str, int], key: str, n1: int, n16: int, nstream: int) -> list[Result]:
     results = []
     plan = [("chat", 1, n1), ("chat", 16, n16), ("stream", 1, nstream)]
-    pairs = ["", "-uvicorn"] + [f"-{ms}ms" for ms in SERVICE_MS] + [f"-{w}" for w in WORKERS]
+    pairs = ["", "-uvicorn"] + [f"-{ms}ms" for ms in SERVICE_MS]
+    pairs += [f"-{name}" for name in (*BARE, *WORKERS)]
     for scenario, conc, total in plan:
         for pair in pairs:
             wanted = {"": True, "-uvicorn": scenario == "chat"}.get(
@@ -325,7 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     # Each upstream gets its own gateway: (pair suffix, upstream command).
     upstreams = [("", [str(STUB)]), ("-uvicorn", [str(ASGI_STUB)])]
     upstreams += [(f"-{ms}ms", [str(STUB), "--service-ms", str(ms)]) for ms in SERVICE_MS]
-    upstreams += [(f"-{w}", [str(ASGI_STUB if w.startswith("uvicorn") else STUB)]) for w in WORKERS]
+    upstreams += [
+        (f"-{name}", [str(ASGI_STUB if name.startswith("uvicorn") else STUB)])
+        for name in (*BARE, *WORKERS)
+    ]
     ports: dict[str, int] = {}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -335,10 +354,15 @@ def main(argv: list[str] | None = None) -> int:
             procs[up] = _spawn(
                 [sys.executable, *cmd, "--port", str(ports[up])], env, work / f"{up}.log"
             )
-            workers = ["--workers", "2"] if pair.endswith("2w") else []
+            upstream_url = f"http://127.0.0.1:{ports[up]}"
+            if pair.endswith("bare"):
+                front = [str(BARE_PROXY), "--upstream", upstream_url]
+            else:
+                workers = ["--workers", "2"] if pair.endswith("2w") else []
+                front = ["-m", "gateway", "serve", *workers]
             procs[gw] = _spawn(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(ports[gw]), *workers],
-                {**env, "GATEWAY_UPSTREAM_URL": f"http://127.0.0.1:{ports[up]}"},
+                [sys.executable, *front, "--port", str(ports[gw])],
+                {**env, "GATEWAY_UPSTREAM_URL": upstream_url},
                 work / f"{gw}.log",
             )
         for name, proc in procs.items():
