@@ -13,11 +13,13 @@ at once and no other program can take the port while workers restart; a socket t
 listen is never handed a connection. It starts the workers, replaces one that dies, and on
 SIGTERM or SIGINT stops them all. A worker that dies before it reported its startup complete
 means the app cannot start (a bad setting, say): the parent then stops everything and exits
-with an error rather than restarting it in a loop.
+with an error rather than restarting it in a loop. If the parent itself is killed, Linux
+sends each worker SIGTERM, so no orphan keeps serving on the port.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import logging.config
 import multiprocessing
@@ -36,6 +38,7 @@ __all__ = ["bind_socket", "run_workers", "SHUTDOWN_GRACE_S"]
 SHUTDOWN_GRACE_S = 30.0
 """How long stopping workers may finish in-flight requests before they are killed."""
 BACKLOG = 2048
+PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("uvicorn.error")
 
@@ -56,9 +59,26 @@ def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
     return sock
 
 
-def _worker_main(options: dict[str, Any], host: str, port: int, ready: Connection) -> None:
+def _die_with(supervisor: int) -> None:
+    """Ask Linux to SIGTERM this worker when the supervisor dies, even by SIGKILL.
+
+    An orphaned worker would go on serving on the port, and since every socket on it is
+    ``SO_REUSEPORT``, a restarted gateway would silently share the port with it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: no such call
+        return
+    if os.getppid() != supervisor:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(
+    options: dict[str, Any], host: str, port: int, ready: Connection, supervisor: int
+) -> None:
     """One worker process: its own listening socket, one uvicorn server (which handles
     SIGTERM/SIGINT itself by finishing in-flight requests)."""
+    _die_with(supervisor)
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -116,7 +136,9 @@ def run_workers(
     def start() -> _Worker:
         reader, writer = context.Pipe(duplex=False)
         process = context.Process(
-            target=_worker_main, args=(options, host, port, writer), name="gateway-worker"
+            target=_worker_main,
+            args=(options, host, port, writer, os.getpid()),
+            name="gateway-worker",
         )
         process.start()
         writer.close()  # the child holds its own copy

@@ -133,3 +133,20 @@ def test_sigterm_to_the_supervisor_stops_every_worker(stub_upstream: Proc, tmp_p
         assert "stopping 2 gateway workers" in gw.log.read_text()
     finally:
         gw.stop()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(stub_upstream: Proc, tmp_path: Path) -> None:
+    """An orphan would keep serving on the shared port, next to a restarted gateway."""
+    gw = start_gateway(stub_upstream.base_url, tmp_path, GATEWAY_WORKERS="2")
+    try:
+        _wait_for_both(gw, gw.create_key("orphan"))
+        workers = _workers(gw.proc.pid)
+        assert len(workers) == 2, workers
+        gw.proc.kill()  # SIGKILL: no handler runs, no worker is told anything by the supervisor
+        gw.proc.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while [pid for pid in workers if _alive(pid)]:
+            assert time.monotonic() < deadline, "workers outlived their supervisor"
+            time.sleep(0.2)
+    finally:
+        gw.stop()
