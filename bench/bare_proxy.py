@@ -11,10 +11,15 @@ runs on the same server and client) cannot keep more. Not for serving anything.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.asgi_stub import receive_body  # noqa: E402
 
 __all__ = ["make_app"]
 
@@ -37,12 +42,7 @@ def make_app(upstream: str) -> Any:
                         await session.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await receive_body(receive)
         if scope["path"] == "/health" or session is None:
             status, data = 200, b"{}"
         else:

@@ -22,22 +22,27 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_stub import CHAT_JSON, sse_body  # noqa: E402
 
-__all__ = ["app"]
+__all__ = ["app", "receive_body"]
 
 _CHAT = CHAT_JSON.encode() if isinstance(CHAT_JSON, str) else CHAT_JSON
 _STREAM = sse_body()
 _JSON = [(b"content-type", b"application/json")]
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
+async def receive_body(receive: Any) -> bytes:
+    """The whole request body from ASGI ``http.request`` messages."""
     body = b""
     while True:
         message = await receive()
         body += message.get("body", b"")
         if not message.get("more_body"):
-            break
+            return body
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = await receive_body(receive)
     if scope["path"] == "/health":
         await send({"type": "http.response.start", "status": 200, "headers": _JSON})
         await send({"type": "http.response.body", "body": b"{}"})
