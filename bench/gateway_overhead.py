@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.reports import write_report  # noqa: E402
 from gateway.keys import KeyStore  # noqa: E402
+from tests.support.gateway_server import gateway_env  # noqa: E402
 from tests.support.procs import free_port, stop_process, wait_until_healthy  # noqa: E402
 
 __all__ = ["main", "Result"]
@@ -336,8 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     key = KeyStore(work / "keys.db").create("bench")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update({"PYTHONPATH": str(REPO), "GATEWAY_KEYS_DB": str(work / "keys.db")})
+    env = gateway_env(work / "keys.db")
     # Each upstream gets its own gateway: (pair suffix, upstream command).
     upstreams = [("", [str(STUB)]), ("-uvicorn", [str(ASGI_STUB)])]
     upstreams += [(f"-{ms}ms", [str(STUB), "--service-ms", str(ms)]) for ms in SERVICE_MS]

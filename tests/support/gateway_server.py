@@ -18,7 +18,15 @@ from pathlib import Path
 from gateway.keys import KeyStore
 from tests.support.procs import free_port, stop_process, wait_until_healthy
 
-__all__ = ["REPO", "Proc", "GatewayServer", "start_gateway", "start_stub"]
+__all__ = [
+    "REPO",
+    "Proc",
+    "GatewayServer",
+    "gateway_env",
+    "run_gateway",
+    "start_gateway",
+    "start_stub",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 STUB = REPO / "tests" / "support" / "gateway_stub.py"
@@ -50,14 +58,28 @@ class GatewayServer(Proc):
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``python -m gateway …`` against this server's key store."""
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_gateway(self.env, *args)
+
+
+def gateway_env(keys_db: Path, **overrides: str) -> dict[str, str]:
+    """This process's environment without its ``GATEWAY_*`` variables, with the key store,
+    the repository on the path, and ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update({"GATEWAY_KEYS_DB": str(keys_db), "PYTHONPATH": str(REPO)})
+    env.update(overrides)
+    return env
+
+
+def run_gateway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m gateway ARGS`` to its end (at most a minute), output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _spawn(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -87,15 +109,7 @@ def start_gateway(upstream_url: str, work_dir: Path, **env_overrides: str) -> Ga
     """``python -m gateway serve`` on a free port with a fresh key store in ``work_dir``."""
     port = free_port()
     keys_db = work_dir / f"keys-{port}.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(
-        {
-            "GATEWAY_UPSTREAM_URL": upstream_url,
-            "GATEWAY_KEYS_DB": str(keys_db),
-            "PYTHONPATH": str(REPO),
-        }
-    )
-    env.update(env_overrides)
+    env = gateway_env(keys_db, GATEWAY_UPSTREAM_URL=upstream_url, **env_overrides)
     log = work_dir / f"gateway-{port}.log"
     proc = _spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], log, env)
     base = f"http://127.0.0.1:{port}"

@@ -7,12 +7,12 @@ keep every later test's garbage alive.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.support.gateway_server import REPO, gateway_env
+
 PROBE = """
 import gc, json, logging
 from gateway.app import app_from_env
@@ -29,8 +29,7 @@ print(json.dumps({
 
 
 def test_the_factory_freezes_what_lives_as_long_as_the_process(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update({"PYTHONPATH": str(REPO), "GATEWAY_KEYS_DB": str(tmp_path / "keys.db")})
+    env = gateway_env(tmp_path / "keys.db")
     done = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )

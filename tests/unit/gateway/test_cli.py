@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from gateway.keys import KeyStore
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.support.gateway_server import gateway_env, run_gateway
 
 
 def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GATEWAY_KEYS_DB": str(db), "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "keys", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_gateway(gateway_env(db), "keys", *args)
 
 
 def test_create_prints_the_key_once_and_list_never(tmp_path: Path) -> None:

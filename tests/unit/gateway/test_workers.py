@@ -7,31 +7,18 @@ tested against real processes in ``tests/integration/gateway/test_gateway_worker
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gateway.workers import bind_socket, run_workers
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.support.gateway_server import gateway_env, run_gateway
 
 
 def _serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    full_env.update({"PYTHONPATH": str(REPO), "GATEWAY_KEYS_DB": str(tmp_path / "keys.db")})
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "serve", *args],
-        cwd=REPO,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_gateway(gateway_env(tmp_path / "keys.db", **env), "serve", *args)
 
 
 def test_reuse_port_sockets_share_a_port_that_others_cannot_take() -> None:
