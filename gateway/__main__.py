@@ -199,7 +199,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .workers import run_workers
 
     try:
-        return run_workers(options, host, port, workers, log_config)
+        return run_workers(options, host, port, workers)
     except OSError as exc:  # the port is taken, or the host is not an address of this machine
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -108,19 +108,14 @@ class _Worker:
         return self.ready
 
 
-def run_workers(
-    options: dict[str, Any],
-    host: str,
-    port: int,
-    count: int,
-    log_config: dict[str, Any] | None = None,
-) -> int:
+def run_workers(options: dict[str, Any], host: str, port: int, count: int) -> int:
     """Serve ``uvicorn.Config(**options)`` from ``count`` processes until SIGTERM/SIGINT.
 
+    The supervisor logs as the workers do: with ``options``' ``log_config`` and ``log_level``.
     Returns the exit status: 0 after a requested stop, 1 if a worker failed to start.
     """
-    if log_config is not None:
-        logging.config.dictConfig(log_config)
+    if isinstance(options.get("log_config"), dict):
+        logging.config.dictConfig(options["log_config"])
     if isinstance(options.get("log_level"), str):  # as uvicorn.Config does in each worker
         log.setLevel(options["log_level"].upper())
     holder = bind_socket(host, port, listen=False)  # raises at once if the port is taken
