@@ -302,6 +302,16 @@ def _pair_rows(
     return rows
 
 
+def _shown(pair: str, scenario: str, concurrency: int) -> bool:
+    """Whether the report shows this (baseline, scenario, in flight) cell: the raw stub every
+    one, the uvicorn stub chat only, every other baseline chat at 16 in flight only."""
+    if pair == "":
+        return True
+    if pair == "-uvicorn":
+        return scenario == "chat"
+    return (scenario, concurrency) == ("chat", 16)
+
+
 async def _bench(ports: dict[str, int], key: str, n1: int, n16: int, nstream: int) -> list[Result]:
     results = []
     plan = [("chat", 1, n1), ("chat", 16, n16), ("stream", 1, nstream)]
@@ -309,10 +319,7 @@ async def _bench(ports: dict[str, int], key: str, n1: int, n16: int, nstream: in
     pairs += [f"-{name}" for name in (*BARE, *WORKERS)]
     for scenario, conc, total in plan:
         for pair in pairs:
-            wanted = {"": True, "-uvicorn": scenario == "chat"}.get(
-                pair, (scenario, conc) == ("chat", 16)
-            )
-            if not wanted:
+            if not _shown(pair, scenario, conc):
                 continue  # the baselines need only what their tables show
             for target, k in ((f"direct{pair}", None), (f"gateway{pair}", key)):
                 warmup = max(50, total // 10)
