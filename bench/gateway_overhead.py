@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.reports import write_report  # noqa: E402
-from gateway.keys import KeyStore  # noqa: E402
+from gateway.auth.keys import KeyStore  # noqa: E402
 from tests.support.gateway_server import gateway_env  # noqa: E402
 from tests.support.procs import free_port, stop_process, wait_until_healthy  # noqa: E402
 

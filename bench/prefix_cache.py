@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from bench.reports import write_report
-from gateway.extract_prompt import build_messages
+from gateway.extract.prompt import build_messages
 from loadtest.promtext import parse_metrics, total
 from schemas import get
 from serve.launcher import EngineProcess, health_url

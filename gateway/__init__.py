@@ -3,7 +3,8 @@
 Public surface (see each module's docstring):
 
     create_app(settings) -> FastAPI        Settings (env prefix GATEWAY_)
-    GatewayError, error_body, error_response          OpenAI-shaped errors
+    GatewayError, ErrorCode, error_body   OpenAI-shaped errors, every code the gateway sends
+    RequestRecord, record_of(request)      what one request's log line and metrics are made of
     validate_image_url(url, settings, fetch_client, param=...) -> data URL
     require_scope("chat" | "extract")      FastAPI dependency: key, scope, limits
     admit(request, scope)                  the same check, called from a plain route
@@ -11,18 +12,20 @@ Public surface (see each module's docstring):
 """
 
 from .app import create_app
-from .auth import admit, require_scope
-from .errors import GatewayError, error_body, error_response
+from .auth import KeyRecord, KeyStore, admit, require_scope
+from .errors import ErrorCode, GatewayError, error_body
 from .images import validate_image_url
-from .keys import KeyRecord, KeyStore
+from .record import RequestRecord, record_of
 from .settings import Settings
 
 __all__ = [
     "create_app",
     "Settings",
     "GatewayError",
+    "ErrorCode",
+    "RequestRecord",
+    "record_of",
     "error_body",
-    "error_response",
     "validate_image_url",
     "require_scope",
     "admit",

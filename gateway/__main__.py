@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .keys import KeyStore, KeyStoreError
+from .auth import KeyStore, KeyStoreError
 from .settings import Settings, settings_table
 
 __all__ = ["main", "parse_expiry"]

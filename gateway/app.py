@@ -3,10 +3,11 @@
 State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the SQLite store),
 ``auth`` (key cache + limiter), ``metrics``, and, while the app runs, ``upstream`` (the pooled
 aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
-fetches), both owned by the lifespan, which also runs the replicas' health checks.
+fetches), both owned by the lifespan, which also runs the replicas' health checks. What
+belongs to one request lives on its ``RequestRecord`` (``record.py``).
 
-A new API is one more router: the extraction API adds ``app.include_router(extract.router)``
-and reuses ``require_scope("extract")``, ``images.validate_image_url`` and ``GatewayError``.
+A new API is one more feature package with a router, added to ``DEFAULT_ROUTERS``; it reuses
+``auth.require_scope``, ``bodies``, ``caps``, ``images.validate_image`` and ``GatewayError``.
 
     app = create_app(Settings(upstream_url="http://10.0.0.5:8000"))
     uvicorn.run("gateway.app:app_from_env", factory=True)   # what `python -m gateway serve` does
@@ -24,22 +25,18 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import extract, ops, proxy
-from .auth import SECURITY_SCHEMES, Authenticator, KeyCache
+from . import chat, extract, ops
+from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
 from .errors import install_error_handlers
-from .fetch import make_fetch_client
-from .health import poll_forever
-from .keys import KeyStore
-from .limits import KeyLimiter
+from .images import make_fetch_client
 from .metrics import GatewayMetrics
 from .observe import RequestObserver
-from .replicas import ReplicaSet
 from .settings import Settings
-from .upstream import Upstream, make_upstream_session
+from .upstream import ReplicaSet, Upstream, make_upstream_session, poll_forever
 
 __all__ = ["create_app", "app_from_env", "DEFAULT_ROUTERS"]
 
-DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, proxy.router, extract.router)
+DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, chat.router, extract.router)
 
 
 def create_app(
@@ -88,7 +85,7 @@ def create_app(
 
 def _declare_security(app: FastAPI) -> None:
     """Add the bearer-key scheme (see ``auth.SECURITY_DOC``) and the operations of plain
-    Starlette routes (``proxy.OPENAPI_PATHS``) to the OpenAPI document."""
+    Starlette routes (``chat.OPENAPI_PATHS``) to the OpenAPI document."""
     generate = app.openapi
     mounted = {getattr(route, "path", None) for route in app.routes}
 
@@ -96,7 +93,7 @@ def _declare_security(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = generate()
             paths = schema.setdefault("paths", {})
-            for path, operations in proxy.OPENAPI_PATHS.items():
+            for path, operations in chat.OPENAPI_PATHS.items():
                 if path in mounted:
                     paths.setdefault(path, {}).update(operations)
             components = schema.setdefault("components", {})

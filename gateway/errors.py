@@ -1,13 +1,20 @@
 """OpenAI-shaped errors: every non-2xx answer is ``{"error": {message, type, param, code}}``.
 
 The openai SDK reads ``error.message`` into its exception text, so a client sees *why* a request
-failed, whichever layer refused it. Raise ``GatewayError`` anywhere (a dependency, the proxy, the
-image checker, a future /v1/extract router); ``install_error_handlers`` turns it, FastAPI's
-validation errors, 404/405 and any unexpected exception into that shape. A 500 carries no stack
-trace: the trace goes to the server log only.
+failed, whichever layer refused it. Raise ``GatewayError`` anywhere (a dependency, a route, the
+image checker); ``install_error_handlers`` turns it, FastAPI's validation errors, 404/405 and
+any unexpected exception into that shape. A 500 carries no stack trace: the trace goes to the
+server log only.
 
-    raise GatewayError(400, "messages must be a non-empty list", param="messages")
-    raise GatewayError(429, "rate limit exceeded", type="rate_limit_error",
+The handlers are also the one place where a failure is *recorded*: the code goes on the
+request's ``RequestRecord`` (so the access log line has ``error_code``) and image refusals are
+counted in ``gateway_images_rejected``. Routes never record errors themselves.
+
+Every code the gateway sends is a member of ``ErrorCode`` (documented in docs/gateway.md):
+
+    raise GatewayError(400, "messages: must be a non-empty list", param="messages",
+                       code=ErrorCode.INVALID_VALUE)
+    raise GatewayError(429, "rate limit exceeded", code=ErrorCode.RATE_LIMIT_EXCEEDED,
                        headers={"Retry-After": "3"})
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from enum import StrEnum
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,15 +30,72 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from .record import record_of
+
 __all__ = [
+    "ErrorCode",
     "GatewayError",
     "error_body",
-    "error_response",
     "install_error_handlers",
     "TYPE_FOR_STATUS",
 ]
 
 log = logging.getLogger("gateway.errors")
+
+
+class ErrorCode(StrEnum):
+    """Every ``error.code`` the gateway sends. Values are part of the API: never rename one."""
+
+    # keys and limits
+    MISSING_API_KEY = "missing_api_key"
+    INVALID_API_KEY = "invalid_api_key"
+    REVOKED_API_KEY = "revoked_api_key"
+    EXPIRED_API_KEY = "expired_api_key"
+    MISSING_SCOPE = "missing_scope"
+    RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
+    CONCURRENCY_LIMIT_EXCEEDED = "concurrency_limit_exceeded"
+    # the request itself
+    BODY_TOO_LARGE = "body_too_large"
+    INVALID_JSON = "invalid_json"
+    INVALID_VALUE = "invalid_value"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNKNOWN_SCHEMA = "unknown_schema"
+    SCHEMA_INVALID = "schema_invalid"
+    SCHEMA_TOO_LARGE = "schema_too_large"
+    SCHEMA_TOO_DEEP = "schema_too_deep"
+    SCHEMA_UNSUPPORTED_KEYWORD = "schema_unsupported_keyword"
+    # images (each is also a ``reason`` of gateway_images_rejected)
+    TOO_MANY_IMAGES = "too_many_images"
+    IMAGE_MISSING = "image_missing"
+    IMAGE_BAD_URL = "image_bad_url"
+    IMAGE_BAD_DATA_URL = "image_bad_data_url"
+    IMAGE_BAD_BASE64 = "image_bad_base64"
+    IMAGE_NOT_AN_IMAGE = "image_not_an_image"
+    IMAGE_UNSUPPORTED_FORMAT = "image_unsupported_format"
+    IMAGE_TOO_LARGE = "image_too_large"
+    IMAGE_TOO_MANY_PIXELS = "image_too_many_pixels"
+    IMAGE_CORRUPT = "image_corrupt"
+    IMAGE_FETCH_REFUSED = "image_fetch_refused"
+    IMAGE_FETCH_FAILED = "image_fetch_failed"
+    # the model's answer (extraction)
+    OUTPUT_TRUNCATED = "output_truncated"
+    OUTPUT_INVALID = "output_invalid"
+    # the model server
+    UPSTREAM_REFUSED = "upstream_refused"
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+    UPSTREAM_MALFORMED = "upstream_malformed"
+    UPSTREAM_MIDSTREAM = "upstream_midstream"
+    UPSTREAM_ERROR = "upstream_error"
+    # the gateway itself
+    INTERNAL_ERROR = "internal_error"
+
+    @property
+    def is_image_refusal(self) -> bool:
+        """Counted in ``gateway_images_rejected{reason=<code>}``."""
+        return self.value.startswith("image_") or self is ErrorCode.TOO_MANY_IMAGES
+
 
 TYPE_FOR_STATUS: dict[int, str] = {
     400: "invalid_request_error",
@@ -56,9 +121,9 @@ class GatewayError(Exception):
         status: int,
         message: str,
         *,
+        code: ErrorCode,
         type: str | None = None,
         param: str | None = None,
-        code: str | None = None,
         headers: dict[str, str] | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
@@ -75,15 +140,7 @@ class GatewayError(Exception):
         return error_body(self.message, self.type, self.param, self.code, self.details)
 
     def response(self) -> Response:
-        return error_response(
-            self.status,
-            self.message,
-            type=self.type,
-            param=self.param,
-            code=self.code,
-            headers=self.headers,
-            details=self.details,
-        )
+        return _json_error(self.status, self.body(), self.headers)
 
 
 def error_body(
@@ -102,19 +159,7 @@ def error_body(
     return {"error": error}
 
 
-def error_response(
-    status: int,
-    message: str,
-    *,
-    type: str | None = None,
-    param: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-    details: dict[str, Any] | None = None,
-) -> Response:
-    """A ready ``Response`` with the OpenAI error body."""
-    kind = type or TYPE_FOR_STATUS.get(status, "error")
-    body = error_body(message, kind, param, code, details)
+def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None) -> Response:
     return Response(
         json.dumps(body), status_code=status, headers=headers, media_type="application/json"
     )
@@ -128,34 +173,53 @@ def _loc_to_param(loc: Any) -> str:
     return text
 
 
-async def _gateway_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GatewayError)
+def _answer(request: Request, exc: GatewayError) -> Response:
+    """Record the failure on the request, then answer it: the one place for both."""
+    record_of(request).error_code = exc.code
+    if exc.code.is_image_refusal:
+        request.app.state.metrics.images_rejected.labels(reason=exc.code.value).inc()
     return exc.response()
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return _answer(request, exc)
+
+
+_HTTP_CODES = {
+    404: (ErrorCode.NOT_FOUND, "no such route"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "method not allowed on this route"),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    messages = {404: "no such route", 405: "method not allowed on this route"}
-    message = messages.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+    code, message = _HTTP_CODES.get(exc.status_code, (ErrorCode.INVALID_VALUE, str(exc.detail)))
+    error = GatewayError(exc.status_code, message, code=code, headers=getattr(exc, "headers", None))
+    return _answer(request, error)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     param = _loc_to_param(first.get("loc", ()))
     message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-    return error_response(400, message, param=param or None)
+    return _answer(
+        request, GatewayError(400, message, param=param or None, code=ErrorCode.INVALID_VALUE)
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s", request.url.path, exc_info=exc)
-    return error_response(500, "internal error in the gateway", type="internal_error")
+    error = GatewayError(
+        500, "internal error in the gateway", type="internal_error", code=ErrorCode.INTERNAL_ERROR
+    )
+    return _answer(request, error)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every kind of failure to the OpenAI error shape."""
+    """Route every kind of failure to the OpenAI error shape, and record it."""
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,12 +1,11 @@
 """One pure-ASGI middleware for the per-request bookkeeping: request id, access log, metrics.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that streams pass through untouched and the cost per
-request stays at a few microseconds. It also releases the key's in-flight slot
-(``state["lease"]``, see ``auth.require_scope``) once the response is complete.
-
-Handlers leave facts for the log line in ``request.state`` (``key_name``, ``upstream_ms``,
-``prompt_tokens``, ``completion_tokens``, ``error_code``); the line is written when the last
-byte has been sent, so it covers streams.
+request stays at a few microseconds. It creates each request's ``RequestRecord``
+(``record.py``), which the admission step, the upstream client and the error handlers fill in,
+and releases the record's leases (the key's concurrency slot, a stream's replica slot) once the
+response is complete. The log line is written from the record when the last byte has been
+sent, so it covers streams.
 
 A log line is one JSON object on the ``gateway.access`` logger:
 
@@ -30,14 +29,17 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import error_body
+from .errors import ErrorCode, error_body
 from .metrics import GatewayMetrics
+from .record import SCOPE_KEY, RequestRecord
 
 __all__ = ["RequestObserver", "access_log"]
 
 access_log = logging.getLogger("gateway.access")
 _ID_OK = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_500 = json.dumps(error_body("internal error in the gateway", "internal_error")).encode()
+_500 = json.dumps(
+    error_body("internal error in the gateway", "internal_error", code=ErrorCode.INTERNAL_ERROR)
+).encode()
 _ID_PREFIX = os.urandom(4).hex()
 _ID_SERIAL = itertools.count(1)
 """Request ids are a random per-process prefix and a serial: unique across workers and
@@ -50,7 +52,6 @@ def _new_id_prefix() -> None:
 
 
 os.register_at_fork(after_in_child=_new_id_prefix)  # a forked worker must not repeat ids
-_STATE_FIELDS = ("upstream_ms", "prompt_tokens", "completion_tokens", "stream", "error_code")
 
 
 class RequestObserver:
@@ -70,9 +71,7 @@ class RequestObserver:
             request_id = incoming
         else:
             request_id = f"{_ID_PREFIX}{next(_ID_SERIAL):08x}"
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        state["start"] = start
+        record = scope[SCOPE_KEY] = RequestRecord(request_id, start)
         status = 500
         started = False
         id_header = (b"x-request-id", request_id.encode())
@@ -90,6 +89,7 @@ class RequestObserver:
         except Exception:
             access_log.exception("unhandled error, request_id=%s", request_id)
             status = 500
+            record.error_code = record.error_code or ErrorCode.INTERNAL_ERROR
             if not started:
                 await send(
                     {
@@ -100,15 +100,13 @@ class RequestObserver:
                 )
                 await send({"type": "http.response.body", "body": _500})
         finally:
-            lease = state.pop("lease", None)
-            if lease is not None:
-                lease.release()
-            self._record(scope, state, status, time.perf_counter() - start)
+            record.release_all()
+            self._record(scope, record, status, time.perf_counter() - start)
 
-    def _record(self, scope: Scope, state: dict[str, Any], status: int, elapsed: float) -> None:
+    def _record(self, scope: Scope, record: RequestRecord, status: int, elapsed: float) -> None:
         route_obj = scope.get("route")
         route = getattr(route_obj, "path", None) or "unmatched"
-        key = state.get("key_name") or "-"
+        key = record.key_name or "-"
         count, latency = self.metrics.request_children(route, str(status), key)
         count.inc()
         latency.observe(elapsed)
@@ -116,18 +114,16 @@ class RequestObserver:
             return
         line: dict[str, Any] = {
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "request_id": state["request_id"],
+            "request_id": record.request_id,
             "method": scope.get("method"),
             "route": route,
             "status": status,
             "latency_ms": round(elapsed * 1000, 3),
-            "key": state.get("key_name"),
+            "key": record.key_name,
         }
         if route == "unmatched":
             line["path"] = str(scope.get("path", ""))[:200]
-        for field in _STATE_FIELDS:
-            if field in state:
-                line[field] = state[field]
+        line.update(record.log_fields())
         access_log.info(json.dumps(line))
 
 

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from .auth import SECURITY_DOC
-from .errors import GatewayError
-from .health import check_all
+from .errors import ErrorCode, GatewayError
+from .record import record_of
+from .upstream import check_all
 
 __all__ = ["router"]
 
@@ -27,7 +28,7 @@ async def health() -> dict[str, str]:
 @router.get("/ready", summary="Readiness: at least one upstream vLLM replica is healthy")
 async def ready(request: Request) -> Response:
     """Polls every replica now (which also counts as a health check) and lists each one:
-    ``healthy`` is this poll, ``up`` whether it is in rotation (see ``gateway.health``)."""
+    ``healthy`` is this poll, ``up`` whether it is in rotation (see ``gateway.upstream.health``)."""
     state = request.app.state
     settings = state.settings
     upstream = state.upstream
@@ -38,7 +39,9 @@ async def ready(request: Request) -> Response:
     if not any(polls):
         detail = "; ".join(f"{r['url']}: {r['detail']}" for r in replicas)
         raise GatewayError(
-            503, f"upstream model server is not ready ({detail})", code="upstream_unavailable"
+            503,
+            f"upstream model server is not ready ({detail})",
+            code=ErrorCode.UPSTREAM_UNAVAILABLE,
         )
     return JSONResponse({"status": "ready", "replicas": replicas})
 
@@ -52,6 +55,6 @@ async def metrics(request: Request) -> Response:
     state = request.app.state
     if not state.settings.metrics_public:
         record = state.auth.authenticate(request.headers.get("authorization"))
-        request.state.key_name = record.name
+        record_of(request).key_name = record.name
     body, content_type = state.metrics.render()
     return Response(body, media_type=content_type)

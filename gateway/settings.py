@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.spec import MAX_NUM_CROPS
+
 __all__ = ["Settings", "MIB", "settings_table"]
 
 MIB = 1024 * 1024
@@ -75,11 +77,13 @@ class Settings(BaseSettings):
     """Decoded bytes of one image."""
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     """Width x height of one image, checked from the header before decoding (bomb guard)."""
-    num_crops_min: int = Field(default=1, ge=1)
-    """Smallest ``mm_processor_kwargs.num_crops`` a client may ask for."""
-    num_crops_max: int = Field(default=16, ge=1)
-    """Largest ``num_crops``; vLLM trusts what the gateway forwards, and 16 crops is the
-    largest image the engine profiles size their encoder cache for."""
+    num_crops_min: int = Field(default=1, ge=1, le=MAX_NUM_CROPS)
+    """Smallest ``num_crops`` a client may ask for (chat's ``mm_processor_kwargs.num_crops``,
+    extraction's ``num_crops``)."""
+    num_crops_max: int = Field(default=MAX_NUM_CROPS, ge=1, le=MAX_NUM_CROPS)
+    """Largest ``num_crops``, for chat and extraction alike; a schema that recommends more is
+    clamped to it. vLLM trusts what the gateway forwards, and 16 crops is the largest image
+    the engine profiles size their encoder cache for."""
 
     # --- fetching http(s) image URLs ------------------------------------------------------------
     fetch_timeout_s: float = Field(default=10.0, gt=0)

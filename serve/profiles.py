@@ -19,6 +19,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from schemas.spec import MAX_NUM_CROPS
 from serve.errors import ProfileError, UnknownProfileError
 from serve.imagetokens import worst_case_image_tokens
 
@@ -100,10 +101,10 @@ class EngineProfile(BaseModel):
     """Repeated images and the fixed system prompt reuse KV blocks (97% hits measured)."""
     limit_mm_per_prompt: int = Field(gt=0)
     """Images per prompt (``--limit-mm-per-prompt {"image": N}``); more get HTTP 400."""
-    num_crops: int = Field(default=4, ge=1, le=16)
+    num_crops: int = Field(default=4, ge=1, le=MAX_NUM_CROPS)
     """vLLM's default for requests that do not choose (``--mm-processor-kwargs``): 4 is
     Phi-3.5-vision's own default and right for multi-image prompts and scenes."""
-    max_num_crops: int = Field(default=16, ge=1, le=16)
+    max_num_crops: int = Field(default=MAX_NUM_CROPS, ge=1, le=MAX_NUM_CROPS)
     """Largest per-request num_crops the gateway may pass (16 for single-image OCR). vLLM
     sizes its encoder cache as max(max_num_batched_tokens, largest image at the server
     default), so max_num_batched_tokens must cover one image at this many crops (checked

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.keys import KeyStore
+from gateway.auth.keys import KeyStore
 from tests.support.procs import free_port, stop_process, wait_until_healthy
 
 __all__ = [

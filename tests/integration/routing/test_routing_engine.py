@@ -17,7 +17,7 @@ import openai
 import pytest
 from PIL import Image
 
-from gateway.replicas import HashRing
+from gateway.upstream.replicas import HashRing
 from tests.support.engine import Engine, settled_prefix_cache_counts, tree_rss_bytes
 from tests.support.gateway_server import GatewayServer, start_gateway
 from tests.support.images import data_url, image_bytes, make_image

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.replicas import HashRing
+from gateway.upstream.replicas import HashRing
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
 from tests.support.images import data_url, image_bytes, make_image
 

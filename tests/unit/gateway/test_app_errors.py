@@ -11,8 +11,8 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from gateway.app import DEFAULT_ROUTERS, create_app
-from gateway.errors import GatewayError, error_body, error_response
-from gateway.keys import KeyStore
+from gateway.auth.keys import KeyStore
+from gateway.errors import ErrorCode, GatewayError, error_body
 from gateway.settings import Settings
 
 boom = APIRouter()
@@ -48,8 +48,11 @@ def test_error_helpers_shape() -> None:
     assert error_body("m", "t") == {
         "error": {"message": "m", "type": "t", "param": None, "code": None}
     }
-    assert error_response(413, "big").status_code == 413
-    err = GatewayError(429, "slow down", headers={"Retry-After": "2"})
+    big = GatewayError(413, "big", code=ErrorCode.BODY_TOO_LARGE).response()
+    assert big.status_code == 413 and b'"code": "body_too_large"' in big.body
+    err = GatewayError(
+        429, "slow down", code=ErrorCode.RATE_LIMIT_EXCEEDED, headers={"Retry-After": "2"}
+    )
     assert err.type == "rate_limit_error" and err.response().headers["retry-after"] == "2"
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.chat import check_chat_request, parse_json_object
+from gateway.bodies import parse_json_object
+from gateway.chat.checks import check_chat_request
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 

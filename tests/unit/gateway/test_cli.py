@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from gateway.keys import KeyStore
+from gateway.auth.keys import KeyStore
 from tests.support.gateway_server import gateway_env, run_gateway
 
 

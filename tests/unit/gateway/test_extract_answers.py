@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 import schemas
 from gateway.app import create_app
-from gateway.keys import KeyStore
+from gateway.auth.keys import KeyStore
 from gateway.settings import Settings
 from tests.support.images import data_url, make_image
 

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from gateway import fetch as fetch_module
-from gateway.chat import ImagePart, rewrite_images
+from gateway.chat.checks import ImagePart, rewrite_images
 from gateway.errors import GatewayError
-from gateway.fetch import address_refusal, fetch_image, host_allowed
+from gateway.images import fetch as fetch_module
 from gateway.images import validate_image_url
+from gateway.images.fetch import address_refusal, fetch_image, host_allowed
 from gateway.settings import Settings
 
 PARAM = "messages[0].content[0].image_url"

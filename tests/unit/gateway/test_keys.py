@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import keys as keys_module
-from gateway.keys import KEY_PATTERN, PREFIX_LEN, KeyStore, KeyStoreError
+from gateway.auth import keys as keys_module
+from gateway.auth.keys import KEY_PATTERN, PREFIX_LEN, KeyStore, KeyStoreError
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.metrics import GatewayMetrics
-from gateway.replicas import HashRing, ReplicaSet
 from gateway.settings import Settings
+from gateway.upstream.replicas import HashRing, ReplicaSet
 
 URLS = [f"http://vllm-{i}.vllm:8000" for i in range(4)]
 KEYS = [hashlib.sha256(f"image-{i}".encode()).digest() for i in range(4000)]
@@ -220,7 +220,7 @@ class _FakeUpstream:
 
 @pytest.mark.anyio
 async def test_health_rounds_take_out_and_bring_back() -> None:
-    from gateway.health import check_all
+    from gateway.upstream.health import check_all
 
     replicas = _replicas(URLS[:2])
     fake = _FakeUpstream(replicas, {URLS[0]: True, URLS[1]: False})

@@ -4,12 +4,12 @@ Chunks go out as vLLM wrote them (``iter_any``, no re-framing). If the stream br
 200 went out, the client gets an in-band ``data: {"error": …}`` event and ``data: [DONE]``,
 which the openai SDK raises as ``APIError``. When the client goes away, Starlette cancels the
 relay and the upstream connection is closed, so vLLM aborts the request and frees its KV
-blocks. Either way the replica's in-flight count is lowered exactly once.
+blocks. Either way the replica's in-flight slot (a ``Lease``) is given back exactly once.
 
 Token counts are found with a byte search in the chunk that carries the final ``usage``, so
 ordinary chunks cost a single ``in`` test.
 
-    return relay_response(response, replica, request.state, metrics, count_tokens)
+    return relay_response(response, lease, record, metrics, count_tokens)
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import aiohttp
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
-from .errors import error_body
-from .metrics import GatewayMetrics
-from .replicas import Replica
+from ..errors import ErrorCode, error_body
+from ..leases import Lease
+from ..metrics import GatewayMetrics
+from ..record import RequestRecord
 
 __all__ = ["relay_response", "find_usage", "RELAY_ERRORS"]
 
@@ -36,41 +37,26 @@ _DONE = b"data: [DONE]"
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 RELAY_ERRORS = (aiohttp.ClientError, TimeoutError)
 
-Count = Callable[[Any, Any, Any], None]
-"""``count(state, prompt_tokens, completion_tokens)``"""
-
-
-class _Lease:
-    """The replica's in-flight slot, given back once (relay end or background close)."""
-
-    __slots__ = ("replica", "held")
-
-    def __init__(self, replica: Replica) -> None:
-        self.replica = replica
-        self.held = True
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            self.replica.in_flight -= 1
+Count = Callable[[RequestRecord, Any, Any], None]
+"""``count(record, prompt_tokens, completion_tokens)``"""
 
 
 def relay_response(
     response: aiohttp.ClientResponse,
-    replica: Replica,
-    state: Any,
+    lease: Lease,
+    record: RequestRecord,
     metrics: GatewayMetrics,
     count: Count,
 ) -> StreamingResponse:
-    """A ``StreamingResponse`` over an upstream 200 event stream."""
-    lease = _Lease(replica)
+    """A ``StreamingResponse`` over an upstream 200 event stream; ``lease`` is the replica's
+    in-flight slot."""
 
     async def close() -> None:  # after the stream, or after a client disconnect
         response.close()
         lease.release()  # in case the relay never started
 
     return StreamingResponse(
-        _relay(response, lease, state, metrics, count),
+        _relay(response, lease, record, metrics, count),
         media_type="text/event-stream",
         headers=_SSE_HEADERS,
         background=BackgroundTask(close),
@@ -79,8 +65,8 @@ def relay_response(
 
 async def _relay(
     response: aiohttp.ClientResponse,
-    lease: _Lease,
-    state: Any,
+    lease: Lease,
+    record: RequestRecord,
     metrics: GatewayMetrics,
     count: Count,
 ) -> AsyncIterator[bytes]:
@@ -92,7 +78,7 @@ async def _relay(
         async for chunk in response.content.iter_any():
             if first:
                 first = False
-                metrics.ttft.observe(time.perf_counter() - state.start)
+                metrics.ttft.observe(time.perf_counter() - record.start)
             if b'"usage"' in chunk:
                 usage = find_usage(tail + chunk) or usage
             tail = chunk[-512:]
@@ -101,14 +87,15 @@ async def _relay(
             raise aiohttp.ClientPayloadError("stream ended without data: [DONE]")
         finished = True
     except RELAY_ERRORS as exc:
-        kind = "timeout" if isinstance(exc, TimeoutError) else "midstream"
-        metrics.upstream_errors.labels(kind=kind).inc()
-        state.error_code = f"upstream_{kind}"
+        timeout = isinstance(exc, TimeoutError)
+        code = ErrorCode.UPSTREAM_TIMEOUT if timeout else ErrorCode.UPSTREAM_MIDSTREAM
+        metrics.upstream_errors.labels(kind=code.removeprefix("upstream_")).inc()
+        record.error_code = code  # after the 200: in-band, so no error handler sees it
         body = error_body(
             f"upstream model server failed mid-stream ({type(exc).__name__})",
             "upstream_error",
             None,
-            f"upstream_{kind}",
+            code,
         )
         gap = b"" if not tail or tail.endswith(b"\n\n") else b"\n\n"
         yield gap + b"data: " + json.dumps(body).encode() + b"\n\ndata: [DONE]\n\n"
@@ -121,7 +108,7 @@ async def _relay(
             response.close()
         lease.release()
         if usage is not None:
-            count(state, *usage)
+            count(record, *usage)
 
 
 def find_usage(window: bytes) -> tuple[int | None, int | None] | None:

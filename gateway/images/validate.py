@@ -35,9 +35,9 @@ import anyio
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from .errors import GatewayError
+from ..errors import ErrorCode, GatewayError
+from ..settings import Settings
 from .fetch import fetch_image
-from .settings import Settings
 
 __all__ = [
     "CheckedImage",
@@ -114,19 +114,19 @@ def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> Checked
             413,
             f"image is {len(data)} bytes; the limit is {settings.max_image_bytes}",
             param=param,
-            code="image_too_large",
+            code=ErrorCode.IMAGE_TOO_LARGE,
         )
     fmt = sniff_format(data)
     if fmt is None:
         raise GatewayError(
-            400, "not an image (unrecognised bytes)", param=param, code="image_not_an_image"
+            400, "not an image (unrecognised bytes)", param=param, code=ErrorCode.IMAGE_NOT_AN_IMAGE
         )
     if fmt not in ALLOWED_FORMATS:
         raise GatewayError(
             400,
             f"unsupported image format {fmt}; allowed: PNG, JPEG, WebP, GIF, BMP",
             param=param,
-            code="image_unsupported_format",
+            code=ErrorCode.IMAGE_UNSUPPORTED_FORMAT,
         )
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as im:
@@ -140,16 +140,16 @@ def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> Checked
             413,
             f"image has too many pixels (limit {settings.max_image_pixels})",
             param=param,
-            code="image_too_many_pixels",
+            code=ErrorCode.IMAGE_TOO_MANY_PIXELS,
         ) from exc
     except GatewayError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise GatewayError(
-            400, f"image could not be decoded as {fmt}", param=param, code="image_corrupt"
+            400, f"image could not be decoded as {fmt}", param=param, code=ErrorCode.IMAGE_CORRUPT
         ) from exc
     if width < 1 or height < 1:
-        raise GatewayError(400, "image has no pixels", param=param, code="image_corrupt")
+        raise GatewayError(400, "image has no pixels", param=param, code=ErrorCode.IMAGE_CORRUPT)
     return CheckedImage(fmt, ALLOWED_FORMATS[fmt], width, height)
 
 
@@ -159,7 +159,7 @@ def _too_many_pixels(width: int, height: int, settings: Settings, param: str) ->
         f"image is {width}x{height} = {width * height} pixels; the limit "
         f"is {settings.max_image_pixels}",
         param=param,
-        code="image_too_many_pixels",
+        code=ErrorCode.IMAGE_TOO_MANY_PIXELS,
     )
 
 
@@ -171,7 +171,7 @@ def decode_data_url(url: str, settings: Settings, *, param: str) -> tuple[str, s
             400,
             "data URL must look like data:image/png;base64,<data>",
             param=param,
-            code="image_bad_data_url",
+            code=ErrorCode.IMAGE_BAD_DATA_URL,
         )
     payload = url[match.end() :]
     if len(payload) // 4 * 3 > settings.max_image_bytes + 3:
@@ -179,13 +179,13 @@ def decode_data_url(url: str, settings: Settings, *, param: str) -> tuple[str, s
             413,
             f"image is larger than {settings.max_image_bytes} bytes",
             param=param,
-            code="image_too_large",
+            code=ErrorCode.IMAGE_TOO_LARGE,
         )
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise GatewayError(
-            400, "data URL is not valid base64", param=param, code="image_bad_base64"
+            400, "data URL is not valid base64", param=param, code=ErrorCode.IMAGE_BAD_BASE64
         ) from exc
     return match.group(1).lower(), payload, data
 
@@ -214,7 +214,10 @@ async def validate_image(
     it was already right, so callers can test ``checked.url is url``."""
     if not isinstance(url, str) or not url:
         raise GatewayError(
-            400, "image_url.url must be a non-empty string", param=param, code="image_bad_url"
+            400,
+            "image_url.url must be a non-empty string",
+            param=param,
+            code=ErrorCode.IMAGE_BAD_URL,
         )
     head = url[:16]
     scheme = head.split(":", 1)[0].lower() if ":" in head else ""
@@ -230,7 +233,7 @@ async def validate_image(
                 400,
                 "image URLs are not fetched here; send a data URL",
                 param=param,
-                code="image_fetch_refused",
+                code=ErrorCode.IMAGE_FETCH_REFUSED,
             )
         data = await fetch_image(url, settings, fetch_client, param=param)
         checked, sha = await anyio.to_thread.run_sync(_check, data, settings, param, digest)
@@ -241,7 +244,7 @@ async def validate_image(
         400,
         f"image URL scheme '{shown}' is not allowed (use data:, https: or http:)",
         param=param,
-        code="image_fetch_refused",
+        code=ErrorCode.IMAGE_FETCH_REFUSED,
     )
 
 

@@ -30,11 +30,13 @@ from typing import Any
 import aiohttp
 from starlette.responses import Response
 
-from .errors import GatewayError
-from .metrics import GatewayMetrics
+from ..errors import ErrorCode, GatewayError
+from ..leases import Lease
+from ..metrics import GatewayMetrics
+from ..record import RequestRecord
+from ..settings import Settings
 from .relay import relay_response
 from .replicas import Replica, ReplicaSet
-from .settings import Settings
 
 __all__ = ["Upstream", "make_upstream_session", "UPSTREAM_ERRORS", "CONNECT_ERRORS"]
 
@@ -78,17 +80,25 @@ class Upstream:
 
     def _fail(self, exc: BaseException) -> GatewayError:
         if isinstance(exc, CONNECT_ERRORS):
-            kind, status, text = "unavailable", 503, "upstream model server is unavailable"
+            code, status, text = (
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                503,
+                "upstream model server is unavailable",
+            )
             if len(self.replicas) > 1 and not self.replicas.any_up:
                 text = f"no upstream model server is available (all {len(self.replicas)} are down)"
         elif isinstance(exc, TimeoutError):  # aiohttp's socket/server timeouts included
-            kind, status, text = "timeout", 504, "upstream model server timed out"
+            code, status, text = ErrorCode.UPSTREAM_TIMEOUT, 504, "upstream model server timed out"
         else:
-            kind, status, text = "malformed", 502, "upstream model server broke the connection"
-        self.metrics.upstream_errors.labels(kind=kind).inc()
-        return GatewayError(status, f"{text} ({type(exc).__name__})", code=f"upstream_{kind}")
+            code, status, text = (
+                ErrorCode.UPSTREAM_MALFORMED,
+                502,
+                "upstream model server broke the connection",
+            )
+        self.metrics.upstream_errors.labels(kind=code.removeprefix("upstream_")).inc()
+        return GatewayError(status, f"{text} ({type(exc).__name__})", code=code)
 
-    def _error_answer(self, status: int, content: bytes) -> Response:
+    def _error_answer(self, status: int, content: bytes, record: RequestRecord) -> Response:
         """vLLM said no: pass a well-formed 4xx through; anything else becomes 502/503."""
         try:
             body = json.loads(content)
@@ -96,6 +106,7 @@ class Upstream:
         except ValueError:
             body, well_formed = None, False
         if status < 500 and well_formed:
+            record.error_code = ErrorCode.UPSTREAM_REFUSED  # vLLM's own body goes out as is
             return Response(content, status_code=status, media_type="application/json")
         self.metrics.upstream_errors.labels(kind=f"status_{status // 100}xx").inc()
         message = body["error"].get("message") if well_formed and body else None
@@ -103,78 +114,81 @@ class Upstream:
         raise GatewayError(
             out,
             f"upstream model server answered HTTP {status}" + (f": {message}" if message else ""),
-            code="upstream_error",
+            code=ErrorCode.UPSTREAM_ERROR,
         )
 
     async def _open(
         self, path: str | None, affinity: bytes | None, **kwargs: Any
-    ) -> tuple[Replica, aiohttp.ClientResponse]:
+    ) -> tuple[Lease, aiohttp.ClientResponse]:
         """Send to the picked replica (POST chat when ``path`` is None, else GET ``path``).
 
-        The replica's in-flight count is raised here; the caller lowers it when done.
+        The returned lease holds the replica's in-flight slot; the caller releases it when the
+        answer has been read (or relayed).
         """
         replicas = self.replicas
         replica = replicas.pick(affinity)
         for attempt in (0, 1):
-            replica.in_flight += 1
+            lease = replica.enter()
             replica.sent.inc()
             try:
                 if path is None:
                     response = await self.session.post(replica.chat_url, **kwargs)
                 else:
                     response = await self.session.get(replica.url + path, **kwargs)
-                return replica, response
+                return lease, response
             except CONNECT_ERRORS as exc:
-                replica.in_flight -= 1
+                lease.release()
                 replicas.mark_down(replica, f"connection failed ({type(exc).__name__})")
                 retry = replicas.pick(affinity) if attempt == 0 else replica
                 if retry is replica or not retry.up:
                     raise self._fail(exc) from exc
                 replica = retry
             except BaseException as exc:  # cancelled (client gone) included
-                replica.in_flight -= 1
+                lease.release()
                 if isinstance(exc, UPSTREAM_ERRORS):
                     raise self._fail(exc) from exc
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get(
-        self, path: str, state: Any, route: str, affinity: bytes | None = None
+        self, path: str, record: RequestRecord, route: str, affinity: bytes | None = None
     ) -> Response:
         """GET a JSON document (``/v1/models``) and pass it through."""
         start = time.perf_counter()
-        replica, response = await self._open(path, affinity)
-        content = await self._read_all(replica, response)
-        return self._plain(response.status, content, state, route, start)
+        lease, response = await self._open(path, affinity)
+        content = await self._read_all(lease, response)
+        return self._plain(response.status, content, record, route, start)
 
     async def chat(
-        self, body: bytes, state: Any, route: str, stream: bool, affinity: bytes | None = None
+        self,
+        body: bytes,
+        record: RequestRecord,
+        route: str,
+        stream: bool,
+        affinity: bytes | None = None,
     ) -> Response:
         """POST /v1/chat/completions upstream; stream the answer when ``stream`` is set.
 
         ``affinity`` is the routing key (the first image's digest, ``ImagePart.digest``); None
         sends the request to the least-loaded replica.
         """
-        headers = {"content-type": "application/json"}
-        request_id = getattr(state, "request_id", None)
-        if request_id:
-            headers["x-request-id"] = request_id
+        headers = {"content-type": "application/json", "x-request-id": record.request_id}
         start = time.perf_counter()
-        replica, response = await self._open(None, affinity, data=body, headers=headers)
+        lease, response = await self._open(None, affinity, data=body, headers=headers)
         if response.status == 500:
             # vLLM 0.32 answers 500 when its front-end and engine multimodal caches drift
             # apart under concurrent image requests ("P0/P1 cache drift", vllm#46747); a resend
             # with the image data heals it, and every request from the gateway carries the
             # data. Nothing has reached the client yet, so one retry on the same replica is safe.
-            await self._read_all(replica, response)
+            await self._read_all(lease, response)
             self.metrics.upstream_errors.labels(kind="retried_500").inc()
-            replica, response = await self._open(None, affinity, data=body, headers=headers)
+            lease, response = await self._open(None, affinity, data=body, headers=headers)
         if stream:
-            return await self._stream(response, replica, state, route, start)
-        content = await self._read_all(replica, response)
-        return self._plain(response.status, content, state, route, start)
+            return await self._stream(response, lease, record, route, start)
+        content = await self._read_all(lease, response)
+        return self._plain(response.status, content, record, route, start)
 
-    async def _read_all(self, replica: Any, response: aiohttp.ClientResponse) -> bytes:
+    async def _read_all(self, lease: Lease, response: aiohttp.ClientResponse) -> bytes:
         """The whole body of a plain answer; frees the connection and the replica's slot."""
         try:
             return await response.read()
@@ -182,15 +196,15 @@ class Upstream:
             raise self._fail(exc) from exc
         finally:
             response.release()
-            replica.in_flight -= 1
+            lease.release()
 
     async def complete_json(
-        self, body: bytes, state: Any, route: str, affinity: bytes | None = None
+        self, body: bytes, record: RequestRecord, route: str, affinity: bytes | None = None
     ) -> dict[str, Any]:
         """A non-streaming chat completion as vLLM's parsed JSON, for routes that post-process
         the answer (extraction). Same failure mapping and routing as ``chat``; a vLLM 4xx
         raises too."""
-        response = await self.chat(body, state, route, stream=False, affinity=affinity)
+        response = await self.chat(body, record, route, stream=False, affinity=affinity)
         answer = json.loads(bytes(response.body))
         if response.status_code >= 400:
             error = answer.get("error", {})
@@ -199,16 +213,18 @@ class Upstream:
                 str(error.get("message") or "the model server refused the request"),
                 type=str(error.get("type") or "invalid_request_error"),
                 param=error.get("param"),
-                code="upstream_refused",
+                code=ErrorCode.UPSTREAM_REFUSED,
             )
         return dict(answer)
 
-    def _plain(self, status: int, content: bytes, state: Any, route: str, start: float) -> Response:
+    def _plain(
+        self, status: int, content: bytes, record: RequestRecord, route: str, start: float
+    ) -> Response:
         elapsed = time.perf_counter() - start
-        state.upstream_ms = round(elapsed * 1000, 3)
+        record.upstream_ms = round(elapsed * 1000, 3)
         self.metrics.upstream_latency.labels(route=route).observe(elapsed)
         if status >= 400:
-            return self._error_answer(status, content)
+            return self._error_answer(status, content, record)
         try:
             body = json.loads(content)
         except ValueError:
@@ -218,54 +234,52 @@ class Upstream:
             raise GatewayError(
                 502,
                 "upstream model server sent a malformed (non-JSON) answer",
-                code="upstream_malformed",
+                code=ErrorCode.UPSTREAM_MALFORMED,
             )
         usage = body.get("usage")
         if isinstance(usage, dict):
-            self._count(state, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            self._count(record, usage.get("prompt_tokens"), usage.get("completion_tokens"))
         return Response(content, status_code=status, media_type="application/json")
 
-    def _count(self, state: Any, prompt: Any, completion: Any) -> None:
-        key = getattr(state, "key_name", None) or "-"
-        prompt_counter, completion_counter = self.metrics.token_counters(key)
+    def _count(self, record: RequestRecord, prompt: Any, completion: Any) -> None:
+        """Add a finished answer's tokens, several times for a request that makes several
+        calls (an extraction over several schemas): the record keeps the sums."""
+        prompt_counter, completion_counter = self.metrics.token_counters(record.key_name or "-")
         if isinstance(prompt, int):
-            state.prompt_tokens = prompt
+            record.prompt_tokens = (record.prompt_tokens or 0) + prompt
             prompt_counter.inc(prompt)
         if isinstance(completion, int):
-            state.completion_tokens = completion
+            record.completion_tokens = (record.completion_tokens or 0) + completion
             completion_counter.inc(completion)
 
     async def _stream(
         self,
         response: aiohttp.ClientResponse,
-        replica: Replica,
-        state: Any,
+        lease: Lease,
+        record: RequestRecord,
         route: str,
         start: float,
     ) -> Response:
         elapsed = time.perf_counter() - start
-        state.upstream_ms = round(elapsed * 1000, 3)
-        state.stream = True
+        record.upstream_ms = round(elapsed * 1000, 3)
+        record.stream = True
         self.metrics.upstream_latency.labels(route=route).observe(elapsed)
         if response.status >= 400:
-            try:
-                content = await response.read()
-            except UPSTREAM_ERRORS as exc:
-                raise self._fail(exc) from exc
-            finally:
-                response.release()
-                replica.in_flight -= 1
-            return self._error_answer(response.status, content)
+            content = await self._read_all(lease, response)
+            return self._error_answer(response.status, content, record)
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             response.close()
-            replica.in_flight -= 1
+            lease.release()
             self.metrics.upstream_errors.labels(kind="malformed").inc()
             raise GatewayError(
                 502,
                 "upstream model server did not answer with an event stream",
-                code="upstream_malformed",
+                code=ErrorCode.UPSTREAM_MALFORMED,
             )
-        return relay_response(response, replica, state, self.metrics, self._count)
+        # The record holds the replica's slot too, so that whichever way the stream ends
+        # (finished, client gone before the relay started, upstream broken) it is given back.
+        record.hold(lease)
+        return relay_response(response, lease, record, self.metrics, self._count)
 
     async def healthy(self, replica: Replica, timeout: float) -> tuple[bool, str]:
         """Is this replica's ``/health`` answering 200? (Not counted as a request.)"""

@@ -13,8 +13,8 @@ from typing import Any
 
 from schemas import find_unsupported_keywords, schema_depth
 
-from .errors import GatewayError
-from .settings import Settings
+from ..errors import ErrorCode, GatewayError
+from ..settings import Settings
 
 __all__ = ["check_user_schemas"]
 
@@ -29,7 +29,7 @@ def check_user_schemas(payload: dict[str, Any], settings: Settings) -> None:
                 400,
                 "response_format.json_schema.schema must be a JSON Schema object",
                 param="response_format.json_schema.schema",
-                code="schema_invalid",
+                code=ErrorCode.SCHEMA_INVALID,
             )
         _check(holder["schema"], "response_format.json_schema.schema", settings)
     outputs = payload.get("structured_outputs")
@@ -44,7 +44,7 @@ def _check(schema: dict[str, Any], param: str, settings: Settings) -> None:
             400,
             f"the JSON schema is {size} bytes; the limit is {settings.max_schema_bytes}",
             param=param,
-            code="schema_too_large",
+            code=ErrorCode.SCHEMA_TOO_LARGE,
         )
     depth = schema_depth(schema)
     if depth > settings.max_schema_depth:
@@ -52,7 +52,7 @@ def _check(schema: dict[str, Any], param: str, settings: Settings) -> None:
             400,
             f"the JSON schema nests {depth} levels deep; the limit is {settings.max_schema_depth}",
             param=param,
-            code="schema_too_deep",
+            code=ErrorCode.SCHEMA_TOO_DEEP,
         )
     unsupported = find_unsupported_keywords(schema)
     if unsupported:
@@ -61,5 +61,5 @@ def _check(schema: dict[str, Any], param: str, settings: Settings) -> None:
             400,
             f"the JSON schema uses keywords guided decoding cannot enforce: {shown}",
             param=param,
-            code="schema_unsupported_keyword",
+            code=ErrorCode.SCHEMA_UNSUPPORTED_KEYWORD,
         )

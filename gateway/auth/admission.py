@@ -4,12 +4,11 @@ Lookups go through a short TTL cache (``settings.key_cache_ttl_s``, at most 1 s)
 SQLite, so a revocation made by ``python -m gateway keys revoke`` reaches every worker within
 that time without a restart, while the hot path does no database read most of the time.
 
-Routes declare what they need with a typed dependency:
+The chat route (a plain Starlette route, the hot path) calls ``admit(request, "chat")``
+itself; FastAPI routes declare the same check as a typed dependency:
 
-    @router.post("/v1/chat/completions")
-    async def chat(request: Request, key: ChatKey) -> Response: ...
-
-``require_scope("extract")`` is there for the extraction API.
+    @router.get("/v1/schemas")
+    async def list_schemas(key: ExtractKey) -> SchemaList: ...
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from .errors import GatewayError
+from ..errors import ErrorCode, GatewayError
+from ..record import record_of
 from .keys import KEY_PATTERN, KeyRecord, KeyStore, hash_key
 from .limits import KeyLimiter
 
@@ -30,7 +30,7 @@ __all__ = [
     "KeyCache",
     "require_scope",
     "ChatKey",
-    "AnyKey",
+    "ExtractKey",
     "SECURITY_DOC",
     "SECURITY_SCHEMES",
 ]
@@ -81,7 +81,7 @@ class Authenticator:
             raise GatewayError(
                 401,
                 "missing API key: send 'Authorization: Bearer sk-...'",
-                code="missing_api_key",
+                code=ErrorCode.MISSING_API_KEY,
                 headers=_WWW,
             )
         scheme, _, key = authorization.partition(" ")
@@ -90,39 +90,43 @@ class Authenticator:
             raise GatewayError(
                 401,
                 "malformed API key: expected 'Authorization: Bearer sk-...'",
-                code="invalid_api_key",
+                code=ErrorCode.INVALID_API_KEY,
                 headers=_WWW,
             )
         record = self.cache.lookup(key)
         if record is None:
-            raise GatewayError(401, "unknown API key", code="invalid_api_key", headers=_WWW)
+            raise GatewayError(401, "unknown API key", code=ErrorCode.INVALID_API_KEY, headers=_WWW)
         if record.revoked_at is not None:
-            raise GatewayError(401, "API key revoked", code="revoked_api_key", headers=_WWW)
+            raise GatewayError(401, "API key revoked", code=ErrorCode.REVOKED_API_KEY, headers=_WWW)
         if not record.is_active():
-            raise GatewayError(401, "API key expired", code="expired_api_key", headers=_WWW)
+            raise GatewayError(401, "API key expired", code=ErrorCode.EXPIRED_API_KEY, headers=_WWW)
         return record
 
     @staticmethod
     def authorize(record: KeyRecord, scope: str) -> None:
         if scope not in record.scopes:
-            raise GatewayError(403, f"this API key lacks the '{scope}' scope", code="missing_scope")
+            raise GatewayError(
+                403, f"this API key lacks the '{scope}' scope", code=ErrorCode.MISSING_SCOPE
+            )
 
 
 def admit(request: Request, scope: str | None) -> KeyRecord:
     """A valid key (with ``scope`` unless None), counted against its limits.
 
-    The in-flight slot (a ``Lease``) is left in ``request.state.lease``; ``RequestObserver``
-    releases it once the last byte of the response has gone out, streams included, or the
-    request failed. (A ``yield`` dependency would release it before a stream has finished.)
+    The in-flight slot (a ``Lease``) is held by the request's ``RequestRecord``;
+    ``RequestObserver`` releases it once the last byte of the response has gone out, streams
+    included, or the request failed. (A ``yield`` dependency would release it before a
+    stream has finished.)
     """
     auth: Authenticator = request.app.state.auth
-    record = auth.authenticate(request.headers.get("authorization"))
-    request.state.key_name = record.name
+    key = auth.authenticate(request.headers.get("authorization"))
+    record = record_of(request)
+    record.key_name = key.name
     if scope is not None:
-        auth.authorize(record, scope)
-    auth.limiter.check_rate(record.name, record.rpm)
-    request.state.lease = auth.limiter.acquire(record.name, record.max_concurrent)
-    return record
+        auth.authorize(key, scope)
+    auth.limiter.check_rate(key.name, key.rpm)
+    record.hold(auth.limiter.acquire(key.name, key.max_concurrent))
+    return key
 
 
 def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
@@ -135,4 +139,4 @@ def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
 
 
 ChatKey = Annotated[KeyRecord, Depends(require_scope("chat"))]
-AnyKey = Annotated[KeyRecord, Depends(require_scope(None))]
+ExtractKey = Annotated[KeyRecord, Depends(require_scope("extract"))]

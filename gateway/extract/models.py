@@ -44,13 +44,14 @@ class ExtractRequest(BaseModel):
     )
     num_crops: int | None = Field(
         default=None,
-        ge=1,
-        le=16,
-        description="336-px tiles for the image; default: the schema's recommendation "
-        "(16 for dense documents, 4 for scenes).",
+        description="336-px tiles for the image, within the gateway's range "
+        "(GATEWAY_NUM_CROPS_MIN..MAX, 1..16 by default); default: the schema's recommendation "
+        "(16 for dense documents, 4 for scenes), clamped to that range.",
     )
     max_tokens: int | None = Field(
-        default=None, ge=1, description="Answer budget; default: the schema's recommendation."
+        default=None,
+        description="Answer budget, at most GATEWAY_MAX_TOKENS_CAP; default: the schema's "
+        "recommendation, clamped to that cap.",
     )
     temperature: float = Field(
         default=0.0, ge=0.0, le=2.0, description="0 gives the most literal transcription."
@@ -71,7 +72,9 @@ class MultiExtractRequest(ExtractRequest):
         min_length=1, max_length=16, description="Registered schema names, e.g. ['passport']."
     )
     max_tokens: int | None = Field(
-        default=None, ge=1, description="Answer budget per schema; default: each schema's own."
+        default=None,
+        description="Answer budget per schema, at most GATEWAY_MAX_TOKENS_CAP; default: each "
+        "schema's own, clamped to that cap.",
     )
 
 

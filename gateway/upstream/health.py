@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .settings import Settings
-from .upstream import Upstream
+from ..settings import Settings
+from .client import Upstream
 
 __all__ = ["check_all", "poll_forever"]
 

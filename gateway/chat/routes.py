@@ -1,10 +1,11 @@
 """The OpenAI routes reachable through the gateway: ``POST /v1/chat/completions`` and
 ``GET /v1/models``. No other vLLM route is exposed.
 
-The body is read with a byte cap (413), parsed once, checked (``chat.check_chat_request``), its
-image URLs replaced by validated data URLs, and forwarded to the replica that the first
-image's digest picks (``replicas``; text-only requests: the least-loaded replica). The
-original bytes go upstream untouched unless an image URL had to change.
+The body is read with a byte cap (413), parsed once (``bodies``), checked
+(``checks.check_chat_request``), its image URLs replaced by validated data URLs, and forwarded
+to the replica that the first image's digest picks (``upstream.replicas``; text-only requests:
+the least-loaded replica). The original bytes go upstream untouched unless an image URL had to
+change. Failures are raised as ``GatewayError``; the error handlers record and answer them.
 
 ``chat.completions`` is the hot path, so it is a plain Starlette route: FastAPI's dependency
 solving and response handling cost about a tenth of the gateway's time per request there
@@ -19,11 +20,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .auth import SECURITY_DOC, ChatKey, admit
-from .chat import check_chat_request, dump_json, parse_json_object, rewrite_images
-from .errors import GatewayError
+from ..auth import SECURITY_DOC, ChatKey, admit
+from ..bodies import dump_json, parse_json_object, read_body
+from ..record import record_of
+from .checks import check_chat_request, rewrite_images
 
-__all__ = ["router", "read_body", "OPENAPI_PATHS"]
+__all__ = ["router", "OPENAPI_PATHS"]
 
 router = APIRouter(tags=["openai"])
 
@@ -58,41 +60,19 @@ OPENAPI_PATHS: dict[str, Any] = {
 }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise GatewayError(413, f"request body is larger than {limit} bytes", code="body_too_large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise GatewayError(
-                413, f"request body is larger than {limit} bytes", code="body_too_large"
-            )
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 async def chat_completions(request: Request) -> Response:
     admit(request, "chat")
     state = request.app.state
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)
-    try:
-        payload = parse_json_object(raw)
-        images = check_chat_request(payload, settings)
-        if images and await rewrite_images(images, settings, state.fetch_client):
-            raw = dump_json(payload)
-    except GatewayError as exc:
-        if exc.code and (exc.code.startswith("image_") or exc.code == "too_many_images"):
-            state.metrics.images_rejected.labels(reason=exc.code).inc()
-        request.state.error_code = exc.code
-        raise
+    payload = parse_json_object(raw)
+    images = check_chat_request(payload, settings)
+    if images and await rewrite_images(images, settings, state.fetch_client):
+        raw = dump_json(payload)
     stream = payload.get("stream") is True
     affinity = images[0].digest if images else None  # the first image picks the replica
-    return await state.upstream.chat(raw, request.state, "/v1/chat/completions", stream, affinity)
+    record = record_of(request)
+    return await state.upstream.chat(raw, record, "/v1/chat/completions", stream, affinity)
 
 
 router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
@@ -100,4 +80,4 @@ router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
 
 @router.get("/v1/models", summary="The served model(s)", openapi_extra=SECURITY_DOC)
 async def list_models(request: Request, key: ChatKey) -> Response:
-    return await request.app.state.upstream.get("/v1/models", request.state, "/v1/models")
+    return await request.app.state.upstream.get("/v1/models", record_of(request), "/v1/models")

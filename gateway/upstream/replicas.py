@@ -31,7 +31,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .metrics import GatewayMetrics
+from ..leases import Lease
+from ..metrics import GatewayMetrics
 
 __all__ = ["HashRing", "Replica", "ReplicaSet", "VNODES", "Policy"]
 
@@ -92,6 +93,14 @@ class Replica:
 
     def __post_init__(self) -> None:
         self.chat_url = self.url + "/v1/chat/completions"
+
+    def enter(self) -> Lease:
+        """Count one request in flight here until the lease is released."""
+        self.in_flight += 1
+        return Lease(self._leave)
+
+    def _leave(self) -> None:
+        self.in_flight -= 1
 
     def describe(self) -> dict[str, Any]:
         return {

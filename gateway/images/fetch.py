@@ -26,8 +26,8 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 import httpx
 
-from .errors import GatewayError
-from .settings import Settings
+from ..errors import ErrorCode, GatewayError
+from ..settings import Settings
 
 __all__ = ["fetch_image", "make_fetch_client", "address_refusal", "host_allowed", "METADATA_IPS"]
 
@@ -105,7 +105,7 @@ async def _checked_target(url: str, settings: Settings, param: str) -> tuple[htt
 
     def refuse(why: str) -> GatewayError:
         return GatewayError(
-            400, f"image URL refused: {why}", param=param, code="image_fetch_refused"
+            400, f"image URL refused: {why}", param=param, code=ErrorCode.IMAGE_FETCH_REFUSED
         )
 
     parts = urlsplit(url)
@@ -147,7 +147,7 @@ async def fetch_image(
             400,
             f"image fetch timed out after {settings.fetch_timeout_s:g} s",
             param=param,
-            code="image_fetch_failed",
+            code=ErrorCode.IMAGE_FETCH_FAILED,
         ) from exc
 
 
@@ -172,7 +172,7 @@ async def _fetch(url: str, settings: Settings, client: httpx.AsyncClient, param:
                     400,
                     f"image URL answered HTTP {response.status_code}",
                     param=param,
-                    code="image_fetch_failed",
+                    code=ErrorCode.IMAGE_FETCH_FAILED,
                 )
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > cap:
@@ -191,17 +191,20 @@ async def _fetch(url: str, settings: Settings, client: httpx.AsyncClient, param:
         400,
         f"image URL redirected more than {settings.fetch_max_redirects} times",
         param=param,
-        code="image_fetch_refused",
+        code=ErrorCode.IMAGE_FETCH_REFUSED,
     )
 
 
 def _fetch_failed(exc: httpx.HTTPError, param: str) -> GatewayError:
     return GatewayError(
-        400, f"image fetch failed: {type(exc).__name__}", param=param, code="image_fetch_failed"
+        400,
+        f"image fetch failed: {type(exc).__name__}",
+        param=param,
+        code=ErrorCode.IMAGE_FETCH_FAILED,
     )
 
 
 def _too_large(cap: int, param: str) -> GatewayError:
     return GatewayError(
-        413, f"image at URL is larger than {cap} bytes", param=param, code="image_too_large"
+        413, f"image at URL is larger than {cap} bytes", param=param, code=ErrorCode.IMAGE_TOO_LARGE
     )

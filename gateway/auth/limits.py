@@ -18,27 +18,12 @@ import math
 import time
 from collections import deque
 
-from .errors import GatewayError
+from ..errors import ErrorCode, GatewayError
+from ..leases import NO_LEASE, Lease
 
-__all__ = ["KeyLimiter", "Lease", "WINDOW_S"]
+__all__ = ["KeyLimiter", "WINDOW_S"]
 
 WINDOW_S = 60.0
-
-
-class Lease:
-    """One in-flight request of a key; ``release`` gives the slot back exactly once."""
-
-    __slots__ = ("_limiter", "_name", "_open")
-
-    def __init__(self, limiter: KeyLimiter | None, name: str) -> None:
-        self._limiter = limiter
-        self._name = name
-        self._open = limiter is not None
-
-    def release(self) -> None:
-        if self._open and self._limiter is not None:
-            self._open = False
-            self._limiter._release(self._name)
 
 
 class KeyLimiter:
@@ -64,7 +49,7 @@ class KeyLimiter:
                 429,
                 f"rate limit of {rpm} requests per minute exceeded for this key",
                 type="rate_limit_error",
-                code="rate_limit_exceeded",
+                code=ErrorCode.RATE_LIMIT_EXCEEDED,
                 headers={"Retry-After": str(retry)},
             )
         hits.append(now)
@@ -72,21 +57,18 @@ class KeyLimiter:
     def acquire(self, name: str, limit: int | None) -> Lease:
         """Take an in-flight slot, or raise 429 when ``limit`` requests are already running."""
         if limit is None:
-            return Lease(None, name)
+            return NO_LEASE
         current = self._inflight.get(name, 0)
         if current >= limit:
             raise GatewayError(
                 429,
                 f"concurrency limit of {limit} requests in flight exceeded for this key",
                 type="rate_limit_error",
-                code="concurrency_limit_exceeded",
+                code=ErrorCode.CONCURRENCY_LIMIT_EXCEEDED,
                 headers={"Retry-After": "1"},
             )
         self._inflight[name] = current + 1
-        return Lease(self, name)
-
-    def in_flight(self, name: str) -> int:
-        return self._inflight.get(name, 0)
+        return Lease(lambda: self._release(name))
 
     def _release(self, name: str) -> None:
         left = self._inflight.get(name, 0) - 1

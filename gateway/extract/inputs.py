@@ -1,0 +1,83 @@
+"""Reading an extraction request: JSON or multipart, the typed fields, the checked image.
+
+A JSON body carries ``image_url`` (a data URL or an http(s) URL fetched SSRF-safe); a
+multipart body carries the image as a file part named ``image`` and the other fields as form
+fields. Either way the image passes the same checks as a chat image and comes back as a
+data URL with the digest that routes it to a replica.
+
+    req, image = await read_extract_request(request, ExtractRequest)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any, TypeVar
+
+import anyio
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from .. import caps
+from ..bodies import parse_json_object, read_body
+from ..errors import ErrorCode, GatewayError
+from ..images import ValidImage, check_image_bytes, validate_image
+from ..settings import Settings
+from .models import ExtractRequest
+
+__all__ = ["read_extract_request"]
+
+R = TypeVar("R", bound=ExtractRequest)
+
+
+async def read_extract_request(request: Request, model: type[R]) -> tuple[R, ValidImage]:
+    """The validated request and the checked image (data URL and digest for routing)."""
+    state = request.app.state
+    settings: Settings = state.settings
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        fields, upload = await _read_form(request, settings)
+    else:
+        fields, upload = parse_json_object(await read_body(request, settings.max_body_bytes)), None
+    if upload is not None:
+        fields.setdefault("image_url", "upload")
+    try:
+        parsed = model.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [dict(e, loc=("body", *e["loc"])) for e in exc.errors(include_url=False)]
+        ) from None
+    # The caps a chat request obeys, checked before any image work.
+    caps.check_num_crops(parsed.num_crops, settings, "num_crops")
+    caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
+    if upload is not None:
+        checked = await anyio.to_thread.run_sync(
+            lambda: check_image_bytes(upload, settings, param="image")
+        )
+        url = f"data:{checked.mime};base64," + base64.b64encode(upload).decode()
+        return parsed, ValidImage(url, hashlib.sha256(upload).digest())
+    valid = await validate_image(
+        parsed.image_url, settings, state.fetch_client, param="image_url", digest=True
+    )
+    return parsed, valid
+
+
+async def _read_form(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes]:
+    form = await request.form(max_files=1, max_fields=32, max_part_size=settings.max_body_bytes)
+    upload = form.get("image")
+    if not isinstance(upload, UploadFile):
+        raise GatewayError(
+            400,
+            "multipart requests need the image as a file part named 'image'",
+            param="image",
+            code=ErrorCode.IMAGE_MISSING,
+        )
+    data = await upload.read(settings.max_image_bytes + 1)
+    fields: dict[str, Any] = {
+        k: v for k, v in form.multi_items() if isinstance(v, str) and k != "schemas"
+    }
+    listed = [v for v in form.getlist("schemas") if isinstance(v, str)]
+    if listed:
+        fields["schemas"] = [n.strip() for v in listed for n in v.split(",") if n.strip()]
+    return fields, data

@@ -1,0 +1,157 @@
+"""The extraction API's routes: an image in, a validated, typed object out.
+
+    GET  /v1/schemas              every registered schema (name, description, JSON Schema)
+    GET  /v1/schemas/{name}       one of them
+    POST /v1/extract/{name}       one schema on one image (JSON body or multipart upload)
+    POST /v1/extract              several schemas on one image, concurrently
+
+Each schema gets its own route (``/v1/extract/passport`` → ``ExtractResponse[Passport]``) so
+the OpenAPI document carries the real type of ``data``. The work is in ``inputs`` (reading the
+request and the image) and ``service`` (asking the model, validating the answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from schemas import SchemaSpec, UnknownSchemaError, all_specs, get
+
+from .. import caps
+from ..auth import ExtractKey
+from ..errors import ErrorCode, GatewayError
+from .inputs import read_extract_request
+from .models import (
+    ExtractError,
+    ExtractRequest,
+    ExtractResponse,
+    MultiExtractRequest,
+    MultiExtractResponse,
+    SchemaInfo,
+    SchemaList,
+    SchemaOutcome,
+)
+from .service import extract
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["extraction"])
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    form = {
+        "type": "object",
+        "required": ["image"],
+        "properties": {
+            "image": {"type": "string", "format": "binary"},
+            **{
+                k: v for k, v in model.model_json_schema()["properties"].items() if k != "image_url"
+            },
+        },
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": model.model_json_schema()},
+                "multipart/form-data": {"schema": form},
+            },
+        }
+    }
+
+
+def _info(spec: SchemaSpec[Any]) -> SchemaInfo:
+    return SchemaInfo(
+        name=spec.name,
+        description=spec.description,
+        num_crops=spec.num_crops,
+        max_tokens=spec.max_tokens,
+        json_schema=spec.json_schema(),
+    )
+
+
+def _lookup(name: str, param: str | None = None) -> SchemaSpec[Any]:
+    try:
+        return get(name)
+    except UnknownSchemaError as exc:
+        raise GatewayError(404, str(exc), param=param, code=ErrorCode.UNKNOWN_SCHEMA) from None
+
+
+@router.get("/v1/schemas", response_model=SchemaList, summary="List extraction schemas")
+async def list_schemas(key: ExtractKey) -> SchemaList:
+    return SchemaList(data=[_info(spec) for spec in all_specs()])
+
+
+@router.get("/v1/schemas/{name}", response_model=SchemaInfo, summary="One extraction schema")
+async def get_schema(name: str, key: ExtractKey) -> SchemaInfo:
+    return _info(_lookup(name))
+
+
+def _route_for(spec: SchemaSpec[Any]) -> None:
+    async def extract_one(request: Request, key: ExtractKey) -> ExtractResponse[Any]:
+        req, image = await read_extract_request(request, ExtractRequest)
+        settings = request.app.state.settings
+        crops = caps.num_crops(req.num_crops, spec.num_crops, settings, "num_crops")
+        return await extract(request, spec, req, image, crops)
+
+    router.add_api_route(
+        f"/v1/extract/{spec.name}",
+        extract_one,
+        methods=["POST"],
+        response_model=ExtractResponse[spec.model],  # type: ignore[name-defined]
+        summary=f"Extract: {spec.description}",
+        name=f"extract_{spec.name}",
+        openapi_extra=_body_doc(ExtractRequest),
+    )
+
+
+for _spec in all_specs():
+    _route_for(_spec)
+
+
+@router.post("/v1/extract/{name}", include_in_schema=False)
+async def extract_unknown(name: str, key: ExtractKey) -> None:
+    _lookup(name)  # every known name has its own route above: this always raises 404
+
+
+@router.post(
+    "/v1/extract",
+    response_model=MultiExtractResponse,
+    summary="Several schemas on one image, concurrently",
+    openapi_extra=_body_doc(MultiExtractRequest),
+)
+async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse:
+    req, image = await read_extract_request(request, MultiExtractRequest)
+    specs = [_lookup(n, param=f"schemas[{i}]") for i, n in enumerate(req.schemas)]
+    if len(set(req.schemas)) != len(req.schemas):
+        raise GatewayError(
+            400, "schemas must not repeat a name", param="schemas", code=ErrorCode.INVALID_VALUE
+        )
+    # One crop count for all, so every schema's prompt shares the image's cached KV blocks.
+    settings = request.app.state.settings
+    crops = caps.num_crops(
+        req.num_crops, max(spec.num_crops for spec in specs), settings, "num_crops"
+    )
+    outcomes = await asyncio.gather(
+        *(extract(request, spec, req, image, crops) for spec in specs), return_exceptions=True
+    )
+    results: dict[str, SchemaOutcome] = {}
+    for spec, outcome in zip(specs, outcomes, strict=True):
+        if isinstance(outcome, GatewayError):
+            err = ExtractError.model_validate(outcome.body()["error"])
+            results[spec.name] = SchemaOutcome(status=outcome.status, error=err)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            data = json.loads(outcome.data.model_dump_json())
+            results[spec.name] = SchemaOutcome(
+                status=200, data=data, finish_reason=outcome.finish_reason, usage=outcome.usage
+            )
+    failed = [o for o in outcomes if isinstance(o, GatewayError)]
+    if failed and len(failed) == len(outcomes) and all(e.status >= 500 for e in failed):
+        raise failed[0]  # the engine is down or broken: the request as a whole failed
+    return MultiExtractResponse(model=settings.model_name, results=results)
