@@ -39,7 +39,7 @@ from bench.reports import write_report
 from gateway.extract.prompt import build_messages
 from loadtest.promtext import parse_metrics, total
 from schemas import get
-from serve.launcher import EngineProcess, health_url
+from serve.launcher import ServerProcess, health_url
 from serve.profiles import EngineProfile, get_profile
 from serve.tiny import ensure_checkpoint
 from tests.support.images import data_url, make_image
@@ -114,12 +114,11 @@ def _stream_one(
     )  # fmt: skip
 
 
-def _engine(profile: EngineProfile, log: Path) -> tuple[EngineProcess, str]:
+def _engine(profile: EngineProfile, log: Path) -> tuple[ServerProcess, str]:
     port = free_port()
     profile = profile.with_overrides(host="127.0.0.1", port=port)
-    engine = EngineProcess(
-        profile.command(), env={**os.environ, **profile.vllm_env()}, echo=log.open("ab")
-    )
+    env = {**os.environ, **profile.vllm_env()}
+    engine = ServerProcess(profile.command(), env=env, name="vLLM", echo=log.open("ab"))
     engine.start()
     engine.wait_until_healthy(health_url("127.0.0.1", port), timeout=900)
     return engine, f"http://127.0.0.1:{port}"
