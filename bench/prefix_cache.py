@@ -37,7 +37,7 @@ import httpx
 
 from bench.reports import write_report
 from gateway.extract.prompt import build_messages
-from loadtest.promtext import parse_metrics, total
+from loadtest.enginemetrics import parse_metrics, total
 from schemas import get
 from serve.launcher import ServerProcess, health_url
 from serve.profiles import EngineProfile, get_profile

@@ -80,14 +80,11 @@ def prefix_cache_counts(base_url: str) -> tuple[float, float]:
     """(hits, queries) in tokens from vLLM's ``/metrics``, summed over label sets."""
     import httpx
 
-    hits = queries = 0.0
-    for line in httpx.get(base_url + "/metrics", timeout=10).text.splitlines():
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if name == "vllm:prefix_cache_hits_total":
-            hits += float(line.rsplit(" ", 1)[1])
-        elif name == "vllm:prefix_cache_queries_total":
-            queries += float(line.rsplit(" ", 1)[1])
-    return hits, queries
+    from loadtest.enginemetrics import parse_metrics, total
+
+    samples = parse_metrics(httpx.get(base_url + "/metrics", timeout=10).text)
+    hits = total(samples, "vllm:prefix_cache_hits_total") or 0.0
+    return hits, total(samples, "vllm:prefix_cache_queries_total") or 0.0
 
 
 def settled_prefix_cache_counts(base_url: str, timeout: float = 5.0) -> tuple[float, float]:
