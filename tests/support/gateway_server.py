@@ -1,6 +1,6 @@
 """Real gateway (and stub upstream) processes for integration tests, stopped by pid.
 
-upstream = start_stub(log_dir)                        # tests/support/gateway_stub.py
+upstream = start_stub(log_dir)                        # tests.support.gateway_stub
 gw = start_gateway(upstream.base_url, tmp_dir, GATEWAY_MAX_N="2")
 key = gw.create_key("alice", rpm=5)
 ...
@@ -20,6 +20,7 @@ from tests.support.procs import free_port, stop_process, wait_until_healthy
 
 __all__ = [
     "REPO",
+    "STUB",
     "Proc",
     "GatewayServer",
     "gateway_env",
@@ -29,7 +30,8 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-STUB = REPO / "tests" / "support" / "gateway_stub.py"
+STUB = ["-m", "tests.support.gateway_stub"]
+"""The stub upstream's command line after ``python`` (run from the repository root)."""
 
 
 @dataclass
@@ -94,7 +96,7 @@ def start_stub(log_dir: Path, name: str = "stub", port: int | None = None) -> Pr
     Pass ``port`` to restart a stopped stub at the same address."""
     port = port or free_port()
     log = log_dir / f"stub-{name}-{port}.log"
-    cmd = [sys.executable, str(STUB), "--port", str(port), "--name", name]
+    cmd = [sys.executable, *STUB, "--port", str(port), "--name", name]
     proc = _spawn(cmd, log, dict(os.environ))
     base = f"http://127.0.0.1:{port}"
     try:
