@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from serve.stopsignals import STOP_SIGNALS
-from tests.support.gateway_server import REPO, Proc, gateway_env, start_gateway, start_stub
-from tests.support.procs import free_port, stop_process, tail, wait_until_healthy
+from tests.support.gateway_server import Proc, gateway_env, start_gateway, start_stub
+from tests.support.procs import free_port, spawn, stop_process, tail, wait_until_healthy
 from tests.support.proctree import descendants, describe, wait_gone
 from tests.support.standins import write_checkpoint
 
@@ -107,15 +107,7 @@ def _start_dev_standin(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     makefile.write_text(f"dev:\n\t{stack} {ports}\n")
     env = gateway_env(tmp_path / "keys.db", STANDIN_MODEL=str(write_checkpoint(tmp_path / "ckpt")))
     log = tmp_path / "dev.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["make", "--no-print-directory", "-f", str(makefile), "dev"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = spawn(["make", "--no-print-directory", "-f", str(makefile), "dev"], log, env)
     try:
         _wait_for_line(log, "The stack is up", proc, within=120)
     except BaseException:
@@ -188,16 +180,9 @@ def test_make_dev_with_the_real_engine_stops_when_its_terminal_closes(tmp_path: 
     """SIGHUP to the whole group once left vLLM and the gateway running with no parent."""
     ports = f"--engine-port {free_port()} --gateway-port {free_port()}"
     log = tmp_path / "dev.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            # -o setup: the environment is there already; never reinstall it from a test
-            ["make", "--no-print-directory", "-o", "setup", "dev", f"DEV_ARGS={ports}"],
-            cwd=REPO,
-            env=_engine_env(tmp_path),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    # -o setup: the environment is there already; never reinstall it from a test
+    make = ["make", "--no-print-directory", "-o", "setup", "dev", f"DEV_ARGS={ports}"]
+    proc = spawn(make, log, _engine_env(tmp_path))
     try:
         _wait_for_line(log, "The stack is up", proc, within=600)
         tree = descendants(proc.pid) | {proc.pid}
@@ -213,15 +198,7 @@ def test_the_real_engine_stops_when_serve_run_is_killed(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
     cmd = [sys.executable, "-m", "serve", "run", "--profile", "cpu-dev", "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO,
-            env=_engine_env(tmp_path),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = spawn(cmd, log, _engine_env(tmp_path))
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/health", proc, 600, log)
         tree = descendants(proc.pid) | {proc.pid}

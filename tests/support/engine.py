@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.procs import free_port, stop_process, wait_until_healthy
+from tests.support.procs import REPO, free_port, spawn, stop_process, wait_until_healthy
 
 __all__ = [
     "REPO",
@@ -24,7 +24,6 @@ __all__ = [
     "tree_rss_bytes",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
 SERVED_MODEL = "phi-3.5-vision"
 
 
@@ -63,10 +62,7 @@ def start_engine(
     log = log_dir / f"vllm-{port}.log"
     cmd = [sys.executable, "-m", "serve", "run", "--profile", profile]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc = spawn(cmd, log)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base + "/health", proc, timeout, log)

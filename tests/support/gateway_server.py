@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.auth.keys import KeyStore
-from tests.support.procs import free_port, stop_process, wait_until_healthy
+from tests.support.procs import REPO, free_port, spawn, stop_process, wait_until_healthy
 
 __all__ = [
     "REPO",
@@ -29,7 +29,6 @@ __all__ = [
     "start_stub",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
 STUB = ["-m", "tests.support.gateway_stub"]
 """The stub upstream's command line after ``python`` (run from the repository root)."""
 
@@ -84,20 +83,13 @@ def run_gateway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     )
 
 
-def _spawn(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
 def start_stub(log_dir: Path, name: str = "stub", port: int | None = None) -> Proc:
     """The fixed-response / fault-injecting upstream stub; it answers with id chatcmpl-NAME.
     Pass ``port`` to restart a stopped stub at the same address."""
     port = port or free_port()
     log = log_dir / f"stub-{name}-{port}.log"
     cmd = [sys.executable, *STUB, "--port", str(port), "--name", name]
-    proc = _spawn(cmd, log, dict(os.environ))
+    proc = spawn(cmd, log, dict(os.environ))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base + "/health", proc, 30, log)
@@ -113,7 +105,7 @@ def start_gateway(upstream_url: str, work_dir: Path, **env_overrides: str) -> Ga
     keys_db = work_dir / f"keys-{port}.db"
     env = gateway_env(keys_db, GATEWAY_UPSTREAM_URL=upstream_url, **env_overrides)
     log = work_dir / f"gateway-{port}.log"
-    proc = _spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], log, env)
+    proc = spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], log, env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base + "/health", proc, 60, log)
