@@ -33,8 +33,10 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_KEY_FILE = REPO / ".cache" / "dev-api-key"
-"""Where ``make dev`` keeps its development key (``serve/stack.py``)."""
+DEV_KEY_FILE = Path(
+    os.environ.get("GATEWAY_KEYS_DB") or REPO / ".cache" / "gateway-keys.db"
+).with_name("dev-api-key")
+"""Where ``make dev`` keeps its development key: beside the key store (``serve/stack.py``)."""
 START_HINT = (
     "start the stack with `make dev` (vLLM + gateway on http://127.0.0.1:8080) "
     "or point HOST= at a running gateway"
