@@ -9,6 +9,8 @@ STAMP := $(VENV)/.setup-done
 TORCH_SOURCE := $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),,--extra-index-url https://download.pytorch.org/whl/cpu)
 PROFILE ?= cpu-dev
 PYTEST_ARGS ?=
+# more `python -m serve.stack` options for `make dev`, e.g. DEV_ARGS='--gateway-port 8081'
+DEV_ARGS ?=
 
 .PHONY: setup dev test test-unit lint bench clean
 
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 dev: setup
-	$(BIN)/python -m serve.stack --profile $(PROFILE)
+	$(BIN)/python -m serve.stack --profile $(PROFILE) $(DEV_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

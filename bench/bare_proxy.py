@@ -5,21 +5,18 @@ client) and sends the answer back. No key check, no body checks, no images, no a
 no metrics, no streaming: whatever throughput this keeps of an upstream, the gateway (which
 runs on the same server and client) cannot keep more. Not for serving anything.
 
-    python bench/bare_proxy.py --upstream http://127.0.0.1:9001 --port 9002
+    python -m bench.bare_proxy --upstream http://127.0.0.1:9001 --port 9002
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.asgi_stub import receive_body  # noqa: E402
+from tests.support.asgi_stub import receive_body
 
 __all__ = ["make_app"]
 

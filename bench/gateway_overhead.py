@@ -2,7 +2,7 @@
 
     python -m bench.gateway_overhead --out bench/results     # writes gateway_overhead.{md,json}
 
-Starts, on loopback, the stub upstream (``tests/support/gateway_stub.py``: fixed
+Starts, on loopback, the stub upstream (``tests.support.gateway_stub``: fixed
 chat.completion JSON and a fixed SSE stream, a few microseconds per request) and the real
 gateway (``python -m gateway serve``, one worker, a real key, access log on). Then, in one run,
 side by side:
@@ -37,22 +37,18 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench.reports import write_report  # noqa: E402
-from gateway.auth.keys import KeyStore  # noqa: E402
-from tests.support.gateway_server import gateway_env  # noqa: E402
-from tests.support.procs import free_port, stop_process, wait_until_healthy  # noqa: E402
+from bench.reports import write_report
+from gateway.auth.keys import KeyStore
+from tests.support.gateway_server import REPO, STUB, gateway_env
+from tests.support.procs import free_port, stop_process, wait_until_healthy
 
 __all__ = ["main", "Result"]
 
-STUB = REPO / "tests" / "support" / "gateway_stub.py"
 SERVICE_MS = (1, 10)
 """Upstream service times for the realistic-latency comparison. 10 ms is still faster than
 any real answer: one forward pass of a 4B model plus vLLM's own request handling."""
-ASGI_STUB = REPO / "tests" / "support" / "asgi_stub.py"
-BARE_PROXY = REPO / "bench" / "bare_proxy.py"
+ASGI_STUB = ["-m", "tests.support.asgi_stub"]
+BARE_PROXY = ["-m", "bench.bare_proxy"]
 BARE = ("raw-bare", "uvicorn-bare")
 """The bare proxy in the gateway's place, in front of the raw and the uvicorn stub: the most
 that any proxy on the gateway's server and client (uvicorn, aiohttp) keeps."""
@@ -346,10 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     key = KeyStore(work / "keys.db").create("bench")
     env = gateway_env(work / "keys.db")
     # Each upstream gets its own gateway: (pair suffix, upstream command).
-    upstreams = [("", [str(STUB)]), ("-uvicorn", [str(ASGI_STUB)])]
-    upstreams += [(f"-{ms}ms", [str(STUB), "--service-ms", str(ms)]) for ms in SERVICE_MS]
+    upstreams = [("", STUB), ("-uvicorn", ASGI_STUB)]
+    upstreams += [(f"-{ms}ms", [*STUB, "--service-ms", str(ms)]) for ms in SERVICE_MS]
     upstreams += [
-        (f"-{name}", [str(ASGI_STUB if name.startswith("uvicorn") else STUB)])
+        (f"-{name}", ASGI_STUB if name.startswith("uvicorn") else STUB)
         for name in (*BARE, *WORKERS)
     ]
     ports: dict[str, int] = {}
@@ -363,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             upstream_url = f"http://127.0.0.1:{ports[up]}"
             if pair.endswith("bare"):
-                front = [str(BARE_PROXY), "--upstream", upstream_url]
+                front = [*BARE_PROXY, "--upstream", upstream_url]
             else:
                 workers = ["--workers", "2"] if pair.endswith("2w") else []
                 front = ["-m", "gateway", "serve", *workers]

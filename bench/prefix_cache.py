@@ -3,7 +3,7 @@
     python -m bench.prefix_cache --out bench/results     # writes prefix_cache.{md,json}
 
 Starts vLLM CPU on the tiny checkpoint (profile ``cpu-dev``), then sends K extraction prompts
-built exactly as the gateway builds them (``gateway.extract_prompt``: fixed system prompt,
+built exactly as the gateway builds them (``gateway.extract.prompt``: fixed system prompt,
 then the image, then each schema's instructions) for one 1024x768 image at num_crops=16,
 streaming so that time to first token is visible: the first schema alone (cold), then the
 other K-1 (warm). For each request it reads vLLM's ``/metrics`` before and after:
@@ -37,9 +37,9 @@ import httpx
 
 from bench.reports import write_report
 from gateway.extract.prompt import build_messages
-from loadtest.promtext import parse_metrics, total
+from loadtest.enginemetrics import parse_metrics, total
 from schemas import get
-from serve.launcher import EngineProcess, health_url
+from serve.launcher import ServerProcess, health_url
 from serve.profiles import EngineProfile, get_profile
 from serve.tiny import ensure_checkpoint
 from tests.support.images import data_url, make_image
@@ -114,12 +114,11 @@ def _stream_one(
     )  # fmt: skip
 
 
-def _engine(profile: EngineProfile, log: Path) -> tuple[EngineProcess, str]:
+def _engine(profile: EngineProfile, log: Path) -> tuple[ServerProcess, str]:
     port = free_port()
     profile = profile.with_overrides(host="127.0.0.1", port=port)
-    engine = EngineProcess(
-        profile.command(), env={**os.environ, **profile.vllm_env()}, echo=log.open("ab")
-    )
+    env = {**os.environ, **profile.vllm_env()}
+    engine = ServerProcess(profile.command(), env=env, name="vLLM", echo=log.open("ab"))
     engine.start()
     engine.wait_until_healthy(health_url("127.0.0.1", port), timeout=900)
     return engine, f"http://127.0.0.1:{port}"

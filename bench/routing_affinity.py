@@ -36,18 +36,15 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench.reports import write_report  # noqa: E402
-from tests.support.engine import (  # noqa: E402
+from bench.reports import write_report
+from tests.support.engine import (
     Engine,
     prefix_cache_counts,
     start_engine,
     tree_rss_bytes,
 )
-from tests.support.gateway_server import GatewayServer, start_gateway  # noqa: E402
-from tests.support.images import data_url, make_image  # noqa: E402
+from tests.support.gateway_server import GatewayServer, start_gateway
+from tests.support.images import data_url, make_image
 
 __all__ = ["main", "run_policy"]
 

@@ -193,10 +193,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, sqlite3.Error) as exc:
         print(f"error: cannot open the key store {settings.keys_db}: {exc}", file=sys.stderr)
         return 1
+    from .workers import hangup_stops_gracefully, run_workers
+
     if workers == 1:
+        hangup_stops_gracefully()
         uvicorn.run(host=host, port=port, **options)
         return 0
-    from .workers import run_workers
 
     try:
         return run_workers(options, host, port, workers)

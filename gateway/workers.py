@@ -11,10 +11,10 @@ kernel spreads new connections across the workers by address hash: 4,700 to 5,10
 The parent only supervises. It binds the port first, without listening, so a busy port fails
 at once and no other program can take the port while workers restart; a socket that does not
 listen is never handed a connection. It starts the workers, replaces one that dies, and on
-SIGTERM or SIGINT stops them all. A worker that dies before it reported its startup complete
-means the app cannot start (a bad setting, say): the parent then stops everything and exits
-with an error rather than restarting it in a loop. If the parent itself is killed, Linux
-sends each worker SIGTERM, so no orphan keeps serving on the port.
+SIGTERM, SIGINT or SIGHUP (a closed terminal) stops them all. A worker that dies before it
+reported its startup complete means the app cannot start (a bad setting, say): the parent then
+stops everything and exits with an error rather than restarting it in a loop. If the parent
+itself is killed, Linux sends each worker SIGTERM, so no orphan keeps serving on the port.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
-__all__ = ["bind_socket", "run_workers", "SHUTDOWN_GRACE_S"]
+__all__ = ["bind_socket", "hangup_stops_gracefully", "run_workers", "SHUTDOWN_GRACE_S"]
 
 SHUTDOWN_GRACE_S = 30.0
 """How long stopping workers may finish in-flight requests before they are killed."""
@@ -59,6 +59,14 @@ def bind_socket(host: str, port: int, *, listen: bool) -> socket.socket:
     return sock
 
 
+def hangup_stops_gracefully() -> None:
+    """Make SIGHUP (a closed terminal) stop this uvicorn process as SIGTERM does.
+
+    uvicorn finishes in-flight requests on SIGINT and SIGTERM only; SIGHUP's default action
+    would end the process mid-request."""
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: signal.raise_signal(signal.SIGTERM))
+
+
 def _die_with(supervisor: int) -> None:
     """Ask Linux to SIGTERM this worker when the supervisor dies, even by SIGKILL.
 
@@ -79,6 +87,7 @@ def _worker_main(
     """One worker process: its own listening socket, one uvicorn server (which handles
     SIGTERM/SIGINT itself by finishing in-flight requests)."""
     _die_with(supervisor)
+    hangup_stops_gracefully()
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -109,7 +118,8 @@ class _Worker:
 
 
 def run_workers(options: dict[str, Any], host: str, port: int, count: int) -> int:
-    """Serve ``uvicorn.Config(**options)`` from ``count`` processes until SIGTERM/SIGINT.
+    """Serve ``uvicorn.Config(**options)`` from ``count`` processes until SIGTERM, SIGINT or
+    SIGHUP.
 
     The supervisor logs as the workers do: with ``options``' ``log_config`` and ``log_level``.
     Returns the exit status: 0 after a requested stop, 1 if a worker failed to start.
@@ -126,7 +136,8 @@ def run_workers(options: dict[str, Any], host: str, port: int, count: int) -> in
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop_requested.append(signum)
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stop_signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, request_stop) for sig in stop_signals}
 
     def start() -> _Worker:
         reader, writer = context.Pipe(duplex=False)

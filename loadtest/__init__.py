@@ -7,7 +7,7 @@ and writes Locust's CSV/HTML plus ``summary.json`` and ``report.md``/``report.ht
 
 Modules, each with one job::
 
-    config       RunConfig: every setting of a run (config.json)
+    config       RunConfig: every setting of a run (config.json), the step ramp's levels
     corpus       the synthetic, seeded image corpus (documents, photos, banners)
     payloads     request bodies spliced around pre-encoded images
     sse          SSE stream → TTFT, ITL, usage
@@ -15,8 +15,8 @@ Modules, each with one job::
     context      what the users of one Locust process share
     scenarios    the four kinds of request (chat, stream, extract, repeat)
     users        closed-loop Locust users      openloop   the fixed-arrival-rate scheduler
-    ramp/shapes  the step ramp                 locustfile the Locust entry point and hooks
-    cpumeter     the load generator's own CPU  promtext / enginemetrics   vLLM /metrics
+    stepshape    the step ramp's Locust shape  locustfile the Locust entry point and hooks
+    cpumeter     the load generator's own CPU  enginemetrics  vLLM /metrics over the run
     preflight    is the stack up? versions     stats / summary            the numbers
     render / report / plots                    Markdown, HTML and PNG
     cli / runner                               the command line and one run end to end

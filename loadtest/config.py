@@ -32,7 +32,8 @@ KINDS = ("chat", "stream", "extract", "repeat")
 """Request kinds, one Locust user class each (see ``users.py``)."""
 DEFAULT_MIX: dict[str, float] = {kind: 1.0 for kind in KINDS}
 DEFAULT_SCHEMAS = ("image_insight", "scene", "people_count", "object_count")
-"""Used when the gateway has no ``/v1/schemas``: kinds that suit any picture."""
+"""The extract kind's schemas when ``--schemas`` is not given, those of them the gateway lists:
+kinds that suit any picture."""
 Shape = Literal["fixed", "step", "open"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)?", re.IGNORECASE)
@@ -88,8 +89,9 @@ class RunConfig:
     """The gateway (never vLLM directly: the point is to measure the whole stack)."""
     model: str = "phi-3.5-vision"
     """Filled from ``GET /v1/models`` by the CLI."""
-    schemas: list[str] = field(default_factory=lambda: list(DEFAULT_SCHEMAS))
-    """Extraction schemas the ``extract`` kind spreads over."""
+    schemas: list[str] = field(default_factory=list)
+    """Extraction schemas the ``extract`` kind spreads over, chosen by the CLI among those
+    the gateway's ``/v1/schemas`` lists."""
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     shape: Shape = "fixed"
     """``fixed``: N closed-loop users; ``step``: a user ramp in steps; ``open``: a fixed
@@ -135,6 +137,23 @@ class RunConfig:
     out_dir: str = "."
     label: str = ""
     """Free text for the report title (``"h100, fp8 kv"``)."""
+
+    def step_levels(self) -> list[int]:
+        """The step ramp's users: ``[step, 2·step, …, users]``, the last level ``users`` even
+        if it is not a multiple of ``step_users``.
+
+            RunConfig(users=16, step_users=4).step_levels()    # [4, 8, 12, 16]
+        """
+        if self.users < 1 or self.step_users < 1:
+            raise ValueError("users and step_users must be at least 1")
+        levels = list(range(self.step_users, self.users + 1, self.step_users))
+        if not levels or levels[-1] != self.users:
+            levels.append(self.users)
+        return levels
+
+    def step_index(self, elapsed_s: float) -> int:
+        """Which step of the ramp a moment ``elapsed_s`` after the start belongs to."""
+        return int(max(0.0, elapsed_s) // self.step_duration_s)
 
     def weights(self) -> dict[str, float]:
         """Kinds with a positive weight, in `KINDS` order."""

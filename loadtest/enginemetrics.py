@@ -10,18 +10,22 @@ running, waiting) as the peak of the snapshots inside it.
     sampler = EngineSampler(["http://127.0.0.1:8000/metrics"], interval_s=2.0)
     sampler.start();  ...;  sampler.stop()
     engine_summary(sampler.snapshots, t_from, t_to)["prefix_cache_hit_rate"]
+
+The text format is read by ``prometheus_client``'s parser; ``total`` sums one metric over the
+label sets (engines, models) a page holds.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-
-from loadtest.promtext import parse_metrics, total
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 __all__ = [
     "COUNTERS",
@@ -29,8 +33,11 @@ __all__ = [
     "EngineSampler",
     "Snapshot",
     "engine_summary",
+    "parse_metrics",
     "scrape",
+    "snapshot_from_samples",
     "snapshot_from_text",
+    "total",
 ]
 
 COUNTERS = {
@@ -58,12 +65,33 @@ class Snapshot:
     errors: list[str] = field(default_factory=list)
 
 
+def parse_metrics(text: str) -> list[Sample]:
+    """Every sample of a Prometheus text page; ValueError if it is not one."""
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def total(samples: list[Sample], name: str, **match: str) -> float | None:
+    """Sum of ``name`` over label sets that contain ``match``; None if there is none."""
+    values = [
+        s.value
+        for s in samples
+        if s.name == name
+        and all(s.labels.get(k) == v for k, v in match.items())
+        and not math.isnan(s.value)
+    ]
+    return sum(values) if values else None
+
+
 def snapshot_from_text(texts: list[str], t: float) -> Snapshot:
+    """`snapshot_from_samples` of Prometheus text pages."""
+    return snapshot_from_samples([parse_metrics(text) for text in texts], t)
+
+
+def snapshot_from_samples(pages: list[list[Sample]], t: float) -> Snapshot:
     """Merge several engines' metrics: counters and running/waiting add up; KV usage is
     the highest engine's (the peak that matters is the fullest replica)."""
     snap = Snapshot(t)
-    for text in texts:
-        samples = parse_metrics(text)
+    for samples in pages:
         for key, name in {**COUNTERS, **GAUGES}.items():
             value = total(samples, name)
             if key == "kv_usage":
@@ -77,16 +105,18 @@ def snapshot_from_text(texts: list[str], t: float) -> Snapshot:
 
 
 def scrape(urls: list[str], timeout: float = 5.0) -> Snapshot:
-    """One snapshot of every engine; unreachable ones are noted, not raised."""
-    texts, errors = [], []
+    """One snapshot of every engine; unreachable or unreadable ones are noted, not raised."""
+    pages, errors = [], []
     for url in urls:
         try:
             resp = httpx.get(url, timeout=timeout)
             resp.raise_for_status()
-            texts.append(resp.text)
+            pages.append(parse_metrics(resp.text))
         except httpx.HTTPError as exc:
             errors.append(f"{url}: {type(exc).__name__}: {exc}"[:200])
-    snap = snapshot_from_text(texts, time.time())
+        except ValueError as exc:
+            errors.append(f"{url}: not Prometheus text: {exc}"[:200])
+    snap = snapshot_from_samples(pages, time.time())
     snap.errors = errors
     return snap
 

@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 
 from loadtest.config import RunConfig
-from loadtest.ramp import step_levels
 
 __all__ = ["GRACE_S", "expected_s", "locust_command", "run_locust"]
 
@@ -76,7 +75,7 @@ def locust_command(cfg: RunConfig, config_path: Path, out: Path) -> list[str]:
 
 def expected_s(cfg: RunConfig) -> float:
     if cfg.shape == "step":
-        return len(step_levels(cfg.users, cfg.step_users)) * cfg.step_duration_s
+        return len(cfg.step_levels()) * cfg.step_duration_s
     return cfg.duration_s
 
 

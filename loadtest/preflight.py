@@ -3,7 +3,8 @@
 Locust against a dead host prints a wall of connection errors; against a wrong key, a run of
 401s dressed up as a result. So the CLI checks first and stops with one line that says what
 to start or set (`StackNotReady`). What it learns (the served model, the extraction schemas,
-versions) goes into the config and the report.
+versions) goes into the config and the report. A run with the extract kind needs the gateway's
+schema list: if ``/v1/schemas`` fails, the run stops there rather than guessing names.
 
     info = check_stack("http://127.0.0.1:8080", api_key)
     info.model, info.schemas      # ('phi-3.5-vision', ['image_insight', 'scene', ...])
@@ -21,8 +22,6 @@ from typing import Any
 
 import httpx
 
-from loadtest.config import DEFAULT_SCHEMAS
-
 __all__ = [
     "DEV_KEY_FILE",
     "StackInfo",
@@ -34,8 +33,10 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_KEY_FILE = REPO / ".cache" / "dev-api-key"
-"""Where ``make dev`` keeps its development key (``serve/stack.py``)."""
+DEV_KEY_FILE = Path(
+    os.environ.get("GATEWAY_KEYS_DB") or REPO / ".cache" / "gateway-keys.db"
+).with_name("dev-api-key")
+"""Where ``make dev`` keeps its development key: beside the key store (``serve/stack.py``)."""
 START_HINT = (
     "start the stack with `make dev` (vLLM + gateway on http://127.0.0.1:8080) "
     "or point HOST= at a running gateway"
@@ -50,9 +51,8 @@ class StackNotReady(Exception):
 class StackInfo:
     model: str
     models: list[str]
-    schemas: list[str]
-    schemas_found: bool
-    notes: list[str] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)
+    """The gateway's extraction schemas; empty when they were not asked for."""
 
 
 def resolve_api_key(explicit: str | None, key_file: Path = DEV_KEY_FILE) -> tuple[str, str]:
@@ -101,10 +101,33 @@ def _get(client: httpx.Client, url: str) -> httpx.Response:
         ) from None
 
 
+def _schemas(client: httpx.Client, host: str) -> list[str]:
+    resp = _get(client, f"{host}/v1/schemas")
+    if resp.status_code != 200:
+        raise StackNotReady(
+            f"{host}/v1/schemas answered HTTP {resp.status_code} ({_error_text(resp)}); the "
+            "extract kind needs the gateway's schemas: use a key with the 'extract' scope, "
+            "or leave extract out of --mix"
+        )
+    try:
+        names = parse_schema_list(resp.json())
+    except ValueError:
+        names = []
+    if not names:
+        raise StackNotReady(f"{host}/v1/schemas listed no schema; is HOST the gateway?")
+    return names
+
+
 def check_stack(
-    host: str, api_key: str, model: str | None = None, timeout: float = 10.0
+    host: str,
+    api_key: str,
+    model: str | None = None,
+    timeout: float = 10.0,
+    *,
+    schemas: bool = True,
 ) -> StackInfo:
-    """Probe ``/v1/models`` and ``/v1/schemas``; raise `StackNotReady` with a hint."""
+    """Probe ``/v1/models`` and, with ``schemas``, ``/v1/schemas``; raise `StackNotReady`
+    with a hint."""
     host = host.rstrip("/")
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     with httpx.Client(timeout=timeout, headers=headers) as client:
@@ -137,18 +160,7 @@ def check_stack(
             raise StackNotReady(
                 f"model {model!r} is not served at {host} (served: {', '.join(models)})"
             )
-        info = StackInfo(model or models[0], models, list(DEFAULT_SCHEMAS), False)
-        resp = _get(client, f"{host}/v1/schemas")
-        if resp.status_code == 200:
-            names = parse_schema_list(resp.json())
-            if names:
-                info.schemas, info.schemas_found = names, True
-        else:
-            info.notes.append(
-                f"GET /v1/schemas answered HTTP {resp.status_code}; the extract "
-                f"kind uses the default schemas {', '.join(DEFAULT_SCHEMAS)}"
-            )
-    return info
+        return StackInfo(model or models[0], models, _schemas(client, host) if schemas else [])
 
 
 def _engine_version(metrics_url: str) -> str | None:

@@ -41,7 +41,7 @@ def choose_schemas(requested: str, info: StackInfo) -> list[str]:
         return list(info.schemas)
     if requested:
         names = [n.strip() for n in requested.split(",") if n.strip()]
-        unknown = [n for n in names if info.schemas_found and n not in info.schemas]
+        unknown = [n for n in names if n not in info.schemas]
         if unknown:
             raise StackNotReady(
                 f"unknown schema(s) {', '.join(unknown)}; the gateway has {', '.join(info.schemas)}"
@@ -101,7 +101,7 @@ def finish(
 
 
 def _print_result(summary: dict[str, Any], out: Path) -> None:
-    from loadtest.sections import fmt_ms
+    from loadtest.report import fmt_ms
 
     o, g = summary["overall"], summary["goodput"]
     rps = o["requests_per_s"] or 0.0
@@ -127,8 +127,9 @@ def run(
     """Check the stack, run Locust, write everything to ``out``; Locust's exit code."""
     key, key_source = resolve_api_key(api_key)
     try:
-        info = check_stack(cfg.host, key, model)
-        cfg.schemas = choose_schemas(schemas, info)
+        extract = "extract" in cfg.weights()
+        info = check_stack(cfg.host, key, model, schemas=extract)
+        cfg.schemas = choose_schemas(schemas, info) if extract else []
     except StackNotReady as exc:
         print(f"loadtest: error: {exc}", file=sys.stderr)
         return 2
@@ -144,10 +145,6 @@ def run(
         f"~{expected_s(cfg):.0f} s; writing {out}",
         flush=True,
     )
-    if "extract" not in cfg.weights():
-        info.notes = [n for n in info.notes if "/v1/schemas" not in n]
-    for note in info.notes:
-        print(f"loadtest: note: {note}")
     sampler = EngineSampler(cfg.engine_metrics_urls, cfg.metrics_interval_s)
     sampler.start()
     env = {
@@ -176,7 +173,7 @@ def run(
             file=sys.stderr,
         )
         return code or 1
-    summary = finish(out, cfg, sampler.snapshots, versions, info.notes, code)
+    summary = finish(out, cfg, sampler.snapshots, versions, [], code)
     _print_result(summary, out)
     return code
 

@@ -16,7 +16,6 @@ from typing import Any
 from loadtest.config import RunConfig
 from loadtest.cpumeter import SATURATED, is_saturated
 from loadtest.enginemetrics import Snapshot, engine_summary
-from loadtest.ramp import step_index, step_levels
 from loadtest.samples import Sample
 from loadtest.stats import errors_by_type, goodput, group_stats
 
@@ -47,14 +46,14 @@ def step_table(
     snapshots: Sequence[Snapshot],
 ) -> list[dict[str, Any]]:
     """One row per ramp step: users, throughput, latency percentiles, goodput, engine."""
-    levels = step_levels(cfg.users, cfg.step_users)
+    levels = cfg.step_levels()
     rows = []
     for i, users in enumerate(levels):
         t0 = test_start + i * cfg.step_duration_s
         t1 = min(end, t0 + cfg.step_duration_s)
         if t1 <= t0:
             break
-        group = [s for s in samples if step_index(cfg, s.start - test_start) == i]
+        group = [s for s in samples if cfg.step_index(s.start - test_start) == i]
         span = t1 - t0
         row = {
             "step": i,

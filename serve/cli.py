@@ -2,7 +2,7 @@
 
     python -m serve plan --profile h100-80g     # the KV arithmetic, as a table
     python -m serve args --profile cpu-dev      # the vLLM command line, shell-quoted
-    python -m serve run  --profile cpu-dev --port 8001   # start vLLM, wait, stop on Ctrl-C
+    python -m serve run  --profile cpu-dev --port 8001   # start vLLM, wait, stop on a signal
     python -m serve tiny --out .cache/tiny-phi3v          # build the tiny checkpoint
 
 Expected failures (unknown profile, missing model, a profile that cannot hold one request,
@@ -15,23 +15,18 @@ import argparse
 import os
 import re
 import shlex
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from serve.errors import ModelNotFoundError, ServeError
 from serve.kvcache import GiB, KVPlan, plan
-from serve.launcher import EngineProcess, health_url
+from serve.launcher import ServerProcess, health_url
 from serve.profiles import EngineProfile, get_profile, profile_names, tiny_checkpoint_dir
+from serve.stopsignals import StopRequested, StopSignals
 
 __all__ = ["build_parser", "format_plan", "main", "resolve_model"]
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-
-
-class _Stop(Exception):
-    """Raised from the SIGTERM handler so SIGTERM and Ctrl-C share one shutdown path."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in [
         ("plan", "print the KV-cache arithmetic for a profile"),
         ("args", "print the vLLM command line for a profile"),
-        ("run", "start vLLM with a profile and keep it running until Ctrl-C/SIGTERM"),
+        ("run", "start vLLM with a profile; SIGINT, SIGTERM or SIGHUP stops it"),
     ]:
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("--profile", required=True, help=f"one of: {known}")
@@ -173,33 +168,26 @@ def _run(args: argparse.Namespace) -> int:
     profile = resolve_model(profile, build_tiny=build_tiny)
     plan(profile)  # refuse before starting anything that cannot hold one request
     env = {**os.environ, **profile.vllm_env()}
-    engine = EngineProcess(profile.command(), env)
+    engine = ServerProcess(profile.command(), env, name="vLLM")
     print(f"serve: starting vLLM: {_shell(profile)}", flush=True)
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
-
-    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     try:
-        signal.signal(signal.SIGTERM, on_sigterm)
-        engine.start()
-        engine.wait_until_healthy(health_url(profile.host, profile.port), args.startup_timeout)
-        base = health_url(profile.host, profile.port).removesuffix("/health")
-        print(f"serve: ready: {profile.served_model_name} at {base}/v1"
-              f" (profile {profile.name}, pid {engine.pid})", flush=True)  # fmt: skip
-        code = engine.wait()
-        raise ServeError(f"vLLM exited with code {code}: {engine.failure_reason()}")
-    except (KeyboardInterrupt, _Stop):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        engine.stop(args.grace)
+        with StopSignals() as signals:
+            try:
+                engine.start()
+                engine.wait_until_healthy(
+                    health_url(profile.host, profile.port), args.startup_timeout
+                )
+                base = health_url(profile.host, profile.port).removesuffix("/health")
+                print(f"serve: ready: {profile.served_model_name} at {base}/v1"
+                      f" (profile {profile.name}, pid {engine.pid})", flush=True)  # fmt: skip
+                code = engine.wait()
+                raise ServeError(f"vLLM exited with code {code}: {engine.failure_reason()}")
+            finally:
+                signals.hold()
+                engine.stop(args.grace)  # also when vLLM exited: its engine core may not have
+    except StopRequested:
         print("serve: stopped", flush=True)
         return 0
-    finally:
-        if engine.poll() is None:
-            engine.stop(args.grace)
-        signal.signal(signal.SIGTERM, previous[0])
-        signal.signal(signal.SIGINT, previous[1])
 
 
 def _shell(profile: EngineProfile) -> str:

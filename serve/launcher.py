@@ -1,10 +1,14 @@
-"""Runs vLLM as a child process: start it, wait for ``/health``, stop it cleanly.
+"""Runs a server (vLLM, or the gateway under ``make dev``) as a child: start it, wait for
+``/health``, stop it cleanly.
 
-The child gets its own process group (vLLM forks an engine core and workers), so stopping
-signals the whole group: SIGTERM, a grace period, then SIGKILL. Its output is echoed line by
-line to ours, and the last lines are kept so a failed start-up can say why.
+The child gets its own session and process group (vLLM forks an engine core and workers), so
+stopping signals the whole group: SIGTERM, a grace period, then SIGKILL. Because a signal to
+*our* group does not reach it, the parent must stop it (see ``serve.stopsignals``); and because
+a parent killed outright cannot, the child is started through ``serve.lifeline`` and gets
+SIGTERM when its parent dies. Its output is echoed line by line to ours, and the last lines are
+kept so a failed start-up can say why.
 
->>> engine = EngineProcess(profile.command(), env=os.environ | profile.vllm_env())
+>>> engine = ServerProcess(profile.command(), env=os.environ | profile.vllm_env(), name="vLLM")
 >>> engine.start()
 >>> engine.wait_until_healthy("http://127.0.0.1:8000/health", timeout=600)
 >>> engine.stop()
@@ -26,8 +30,9 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from serve.errors import EngineStartError
+from serve.lifeline import lifeline_argv
 
-__all__ = ["EngineProcess", "health_url", "stop_process_group", "wait_for_health"]
+__all__ = ["ServerProcess", "health_url", "stop_process_group", "wait_for_health"]
 
 _ERROR_LINE = re.compile(r"\b\w*(Error|Exception)\b:?")
 _UNINFORMATIVE = ("Engine core initialization failed", "Traceback (most recent call last)")
@@ -94,18 +99,18 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-class EngineProcess:
-    """One server process group (vLLM by default) and a thread that copies its output to
-    ours. ``name`` is what error messages call it (``make dev`` runs the gateway with it too)."""
+class ServerProcess:
+    """One server's process group and a thread that copies its output to ours. ``name`` is
+    what messages call it ("vLLM", "the gateway")."""
 
     def __init__(
         self,
         argv: list[str],
         env: dict[str, str] | None = None,
         *,
+        name: str,
         echo: BinaryIO | None = None,
         tail_lines: int = 40,
-        name: str = "vLLM",
     ) -> None:
         self.argv = argv
         self.env = env
@@ -119,16 +124,17 @@ class EngineProcess:
     def pid(self) -> int:
         """The server's pid (also its process-group id)."""
         if self._proc is None:
-            raise RuntimeError("engine not started")
+            raise RuntimeError(f"{self.name} not started")
         return self._proc.pid
 
     def start(self) -> None:
-        """Spawn the server in a new session, its output piped through us."""
+        """Spawn the server in a new session, its output piped through us; it gets SIGTERM
+        if we die."""
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")  # log lines as they happen, not at exit
         try:
             self._proc = subprocess.Popen(
-                self.argv,
+                lifeline_argv(self.argv),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -137,7 +143,9 @@ class EngineProcess:
             )
         except OSError as exc:
             raise EngineStartError(f"cannot start {self.argv[0]}: {exc}") from exc
-        self._pump = threading.Thread(target=self._copy_output, name="vllm-output", daemon=True)
+        self._pump = threading.Thread(
+            target=self._copy_output, name=f"{self.name}-output", daemon=True
+        )
         self._pump.start()
 
     def _copy_output(self) -> None:
@@ -180,7 +188,7 @@ class EngineProcess:
     def wait_until_healthy(self, url: str, timeout: float, interval: float = 0.5) -> None:
         """Poll ``url`` until it answers 200; EngineStartError if the server dies or stalls."""
         if self._proc is None:
-            raise RuntimeError("engine not started")
+            raise RuntimeError(f"{self.name} not started")
         wait_for_health(url, self._proc, timeout, self.failure_reason, self.name, interval)
 
     def stop(self, grace: float = 30.0) -> int | None:

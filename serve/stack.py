@@ -2,8 +2,14 @@
 
 Runs ``python -m serve run`` (vLLM on the chosen profile; ``cpu-dev`` serves the tiny
 checkpoint) and, once the engine is healthy, ``python -m gateway serve`` in front of it with a
-development API key, then prints how to call it. Both are child processes in their own
-process groups and are stopped by pid on Ctrl-C or SIGTERM.
+development API key, then prints how to call it.
+
+Stopping leaves nothing behind. Both servers are child processes in their own process groups
+(``serve.launcher``), stopped by process group, the gateway first, on SIGINT, SIGTERM or SIGHUP
+(``serve.stopsignals``), whether the signal reaches this process alone or its whole group (a
+closed terminal, a service manager). Each child gets SIGTERM if this process is killed outright
+(``serve.lifeline``), and this process gets SIGTERM when its own parent dies: ``make`` passes
+SIGTERM on to it, but not SIGINT or SIGHUP.
 """
 
 from __future__ import annotations
@@ -11,26 +17,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 
-from serve.launcher import EngineProcess
+from serve.launcher import ServerProcess
+from serve.lifeline import die_with_parent
+from serve.stopsignals import StopRequested, StopSignals
 
 __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_KEY_FILE = REPO / ".cache" / "dev-api-key"
+ENGINE_GRACE_S = 45.0
+"""How long ``serve run`` may take to stop after SIGTERM: its own grace for vLLM (30 s) and
+some margin, so that vLLM is never left without the parent that is stopping it."""
+GATEWAY_GRACE_S = 20.0
 
 
-def _start(
-    args: list[str], module: str, name: str, env: dict[str, str] | None = None
-) -> EngineProcess:
-    """``python -m <module> <args>`` in its own process group, its output echoed to ours."""
-    proc = EngineProcess([sys.executable, "-m", module, *args], env=env, name=name)
+def engine_argv(profile: str, port: int) -> list[str]:
+    """The engine's command line: ``python -m serve run`` on loopback."""
+    args = ["run", "--profile", profile, "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "serve", *args]
+
+
+def _start(argv: list[str], name: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """``argv`` in its own process group, its output echoed to ours."""
+    proc = ServerProcess(argv, env=env, name=name)
     proc.start()
     return proc
 
@@ -47,13 +60,15 @@ def _gateway_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess
 
 
 def _dev_key(env: dict[str, str]) -> str:
-    """A key named ``dev`` in the gateway's store, kept in .cache so restarts reuse it.
+    """A key named ``dev`` in the gateway's store, kept beside it so restarts reuse it.
 
-    The store keeps only hashes, so the key itself is remembered in a 0600 file; it is
-    reused only while the store still lists it as active.
+    The store keeps only hashes, so the key itself is remembered in a 0600 file next to the
+    store (``.cache/dev-api-key`` by default); it is reused only while the store still lists
+    it as active.
     """
-    if DEV_KEY_FILE.is_file():
-        key = DEV_KEY_FILE.read_text().strip()
+    key_file = Path(env["GATEWAY_KEYS_DB"]).with_name("dev-api-key")
+    if key_file.is_file():
+        key = key_file.read_text().strip()
         listed = _gateway_cli(env, "list", "--json").stdout.splitlines()
         rows = [json.loads(line) for line in listed if line.startswith("{")]
         if any(r["name"] == "dev" and r["active"] and key.startswith(r["prefix"]) for r in rows):
@@ -63,9 +78,9 @@ def _dev_key(env: dict[str, str]) -> str:
     if made.returncode != 0:
         raise RuntimeError(f"could not create a dev key: {made.stderr.strip()}")
     key = made.stdout.strip()
-    DEV_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DEV_KEY_FILE.write_text(key + "\n")
-    DEV_KEY_FILE.chmod(0o600)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
     return key
 
 
@@ -83,7 +98,7 @@ The stack is up. The gateway is the only thing to call:
   PY
 
 (the cpu-dev profile serves random weights: answers are nonsense, structure is real)
-Ctrl-C stops everything.
+Ctrl-C (or SIGTERM, or closing the terminal) stops everything.
 """
 
 
@@ -95,39 +110,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="where the gateway listens")
     args = parser.parse_args(argv)
 
-    procs: list[EngineProcess] = []
-
-    def shutdown(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, shutdown)
+    die_with_parent(os.getppid())
+    procs: list[tuple[ServerProcess, float]] = []  # stopped last to first
     engine_url = f"http://127.0.0.1:{args.engine_port}"
-    try:
-        serve_args = ["run", "--profile", args.profile, "--host", "127.0.0.1"]
-        engine = _start([*serve_args, "--port", str(args.engine_port)], "serve", "the engine")
-        procs.append(engine)
-        engine.wait_until_healthy(engine_url + "/health", timeout=900)
-        env = dict(os.environ, GATEWAY_UPSTREAM_URL=engine_url)
-        env.setdefault("GATEWAY_KEYS_DB", str(REPO / ".cache" / "gateway-keys.db"))
-        key = _dev_key(env)
-        gateway_args = ["serve", "--host", args.host, "--port", str(args.gateway_port)]
-        gateway = _start(gateway_args, "gateway", "the gateway", env)
-        procs.append(gateway)
-        gateway_url = f"http://{args.host}:{args.gateway_port}"
-        gateway.wait_until_healthy(gateway_url + "/health", timeout=60)
-        print(_banner(gateway_url, key), flush=True)
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-        print("error: a process of the stack exited; stopping the rest", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except RuntimeError as exc:  # EngineStartError included
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for proc in reversed(procs):
-            proc.stop(grace=20)
+    with StopSignals() as signals:
+        try:
+            engine = _start(engine_argv(args.profile, args.engine_port), "the engine")
+            procs.append((engine, ENGINE_GRACE_S))
+            engine.wait_until_healthy(engine_url + "/health", timeout=900)
+            env = dict(os.environ, GATEWAY_UPSTREAM_URL=engine_url)
+            env.setdefault("GATEWAY_KEYS_DB", str(REPO / ".cache" / "gateway-keys.db"))
+            key = _dev_key(env)
+            gateway_args = ["serve", "--host", args.host, "--port", str(args.gateway_port)]
+            gateway_argv = [sys.executable, "-m", "gateway", *gateway_args]
+            gateway = _start(gateway_argv, "the gateway", env)
+            procs.append((gateway, GATEWAY_GRACE_S))
+            gateway_url = f"http://{args.host}:{args.gateway_port}"
+            gateway.wait_until_healthy(gateway_url + "/health", timeout=60)
+            print(_banner(gateway_url, key), flush=True)
+            while engine.poll() is None and gateway.poll() is None:
+                time.sleep(0.5)
+            print("error: a process of the stack exited; stopping the rest", file=sys.stderr)
+            return 1
+        except StopRequested:
+            return 0
+        except RuntimeError as exc:  # EngineStartError included
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            signals.hold()
+            for proc, grace in reversed(procs):
+                proc.stop(grace)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,27 @@
 """The gateway stub's fixed answers served the way vLLM serves: an ASGI app on uvicorn.
 
-``gateway_stub.py`` speaks raw asyncio HTTP and answers in tens of microseconds. This one
+``gateway_stub`` speaks raw asyncio HTTP and answers in tens of microseconds. This one
 serves the same bytes through uvicorn (httptools, uvloop), the server vLLM's OpenAI API runs
-on, so ``bench/gateway_overhead.py`` can tell whether a throughput gap is the raw stub's speed
+on, so ``bench.gateway_overhead`` can tell whether a throughput gap is the raw stub's speed
 or the gateway's own cost. (Measured: the framework-free ASGI app on uvicorn is nearly as fast
 as the raw stub, so the gap is the gateway's.)
 
-    python tests/support/asgi_stub.py --port 9001
+    python -m tests.support.asgi_stub --port 9001
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_stub import CHAT_JSON, sse_body  # noqa: E402
+from tests.support.gateway_stub import CHAT_JSON, sse_body
 
 __all__ = ["app", "receive_body"]
 
-_CHAT = CHAT_JSON.encode() if isinstance(CHAT_JSON, str) else CHAT_JSON
+_CHAT = CHAT_JSON
 _STREAM = sse_body()
 _JSON = [(b"content-type", b"application/json")]
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.procs import free_port, stop_process, wait_until_healthy
+from tests.support.procs import REPO, free_port, spawn, stop_process, wait_until_healthy
 
 __all__ = [
     "REPO",
@@ -24,7 +24,6 @@ __all__ = [
     "tree_rss_bytes",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
 SERVED_MODEL = "phi-3.5-vision"
 
 
@@ -63,10 +62,7 @@ def start_engine(
     log = log_dir / f"vllm-{port}.log"
     cmd = [sys.executable, "-m", "serve", "run", "--profile", profile]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc = spawn(cmd, log)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base + "/health", proc, timeout, log)
@@ -80,14 +76,11 @@ def prefix_cache_counts(base_url: str) -> tuple[float, float]:
     """(hits, queries) in tokens from vLLM's ``/metrics``, summed over label sets."""
     import httpx
 
-    hits = queries = 0.0
-    for line in httpx.get(base_url + "/metrics", timeout=10).text.splitlines():
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        if name == "vllm:prefix_cache_hits_total":
-            hits += float(line.rsplit(" ", 1)[1])
-        elif name == "vllm:prefix_cache_queries_total":
-            queries += float(line.rsplit(" ", 1)[1])
-    return hits, queries
+    from loadtest.enginemetrics import parse_metrics, total
+
+    samples = parse_metrics(httpx.get(base_url + "/metrics", timeout=10).text)
+    hits = total(samples, "vllm:prefix_cache_hits_total") or 0.0
+    return hits, total(samples, "vllm:prefix_cache_queries_total") or 0.0
 
 
 def settled_prefix_cache_counts(base_url: str, timeout: float = 5.0) -> tuple[float, float]:

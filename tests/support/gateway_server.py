@@ -1,6 +1,6 @@
 """Real gateway (and stub upstream) processes for integration tests, stopped by pid.
 
-upstream = start_stub(log_dir)                        # tests/support/gateway_stub.py
+upstream = start_stub(log_dir)                        # tests.support.gateway_stub
 gw = start_gateway(upstream.base_url, tmp_dir, GATEWAY_MAX_N="2")
 key = gw.create_key("alice", rpm=5)
 ...
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.auth.keys import KeyStore
-from tests.support.procs import free_port, stop_process, wait_until_healthy
+from tests.support.procs import REPO, free_port, spawn, stop_process, wait_until_healthy
 
 __all__ = [
     "REPO",
+    "STUB",
     "Proc",
     "GatewayServer",
     "gateway_env",
@@ -28,8 +29,8 @@ __all__ = [
     "start_stub",
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-STUB = REPO / "tests" / "support" / "gateway_stub.py"
+STUB = ["-m", "tests.support.gateway_stub"]
+"""The stub upstream's command line after ``python`` (run from the repository root)."""
 
 
 @dataclass
@@ -82,20 +83,13 @@ def run_gateway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     )
 
 
-def _spawn(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
 def start_stub(log_dir: Path, name: str = "stub", port: int | None = None) -> Proc:
     """The fixed-response / fault-injecting upstream stub; it answers with id chatcmpl-NAME.
     Pass ``port`` to restart a stopped stub at the same address."""
     port = port or free_port()
     log = log_dir / f"stub-{name}-{port}.log"
-    cmd = [sys.executable, str(STUB), "--port", str(port), "--name", name]
-    proc = _spawn(cmd, log, dict(os.environ))
+    cmd = [sys.executable, *STUB, "--port", str(port), "--name", name]
+    proc = spawn(cmd, log, dict(os.environ))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base + "/health", proc, 30, log)
@@ -111,7 +105,7 @@ def start_gateway(upstream_url: str, work_dir: Path, **env_overrides: str) -> Ga
     keys_db = work_dir / f"keys-{port}.db"
     env = gateway_env(keys_db, GATEWAY_UPSTREAM_URL=upstream_url, **env_overrides)
     log = work_dir / f"gateway-{port}.log"
-    proc = _spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], log, env)
+    proc = spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], log, env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base + "/health", proc, 60, log)

@@ -1,8 +1,8 @@
 """A tiny, fast stand-in for the vLLM OpenAI server: fixed answers and chosen faults.
 
-Used by the gateway fault tests and by ``bench/gateway_overhead.py``; run it as a process:
+Used by the gateway fault tests and by ``bench.gateway_overhead``; run it as a process:
 
-    python tests/support/gateway_stub.py --port 9000 [--name a]
+    python -m tests.support.gateway_stub --port 9000 [--name a]
 
 It speaks just enough HTTP/1.1 (keep-alive, Content-Length request bodies) on raw asyncio
 streams, so that it costs as little as possible per request. The behaviour of a chat request

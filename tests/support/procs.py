@@ -12,7 +12,9 @@ from pathlib import Path
 from serve.launcher import stop_process_group as stop_process
 from serve.launcher import wait_for_health
 
-__all__ = ["free_port", "stop_process", "tail", "wait_until_healthy"]
+__all__ = ["REPO", "free_port", "spawn", "stop_process", "tail", "wait_until_healthy"]
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -20,6 +22,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``cmd`` from the repository root in a new session (its own process group, as a
+    terminal's job), stdout and stderr into ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def tail(path: Path, lines: int = 30) -> str:

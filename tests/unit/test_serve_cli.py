@@ -1,8 +1,9 @@
 """``python -m serve``: plan and args output, one-line errors, and the run life cycle.
 
-``run`` is driven against a stub engine (a tiny HTTP server standing in for vLLM, started
-through the real CLI code) so start-up, readiness, signals and process-group cleanup are
-tested in seconds; one test lets the real vLLM fail on a bogus checkpoint.
+``run`` is driven against a stand-in engine (``tests.support.standins``: a tiny HTTP server
+with a child of its own, started through the real CLI code) so start-up, readiness, signals and
+process-group cleanup are tested in seconds; one test lets the real vLLM fail on a bogus
+checkpoint. Stopping the whole tree is tested in ``tests/integration/test_stopping.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,53 +21,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from serve.launcher import EngineProcess, health_url
+from serve.launcher import ServerProcess, health_url
+from serve.stopsignals import STOP_SIGNALS
+from tests.support.procs import free_port
+from tests.support.proctree import alive, descendants, describe, wait_gone
+from tests.support.standins import TINY_CONFIG, write_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
-
-STUB_ENGINE = r"""
-import http.server, os, subprocess, sys, time
-args = sys.argv[1:]
-host, port = args[args.index("--host") + 1], int(args[args.index("--port") + 1])
-mode = os.environ["STUB_MODE"]
-print("stub: starting with", " ".join(args[:2]), flush=True)
-if mode == "die":
-    print("Traceback (most recent call last):", flush=True)
-    print("ValueError: the stub refuses this model", flush=True)
-    sys.exit(3)
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
-with open(os.environ["STUB_PIDS"], "w") as f:
-    f.write(f"{os.getpid()} {child.pid}")
-if mode == "hang":
-    time.sleep(300)
-
-class Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200 if self.path == "/health" else 404)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-http.server.HTTPServer((host, port), Health).serve_forever()
-"""
-
-# Runs the real CLI with EngineProfile.command pointed at the stub instead of vLLM.
-DRIVER = (
-    "import sys; from serve.profiles import EngineProfile; "
-    "EngineProfile.command = lambda self, python=sys.executable: "
-    "[python, {stub!r}, *self.to_vllm_args()]; "
-    "from serve.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-
-TINY_CONFIG = {
-    "architectures": ["Phi3VForCausalLM"],
-    "hidden_size": 192,
-    "num_attention_heads": 2,
-    "num_key_value_heads": 2,
-    "num_hidden_layers": 2,
-    "vocab_size": 32064,
-}
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -81,53 +41,27 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def wait_dead(pids: list[int], within: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + within
-    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
     """A folder that plans like the tiny checkpoint (config + a safetensors header)."""
-    path = tmp_path / "ckpt"
-    path.mkdir()
-    (path / "config.json").write_text(json.dumps(TINY_CONFIG))
-    save_file({"model.embed_tokens.weight": torch.zeros(2, 2)}, str(path / "model.safetensors"))
-    return path
+    return write_checkpoint(tmp_path / "ckpt")
 
 
 def start_stub_run(
     tmp_path: Path, checkpoint: Path, mode: str, *extra: str
 ) -> subprocess.Popen[str]:
-    """``python -m serve run --profile cpu-dev`` with the stub as engine; output in files."""
-    stub = tmp_path / "stub_engine.py"
-    stub.write_text(STUB_ENGINE)
+    """``python -m serve run --profile cpu-dev`` with the stand-in as engine; output in files."""
     env = {**os.environ, "STUB_MODE": mode, "STUB_PIDS": str(tmp_path / "pids")}
     argv = ["run", "--profile", "cpu-dev", "--model", str(checkpoint), "--port", str(free_port())]
     with (tmp_path / "stdout").open("w") as out, (tmp_path / "stderr").open("w") as err:
         return subprocess.Popen(
-            [sys.executable, "-c", DRIVER.format(stub=str(stub)), *argv, *extra],
+            [sys.executable, "-m", "tests.support.standins", "serve", *argv, *extra],
             cwd=REPO,
             env=env,
             stdout=out,
             stderr=err,
             text=True,
+            start_new_session=True,  # its own group, as in a terminal
         )
 
 
@@ -200,9 +134,10 @@ def test_folder_without_config_is_refused(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [f"error: model folder {tmp_path} has no config.json"]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_run_waits_for_health_then_stops_the_group_on_a_signal(
-    tmp_path: Path, checkpoint: Path, sig: signal.Signals
+@pytest.mark.parametrize("to_group", [False, True], ids=["to-serve-run", "to-its-group"])
+@pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda sig: sig.name)
+def test_run_waits_for_health_then_a_stop_signal_stops_the_whole_tree(
+    tmp_path: Path, checkpoint: Path, sig: signal.Signals, to_group: bool
 ) -> None:
     proc = start_stub_run(tmp_path, checkpoint, "serve")
     try:
@@ -210,14 +145,49 @@ def test_run_waits_for_health_then_stops_the_group_on_a_signal(
         assert "stub: starting with --model" in out  # the engine's output is echoed
         assert "phi-3.5-vision at http://127.0.0.1:" in out
         pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
-        assert all(alive(p) for p in pids)
-        proc.send_signal(sig)
+        tree = descendants(proc.pid)
+        assert set(pids) <= tree and all(alive(p) for p in pids)
+        if to_group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()
-    assert wait_dead(pids) == []  # the engine and its own child both went
+    left = wait_gone(tree, within=10)
+    assert left == [], describe(left)  # the engine and its own child both went
     assert "serve: stopped" in (tmp_path / "stdout").read_text()
     assert (tmp_path / "stderr").read_text() == ""
+
+
+def test_the_engine_stops_when_serve_run_is_killed(tmp_path: Path, checkpoint: Path) -> None:
+    """SIGKILL runs no handler: the engine learns of it from Linux (``serve.lifeline``)."""
+    proc = start_stub_run(tmp_path, checkpoint, "serve")
+    try:
+        wait_for_output(tmp_path / "stdout", "serve: ready")
+        tree = descendants(proc.pid)
+        assert len(tree) >= 2, describe(tree)
+        proc.kill()
+        proc.wait(timeout=10)
+        left = wait_gone(tree, within=10)
+        assert left == [], describe(left)
+    finally:
+        proc.kill()
+
+
+def test_an_engine_killed_outright_takes_its_children_and_serve_run_along(
+    tmp_path: Path, checkpoint: Path
+) -> None:
+    proc = start_stub_run(tmp_path, checkpoint, "serve")
+    try:
+        wait_for_output(tmp_path / "stdout", "serve: ready")
+        engine, child = (int(p) for p in (tmp_path / "pids").read_text().split())
+        os.kill(engine, signal.SIGKILL)  # its child, like vLLM's engine core, is not told
+        assert proc.wait(timeout=60) == 1
+        assert wait_gone([child], within=10) == []
+    finally:
+        proc.kill()
+    assert "error: vLLM exited with code -9" in (tmp_path / "stderr").read_text()
 
 
 def test_engine_dying_at_start_up_is_one_line_naming_the_cause(
@@ -237,7 +207,7 @@ def test_start_up_timeout_stops_the_engine(tmp_path: Path, checkpoint: Path) -> 
     assert line.startswith("error: vLLM did not answer http://127.0.0.1:")
     assert "with 200 within 3 s" in line
     pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
-    assert wait_dead(pids) == []
+    assert wait_gone(pids, within=10) == []
 
 
 def test_real_vllm_failing_on_a_bogus_checkpoint_is_one_line(tmp_path: Path) -> None:
@@ -272,7 +242,7 @@ def test_failure_reason_skips_the_generic_last_line(tmp_path: Path) -> None:
         "print('RuntimeError: Engine core initialization failed. See root cause above.')"
     )
     with open(os.devnull, "wb") as devnull:
-        engine = EngineProcess([sys.executable, "-c", script], echo=devnull)
+        engine = ServerProcess([sys.executable, "-c", script], name="vLLM", echo=devnull)
         engine.start()
         assert engine.wait() == 0
         assert engine.failure_reason() == "KeyError: 'img_processor'"

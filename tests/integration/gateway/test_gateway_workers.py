@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway
+from tests.support.proctree import alive
 
 BURST = 32
 """Connections per burst. The kernel spreads them by address hash, so a worker getting fewer
@@ -45,14 +46,6 @@ def _workers(pid: int) -> set[int]:
             if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
                 found.add(int(child))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 async def _one(base_url: str, key: str) -> tuple[int, str]:
@@ -129,7 +122,7 @@ def test_sigterm_to_the_supervisor_stops_every_worker(stub_upstream: Proc, tmp_p
         assert len(workers) == 2, workers
         gw.proc.send_signal(signal.SIGTERM)  # the supervisor only, not its process group
         assert gw.proc.wait(timeout=30) == 0
-        assert not [pid for pid in workers if _alive(pid)]
+        assert not [pid for pid in workers if alive(pid)]
         assert "stopping 2 gateway workers" in gw.log.read_text()
     finally:
         gw.stop()
@@ -145,7 +138,7 @@ def test_workers_stop_when_the_supervisor_is_killed(stub_upstream: Proc, tmp_pat
         gw.proc.kill()  # SIGKILL: no handler runs, no worker is told anything by the supervisor
         gw.proc.wait(timeout=10)
         deadline = time.monotonic() + 30
-        while [pid for pid in workers if _alive(pid)]:
+        while [pid for pid in workers if alive(pid)]:
             assert time.monotonic() < deadline, "workers outlived their supervisor"
             time.sleep(0.2)
     finally:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from loadtest.config import RunConfig, parse_duration, parse_mix
-from loadtest.ramp import step_levels
 
 
 @pytest.mark.parametrize(
@@ -58,6 +57,11 @@ def test_config_round_trips_and_ignores_unknown_keys(tmp_path: Path) -> None:
 
 
 def test_step_levels() -> None:
-    assert step_levels(16, 4) == [4, 8, 12, 16]
-    assert step_levels(10, 4) == [4, 8, 10]
-    assert step_levels(3, 8) == [3]
+    assert RunConfig(users=16, step_users=4).step_levels() == [4, 8, 12, 16]
+    assert RunConfig(users=10, step_users=4).step_levels() == [4, 8, 10]
+    assert RunConfig(users=3, step_users=8).step_levels() == [3]
+
+
+def test_step_index() -> None:
+    cfg = RunConfig(step_duration_s=30)
+    assert [cfg.step_index(t) for t in (-1, 0, 29.9, 30, 65)] == [0, 0, 0, 1, 2]

@@ -1,11 +1,10 @@
-"""Prometheus text parsing and the engine summary over a window of snapshots."""
+"""Reading vLLM's /metrics page and the engine summary over a window of snapshots."""
 
 from __future__ import annotations
 
 import pytest
 
-from loadtest.enginemetrics import engine_summary, snapshot_from_text
-from loadtest.promtext import parse_metrics, total
+from loadtest.enginemetrics import engine_summary, parse_metrics, snapshot_from_text, total
 
 BEFORE = """\
 # HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.
@@ -37,11 +36,7 @@ vllm:generation_tokens_total{engine="0",model_name="phi-3.5-vision"} 1100.0
 
 def test_parse_labels_with_escapes_and_braces() -> None:
     text = (
-        "# TYPE x gauge\n"
-        'x{path="/a{b}",msg="say \\"hi\\", ok"} 3.5 1712345678\n'
-        "y 2\n"
-        'z{a="1"} NaN\n'
-        'broken{a="1" nope\n'
+        '# TYPE x gauge\nx{path="/a{b}",msg="say \\"hi\\", ok"} 3.5 1712345678\ny 2\nz{a="1"} NaN\n'
     )
     samples = parse_metrics(text)
     assert samples[0].name == "x"
@@ -51,6 +46,11 @@ def test_parse_labels_with_escapes_and_braces() -> None:
     assert total(samples, "z") is None  # NaN only
     assert total(samples, "missing") is None
     assert [s.name for s in samples] == ["x", "y", "z"]
+
+
+def test_a_page_that_is_not_prometheus_text_is_refused() -> None:
+    with pytest.raises(ValueError):
+        parse_metrics('broken{a="1" nope\n')
 
 
 def test_total_sums_label_sets_and_filters() -> None:

@@ -102,18 +102,36 @@ def test_engine_down_behind_gateway(fake_gateway: tuple[str, dict]) -> None:
 
 def test_model_and_schemas_are_discovered(fake_gateway: tuple[str, dict]) -> None:
     host, routes = fake_gateway
-    info = check_stack(host, "good")
-    assert info.model == "phi-3.5-vision"
-    assert not info.schemas_found and "image_insight" in info.schemas  # fallback list
-    assert any("/v1/schemas" in n for n in info.notes)
     routes["/v1/schemas"] = (
         200,
         {"object": "list", "data": [{"name": "invoice"}, {"name": "scene"}]},
     )
     info = check_stack(host, "good")
-    assert info.schemas_found and info.schemas == ["invoice", "scene"]
+    assert info.model == "phi-3.5-vision"
+    assert info.schemas == ["invoice", "scene"]
     with pytest.raises(StackNotReady, match="not served"):
         check_stack(host, "good", model="other")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (403, {"error": {"message": "this API key lacks the 'extract' scope"}}),
+        (404, {"error": {"message": "no such route"}}),
+        (200, {"object": "list", "data": []}),
+    ],
+    ids=["refused", "missing", "empty"],
+)
+def test_a_failing_schema_list_stops_an_extract_run(
+    fake_gateway: tuple[str, dict], answer: tuple[int, object]
+) -> None:
+    """No made-up schema names: the extract kind would only send requests doomed to fail."""
+    host, routes = fake_gateway
+    routes["/v1/schemas"] = answer
+    with pytest.raises(StackNotReady, match="/v1/schemas") as err:
+        check_stack(host, "good")
+    assert "\n" not in str(err.value)
+    assert check_stack(host, "good", schemas=False).schemas == []  # no extract, no need
 
 
 @pytest.mark.parametrize(
