@@ -28,13 +28,14 @@ after 64 characters, a fixed enum suffix, the ``e`` of ``true`` once ``tru`` is 
 probability 1, and a value the grammar pins completely scores 1 whatever the model believed.
 Confidence says how sure the model was *among valid answers*, not whether the schema fits.
 
-**Partial UTF-8.** A token can hold part of a character (byte-level BPE splits ``张`` into
-three tokens). vLLM then reports the token as ``U+FFFD`` and its ``bytes`` as the replacement
-character's, not the raw bytes, so such a run of tokens cannot be matched byte by byte. The
-alignment matches every clean token exactly and gives each run of unmatched tokens the whole
-span between its clean neighbours (found by searching for the next clean tokens, at least 4
-bytes of them); a leaf overlapping that span counts every token of the run. Servers that send
-the raw ``bytes`` (OpenAI does) align exactly.
+**Partial UTF-8.** A token can hold part of a character (the byte-level BPE splits ``呅``
+into three byte tokens). vLLM 0.32 reports the leading ones with an empty ``token`` and empty
+``bytes`` and gives the whole character to the token that completes it (recorded in
+``tests/unit/gateway/fixtures/logprobs``). So an empty token takes the span of the next token
+that produced bytes: all three count for the character. Servers that send each token's raw
+``bytes`` (OpenAI) align exactly. Some report partial tokens as ``U+FFFD`` instead: a run of
+tokens that does not match gets the whole span up to where the next clean tokens match (at
+least 4 bytes of them, or up to the end), and a leaf overlapping that span counts the run.
 
     >>> import math
     >>> tokens = [{"token": t, "logprob": math.log(p)} for t, p in
@@ -179,25 +180,37 @@ def _scan_container(text: str, start: int, pointer: str, spans: dict[str, tuple[
 def align_tokens(tokens: Sequence[TokenLogprob], data: bytes) -> list[tuple[int, int]]:
     """Byte span of ``data`` that each token produced, in order.
 
-    Clean tokens must match exactly where the previous one ended. A run of tokens that does
-    not match (partial UTF-8 shown as U+FFFD, or anything else the server rewrote) gets the
-    span up to where the next clean tokens match; tokens after the end of ``data`` (a stop
-    token such as ``<|end|>``) get empty spans. Raises `AlignmentError` when the bytes cannot
-    be covered this way.
+    Clean tokens must match exactly where the previous one ended; an empty token shares the
+    span of the next token that is not empty. A run starting with an unclean token (partial
+    UTF-8 shown as U+FFFD) gets the span up to where the next clean tokens match. Tokens
+    after the end of ``data`` (a stop token such as ``<|end|>``) get empty spans. Raises
+    `AlignmentError` when a clean token does not match, or the bytes are not all covered.
     """
     spans: list[tuple[int, int]] = []
     pos = 0
     i = 0
+    pending = 0  # empty tokens so far: the leading bytes of what the next token completes
     while i < len(tokens):
         token = tokens[i]
-        if token.clean and data.startswith(token.data, pos):
-            spans.append((pos, pos + len(token.data)))
-            pos += len(token.data)
+        if not token.data:
+            pending += 1
             i += 1
             continue
-        j, end = _resync(tokens, i, data, pos)
-        spans.extend([(pos, end)] * (j - i))
-        pos, i = end, j
+        if token.clean and data.startswith(token.data, pos):
+            spans.extend([(pos, pos + len(token.data))] * (pending + 1))
+            pos += len(token.data)
+            i += 1
+        elif token.clean:
+            if pos < len(data):
+                raise AlignmentError(f"token {i} {token.data!r} does not match at byte {pos}")
+            spans.extend([(pos, pos)] * (pending + 1))  # a stop token after the answer
+            i += 1
+        else:
+            j, end = _resync(tokens, i, data, pos)
+            spans.extend([(pos, end)] * (pending + j - i))
+            pos, i = end, j
+        pending = 0
+    spans.extend([(pos, pos)] * pending)
     if pos != len(data):
         raise AlignmentError(f"the tokens spell {pos} of the answer's {len(data)} bytes")
     return spans
