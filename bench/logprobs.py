@@ -10,10 +10,13 @@ confidence). This measures on one engine, in one run, three modes side by side: 
 (``ignore_eos``, a fixed ``seed``), so every mode decodes the same length:
 
 * one stream at a time: decode tokens/s = (tokens - 1) / (last token time - first token
-  time), so prefill is left out; the median over ``--rounds`` rounds;
+  time), so prefill is left out;
 * ``--concurrency`` streams at once: completion tokens / wall time, the batch's throughput.
 
 Rounds rotate the order of the modes so that drift on a shared machine spreads over all three.
+The report gives the median and the best round of each mode: on a busy machine (the load
+average is in the report) the best round is the one least disturbed by other work, and the
+ratio of the best rounds is the steadier estimate of what logprobs cost.
 Target (issue 13): at most 10% slower with logprobs. The report says whether it was met.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -102,44 +106,54 @@ def run(url: str, rounds: int, tokens: int, concurrency: int) -> dict[str, Any]:
         "rounds": rounds,
         "tokens_per_request": tokens,
         "concurrency": concurrency,
+        "load_average_before": os.getloadavg(),
         "modes": {m: MODES[m] for m in names},
         "single_tok_s": single,
         "batch_tok_s": batch,
     }
     for kind, samples in (("single", single), ("batch", batch)):
-        median = {m: statistics.median(v) for m, v in samples.items()}
-        results[f"{kind}_median_tok_s"] = median
-        results[f"{kind}_slowdown"] = {m: 1 - median[m] / median["off"] for m in names[1:]}
+        for stat, pick in (("median", statistics.median), ("best", max)):
+            value = {m: pick(v) for m, v in samples.items()}
+            results[f"{kind}_{stat}_tok_s"] = value
+            results[f"{kind}_{stat}_slowdown"] = {m: 1 - value[m] / value["off"] for m in names}
     results["target_met"] = all(
-        results[f"{kind}_slowdown"]["top 0"] <= TARGET_SLOWDOWN for kind in ("single", "batch")
+        results[f"{kind}_{stat}_slowdown"]["top 0"] <= TARGET_SLOWDOWN
+        for kind in ("single", "batch")
+        for stat in ("median", "best")
     )
+    results["load_average_after"] = os.getloadavg()
     return results
 
 
 def render(results: dict[str, Any]) -> str:
+    many = results["concurrency"]
+    before = ", ".join(f"{x:.1f}" for x in results["load_average_before"])
     lines = [
         "# Decode speed with and without logprobs",
         "",
         f"Python {results['python']}; {results['rounds']} rounds; "
-        f"{results['tokens_per_request']} tokens per request (ignore_eos); one engine, one run.",
+        f"{results['tokens_per_request']} tokens per request (ignore_eos); one engine, one run "
+        f"({results.get('engine', '')}). Load average before: {before}.",
         "",
-        "| mode | request fields | 1 stream: decode tok/s (median) | vs off | "
-        f"{results['concurrency']} streams: tok/s (median) | vs off |",
-        "|---|---|---|---|---|---|",
+        "Decode tokens/s, median and best round, and the ratio to `off`:",
+        "",
+        "| mode | request fields | 1 stream median | ratio | 1 stream best | ratio | "
+        f"{many} streams median | ratio | {many} streams best | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for mode, fields in results["modes"].items():
-        one, many = results["single_median_tok_s"][mode], results["batch_median_tok_s"][mode]
-        ratio_one = one / results["single_median_tok_s"]["off"]
-        ratio_many = many / results["batch_median_tok_s"]["off"]
-        lines.append(
-            f"| {mode} | `{json.dumps(fields)}` | {one:.1f} | {ratio_one:.3f} | {many:.1f} | "
-            f"{ratio_many:.3f} |"
-        )
+        cells = [mode, f"`{json.dumps(fields)}`"]
+        for kind in ("single", "batch"):
+            for stat in ("median", "best"):
+                value = results[f"{kind}_{stat}_tok_s"][mode]
+                ratio = 1 - results[f"{kind}_{stat}_slowdown"][mode]
+                cells += [f"{value:.1f}", f"{ratio:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     met = "met" if results["target_met"] else "NOT met"
     lines += [
         "",
         f"Target: `top 0` (what extraction asks for) at most {TARGET_SLOWDOWN:.0%} slower than "
-        f"`off`: **{met}**.",
+        f"`off` in every column: **{met}**.",
         "",
     ]
     return "\n".join(lines)
@@ -149,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--engine", help="an engine already running (default: start cpu-dev)")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
