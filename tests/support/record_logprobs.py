@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from gateway.extract_prompt import build_request
+from gateway.extract.prompt import build_request
 from schemas import get
 from tests.support.images import data_url, make_image
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.confidence import (
+from gateway.extract.confidence import (
     AlignmentError,
     align_tokens,
     field_confidence,

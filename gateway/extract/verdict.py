@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -28,33 +28,56 @@ from schemas.checks import CheckResult
 
 from .confidence import AlignmentError, field_confidence
 
-__all__ = ["Verdict", "assess", "better", "confidence_of", "repair_note"]
+__all__ = [
+    "CheckList",
+    "ConfidenceMap",
+    "Review",
+    "Verdict",
+    "assess",
+    "better",
+    "confidence_of",
+    "repair_note",
+]
 
-log = logging.getLogger("gateway.verdict")
+log = logging.getLogger("gateway.extract.verdict")
 
 NOTE_LIMIT = 600
 """Characters of failed-check messages a repair prompt carries: enough for several checks,
 short enough to keep the recomputed tail of the prompt small."""
 
 
-class Verdict(BaseModel):
-    """Confidence, checks and review of one answer; every result (and page) carries these."""
-
-    confidence: dict[str, float] | None = Field(
-        default=None,
+ConfidenceMap = Annotated[
+    dict[str, float] | None,
+    Field(
         description="JSON Pointer of every leaf of `data` → the lowest probability among the "
         "tokens that spell its value, in [0, 1]. Null when the request set `confidence: "
-        "false`, or when the tokens could not be mapped (then `review` is true).",
-    )
-    checks: list[CheckResult] = Field(
-        default_factory=list,
+        "false`, or when the tokens could not be mapped (then `review` is true)."
+    ),
+]
+CheckList = Annotated[
+    list[CheckResult],
+    Field(
         description="The schema's deterministic checks (check digits, arithmetic, dates), "
-        "each pass, fail or skipped.",
-    )
-    review: bool = Field(
+        "each pass, fail or skipped (a field it needs was not read)."
+    ),
+]
+Review = Annotated[
+    bool,
+    Field(
         description="True when a check failed or a field's confidence is under the threshold: "
         "the answer needs a person's look."
-    )
+    ),
+]
+"""The three fields every result carries (an extraction, one schema of several, a page), as
+types: a result model declares them where they read best."""
+
+
+class Verdict(BaseModel):
+    """Confidence, checks and review of one answer."""
+
+    confidence: ConfidenceMap = None
+    checks: CheckList
+    review: Review
 
 
 def confidence_of(content: str, logprobs: Any) -> dict[str, float] | None:

@@ -1,7 +1,7 @@
 """Read, verify, and (opt-in) read once more: the trust stage of one extraction.
 
 `read_verified` asks for one reading through a callback (the route owns prompts, routing and
-validation), scores it (`gateway.verdict.assess`), and with ``repair`` on and a failed check
+validation), scores it (`verdict.assess`), and with ``repair`` on and a failed check
 asks exactly once more: the same image at the schema's largest useful crop count, with a
 note of what failed. It returns the reading whose checks pass, or the better of the two,
 with both attempts' checks and the usage of both. A second reading that fails outright
@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from schemas import SchemaSpec
 from schemas.checks import CheckResult
 
-from .errors import GatewayError
+from ..errors import GatewayError
 from .verdict import Verdict, assess, better, confidence_of, repair_note
 
 __all__ = ["Attempt", "Reading", "Repair", "TrustOptions", "read_verified", "sum_usage"]
