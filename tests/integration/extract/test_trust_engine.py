@@ -91,8 +91,11 @@ def test_repair_makes_at_most_one_extra_call(api: httpx.Client) -> None:
     body = r.json()
     failed_first = body["repair"] is not None
     assert calls == (2 if failed_first else 1)
-    if failed_first:
+    if not failed_first:
+        assert all(c["status"] != "fail" for c in body["checks"])
+    else:
         attempts = body["repair"]["attempts"]
+        assert any(c["status"] == "fail" for c in attempts[0]["checks"])
         assert [a["num_crops"] for a in attempts] == [4, 16]
         total = sum(a["usage"]["total_tokens"] for a in attempts if a["usage"])
         assert body["usage"]["total_tokens"] == total
@@ -116,7 +119,7 @@ CORRUPTED = {
     "passport": ("passport_number", "L898902C4", "mrz.matches.passport_number"),
     "id_card": ("id_number", "110105194912310021", "cn_ric.check_character"),
     "invoice": ("total", 239.0, "amounts.total"),
-    "receipt": ("tax", 0.93, "amounts.total"),
+    "receipt": ("tax", 0.95, "amounts.total"),  # 0.93 would be within one cent
     "table": ("rows", [["North", "12.5"]], "table.row_widths"),
 }
 
