@@ -121,26 +121,6 @@ def _ric_sex(card: IdCard) -> CheckResult:
     return cn_ric.sex_matches("/id_number", card.id_number, "/sex", card.sex)
 
 
-def _dates_in_order(card: IdCard) -> CheckResult:
-    return dates.ordered(
-        "dates.order",
-        [
-            ("/date_of_birth", card.date_of_birth),
-            ("/valid_from", card.valid_from),
-            ("/valid_until", card.valid_until),
-        ],
-    )
-
-
-def _validity(card: IdCard) -> CheckResult:
-    return dates.validity_period(
-        "dates.validity_period",
-        ("/valid_from", card.valid_from),
-        ("/valid_until", card.valid_until),
-        MAX_VALIDITY_YEARS,
-    )
-
-
 CHECKS = (
     *mrz_checks(
         MrzBinding(
@@ -159,8 +139,8 @@ CHECKS = (
     _ric_check_character,
     _ric_birth_date,
     _ric_sex,
-    _dates_in_order,
-    _validity,
+    dates.order_check("dates.order", "date_of_birth", "valid_from", "valid_until"),
+    dates.validity_check("dates.validity_period", "valid_from", "valid_until", MAX_VALIDITY_YEARS),
 )
 """A TD1 zone where present; the Chinese ID number's check character, birth date and sex
 against the printed ones (skipped on other cards); date sanity."""

@@ -56,29 +56,17 @@ class Invoice(BaseModel):
     total: Amount | None = Field(default=None, description="Amount due including tax.")
 
 
-def _line_amounts(inv: Invoice) -> CheckResult:
-    return arithmetic.line_amounts("amounts.line_items", inv.line_items, inv.currency)
-
-
-def _subtotal(inv: Invoice) -> CheckResult:
-    return arithmetic.subtotal_matches_lines(
-        "amounts.subtotal", inv.line_items, inv.subtotal, inv.currency
-    )
-
-
 def _total(inv: Invoice) -> CheckResult:
     return arithmetic.total_matches_parts(
         "amounts.total", [("/subtotal", inv.subtotal), ("/tax", inv.tax)], inv.total, inv.currency
     )
 
 
-def _due_date(inv: Invoice) -> CheckResult:
-    return dates.ordered(
-        "dates.due_date", [("/invoice_date", inv.invoice_date), ("/due_date", inv.due_date)]
-    )
-
-
-CHECKS = (_line_amounts, _subtotal, _total, _due_date)
+CHECKS = (
+    *arithmetic.line_checks(),
+    _total,
+    dates.order_check("dates.due_date", "invoice_date", "due_date"),
+)
 """Lines, subtotal and total add up (one minor unit of tolerance); due on or after issue."""
 
 SPEC: SchemaSpec[Invoice] = SchemaSpec(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.checks import CheckResult, dates
+from schemas.checks import dates
 from schemas.checks.identity import MrzBinding, mrz_checks
 from schemas.fields import IsoDate, MrzLine, Sex, ShortText, Text
 from schemas.spec import SchemaSpec
@@ -79,26 +79,6 @@ MAX_VALIDITY_YEARS = 11
 """Passports run at most 10 years; some states add the old passport's remaining months."""
 
 
-def _dates_in_order(p: Passport) -> CheckResult:
-    return dates.ordered(
-        "dates.order",
-        [
-            ("/date_of_birth", p.date_of_birth),
-            ("/date_of_issue", p.date_of_issue),
-            ("/date_of_expiry", p.date_of_expiry),
-        ],
-    )
-
-
-def _validity(p: Passport) -> CheckResult:
-    return dates.validity_period(
-        "dates.validity_period",
-        ("/date_of_issue", p.date_of_issue),
-        ("/date_of_expiry", p.date_of_expiry),
-        MAX_VALIDITY_YEARS,
-    )
-
-
 CHECKS = (
     *mrz_checks(
         MrzBinding(
@@ -115,8 +95,10 @@ CHECKS = (
             },
         )
     ),
-    _dates_in_order,
-    _validity,
+    dates.order_check("dates.order", "date_of_birth", "date_of_issue", "date_of_expiry"),
+    dates.validity_check(
+        "dates.validity_period", "date_of_issue", "date_of_expiry", MAX_VALIDITY_YEARS
+    ),
 )
 """The TD3 zone's check digits and its agreement with the printed page; date sanity."""
 

@@ -49,16 +49,6 @@ class Receipt(BaseModel):
     )
 
 
-def _line_amounts(rec: Receipt) -> CheckResult:
-    return arithmetic.line_amounts("amounts.line_items", rec.line_items, rec.currency)
-
-
-def _subtotal(rec: Receipt) -> CheckResult:
-    return arithmetic.subtotal_matches_lines(
-        "amounts.subtotal", rec.line_items, rec.subtotal, rec.currency
-    )
-
-
 def _total(rec: Receipt) -> CheckResult:
     parts = [("/subtotal", rec.subtotal), ("/tax", rec.tax), ("/tip", rec.tip)]
     return arithmetic.total_matches_parts(
@@ -66,7 +56,7 @@ def _total(rec: Receipt) -> CheckResult:
     )
 
 
-CHECKS = (_line_amounts, _subtotal, _total)
+CHECKS = (*arithmetic.line_checks(), _total)
 """Lines, subtotal and total (a missing tip counts as none) add up, to one minor unit."""
 
 SPEC: SchemaSpec[Receipt] = SchemaSpec(

@@ -31,18 +31,36 @@ from .models import ExtractRequest, ExtractResponse, Usage
 from .prompt import build_request
 from .repair import Reading, TrustOptions, read_verified
 
-__all__ = ["extract", "field_errors", "read_once", "RAW_OUTPUT_LIMIT"]
+__all__ = ["extract", "invalid_data", "read_once", "RAW_OUTPUT_LIMIT"]
 
 RAW_OUTPUT_LIMIT = 4000
 """Characters of a failed answer returned in ``error.details.raw_output``."""
 
 
-def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    """Pydantic's errors as ``{"field": "line_items.1.amount", "message", "type"}``."""
-    return [
+def invalid_data(
+    exc: ValidationError,
+    subject: str,
+    code: ErrorCode,
+    param_prefix: str | None,
+    details: dict[str, Any],
+) -> GatewayError:
+    """422 for an object that does not fit its schema, listing every bad field in
+    ``details.errors`` (``{"field": "line_items.1.amount", "message", "type"}``) and naming
+    the first in the message and in ``param`` (under ``param_prefix``, e.g. ``data``)."""
+    errors = [
         {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
         for e in exc.errors(include_url=False)
     ]
+    field = errors[0]["field"]
+    param = ".".join(p for p in (param_prefix, field) if p) or None
+    return GatewayError(
+        422,
+        f"{subject} failed validation ({len(errors)} error(s); first: {field or 'root'}: "
+        f"{errors[0]['message']})",
+        param=param,
+        code=code,
+        details=details | {"errors": errors},
+    )
 
 
 async def extract(
@@ -142,16 +160,8 @@ async def read_once(
     try:
         data = spec.model.model_validate_json(content)
     except ValidationError as exc:
-        errors = field_errors(exc)
-        first = errors[0]
-        raise GatewayError(
-            422,
-            f"schema '{spec.name}': the answer failed validation ({len(errors)} error(s); "
-            f"first: {first['field'] or 'root'}: {first['message']})",
-            param=f"data.{first['field']}" if first["field"] else "data",
-            code=ErrorCode.OUTPUT_INVALID,
-            details=details | {"errors": errors},
-        ) from None
+        subject = f"schema '{spec.name}': the answer"
+        raise invalid_data(exc, subject, ErrorCode.OUTPUT_INVALID, "data", details) from None
     return Reading(
         data=data,
         content=content,

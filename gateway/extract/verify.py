@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from ..auth import ExtractKey
 from ..bodies import parse_json_object, read_body
-from ..errors import ErrorCode, GatewayError
+from ..errors import ErrorCode
 from .inputs import lookup_schema
 from .models import VerifyResponse
-from .service import field_errors
+from .service import invalid_data
 
 __all__ = ["router"]
 
@@ -47,15 +47,7 @@ async def verify(name: str, request: Request, key: ExtractKey) -> VerifyResponse
     try:
         data = spec.model.model_validate(payload)
     except ValidationError as exc:
-        errors = field_errors(exc)
-        first = errors[0]
-        raise GatewayError(
-            422,
-            f"schema '{name}': the object failed validation ({len(errors)} error(s); first: "
-            f"{first['field'] or 'root'}: {first['message']})",
-            param=first["field"] or None,
-            code=ErrorCode.DATA_INVALID,
-            details={"errors": errors},
-        ) from None
+        subject = f"schema '{name}': the object"
+        raise invalid_data(exc, subject, ErrorCode.DATA_INVALID, None, {}) from None
     checks = spec.run_checks(data)
     return VerifyResponse(schema_name=name, checks=checks, review=any(not c.ok for c in checks))

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
-from schemas.checks.result import CheckResult, failed, passed, skipped
+from schemas.checks.result import Check, CheckResult, failed, passed, skipped
 
 __all__ = [
     "LineLike",
     "agree",
+    "line_checks",
     "line_amounts",
     "subtotal_matches_lines",
     "to_decimal",
@@ -156,3 +157,18 @@ def total_matches_parts(
         f"{spelled} = {_fmt(expected)}, but the total reads {total}; read the total, the "
         f"subtotal and the tax again",
     )
+
+
+def line_checks() -> tuple[Check, Check]:
+    """`line_amounts` and `subtotal_matches_lines` for a model with ``line_items``,
+    ``subtotal`` and ``currency`` (invoice and receipt)."""
+
+    def lines(doc: Any) -> CheckResult:
+        return line_amounts("amounts.line_items", doc.line_items, doc.currency)
+
+    def subtotal(doc: Any) -> CheckResult:
+        return subtotal_matches_lines(
+            "amounts.subtotal", doc.line_items, doc.subtotal, doc.currency
+        )
+
+    return lines, subtotal

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from schemas.checks.result import CheckResult, failed, passed, skipped
+from schemas.checks.result import Check, CheckResult, failed, passed, skipped
 
-__all__ = ["ordered", "parse_date", "validity_period"]
+__all__ = ["order_check", "ordered", "parse_date", "validity_check", "validity_period"]
 
 
 def parse_date(text: str) -> dt.date | None:
@@ -92,3 +93,23 @@ def validity_period(
         f"a validity from {start[1]} to {end[1]} is not plausible (expected after the start "
         f"and at most {max_years} years); read both dates again",
     )
+
+
+def order_check(name: str, *attrs: str) -> Check:
+    """`ordered` over a model's date attributes, in the order given."""
+
+    def check(data: Any) -> CheckResult:
+        return ordered(name, [(f"/{a}", getattr(data, a)) for a in attrs])
+
+    return check
+
+
+def validity_check(name: str, start: str, end: str, max_years: int) -> Check:
+    """`validity_period` between two of a model's date attributes."""
+
+    def check(data: Any) -> CheckResult:
+        return validity_period(
+            name, (f"/{start}", getattr(data, start)), (f"/{end}", getattr(data, end)), max_years
+        )
+
+    return check
