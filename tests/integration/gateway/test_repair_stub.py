@@ -19,7 +19,7 @@ import pytest
 import schemas
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway
 from tests.support.gateway_stub import SCRIPT_LOGPROB
-from tests.support.images import data_url, make_image
+from tests.support.images import data_url, image_bytes, make_image
 
 IMAGE = data_url(make_image(320, 240, seed=9))
 RIGHT = schemas.get("invoice").example
@@ -127,3 +127,13 @@ def test_repair_in_a_multi_schema_request(api: httpx.Client, stub_upstream: Proc
     outcome = r.json()["results"]["invoice"]
     assert outcome["data"]["total"] == RIGHT.total and outcome["review"] is False
     assert outcome["repair"]["chosen"] == 1 and len(seen(stub_upstream)) == 2
+
+
+def test_trust_fields_as_multipart_form_fields(api: httpx.Client, stub_upstream: Proc) -> None:
+    script(stub_upstream, WRONG, RIGHT)
+    files = {"image": ("page.png", image_bytes(make_image(320, 240, seed=9)), "image/png")}
+    fields = {"num_crops": "4", "verify": "repair", "confidence": "false"}
+    r = api.post("/v1/extract/invoice", files=files, data=fields)
+    assert r.status_code == 200, r.text
+    assert [a["logprobs"] for a in seen(stub_upstream)] == [None, None]
+    assert r.json()["repair"]["chosen"] == 1 and r.json()["confidence"] is None
