@@ -26,7 +26,8 @@ from tests.support.images import data_url, make_image
 
 __all__ = ["CASES", "MIXED_SCHEMA", "record"]
 
-SAMPLING = {"temperature": 1.0, "seed": 7}
+TEMPERATURE, SEED = 1.0, 7
+SAMPLING = {"temperature": TEMPERATURE, "seed": SEED}
 LOGPROBS = {"logprobs": True, "top_logprobs": 5}
 IMAGE = make_image(320, 240, seed=5)
 
@@ -81,7 +82,8 @@ def _body(case: str) -> dict[str, Any]:
         hint=None,
         num_crops=1,
         max_tokens=spec.max_tokens,
-        **SAMPLING,
+        temperature=TEMPERATURE,
+        seed=SEED,
     )
     body: dict[str, Any] = json.loads(raw)
     return body
