@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -35,15 +34,14 @@ from typing import Any
 
 import httpx
 
+from bench.engine import start_engine
 from bench.reports import write_report
 from gateway.extract.prompt import build_messages
 from loadtest.enginemetrics import parse_metrics, total
 from schemas import get
-from serve.launcher import ServerProcess, health_url
-from serve.profiles import EngineProfile, get_profile
+from serve.profiles import get_profile
 from serve.tiny import ensure_checkpoint
 from tests.support.images import data_url, make_image
-from tests.support.procs import free_port
 
 __all__ = ["main"]
 
@@ -114,16 +112,6 @@ def _stream_one(
     )  # fmt: skip
 
 
-def _engine(profile: EngineProfile, log: Path) -> tuple[ServerProcess, str]:
-    port = free_port()
-    profile = profile.with_overrides(host="127.0.0.1", port=port)
-    env = {**os.environ, **profile.vllm_env()}
-    engine = ServerProcess(profile.command(), env=env, name="vLLM", echo=log.open("ab"))
-    engine.start()
-    engine.wait_until_healthy(health_url("127.0.0.1", port), timeout=900)
-    return engine, f"http://127.0.0.1:{port}"
-
-
 def _cold_then_warm(client: httpx.Client, image: str) -> list[Shot]:
     shots = [_stream_one(client, SCHEMAS[0], image, "cold", SAMPLED)]
     return shots + [_stream_one(client, s, image, "warm", SAMPLED) for s in SCHEMAS[1:]]
@@ -149,7 +137,7 @@ def run(out: Path) -> dict[str, Any]:
     image = data_url(make_image(1024, 768, seed=7))
     log = out / "prefix_cache_engines.log"
     results: dict[str, Any] = {"python": platform.python_version(), "schemas": SCHEMAS}
-    engine, url = _engine(profile, log)
+    engine, url = start_engine(profile, log)
     try:
         with httpx.Client(base_url=url, timeout=600) as client:
             shots = _cold_then_warm(client, image)
@@ -163,7 +151,7 @@ def run(out: Path) -> dict[str, Any]:
     }
 
     default_blocks = profile.model_copy(update={"kv_block_size": None})
-    engine, url = _engine(default_blocks, log)
+    engine, url = start_engine(default_blocks, log)
     try:
         with httpx.Client(base_url=url, timeout=600) as client:
             coarse = _cold_then_warm(client, image)
@@ -172,7 +160,7 @@ def run(out: Path) -> dict[str, Any]:
     results["default_block_size"] = _summary(coarse, default_blocks.block_size)
 
     whitespace_allowed = profile.model_copy(update={"disable_any_whitespace": False})
-    engine, url = _engine(whitespace_allowed, log)
+    engine, url = start_engine(whitespace_allowed, log)
     try:
         with httpx.Client(base_url=url, timeout=600) as client:
             loose = [_stream_one(client, s, image, "loose", SAMPLED) for s in SCHEMAS]

@@ -36,7 +36,12 @@ from .upstream import ReplicaSet, Upstream, make_upstream_session, poll_forever
 
 __all__ = ["create_app", "app_from_env", "DEFAULT_ROUTERS"]
 
-DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, chat.router, extract.router)
+DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
+    ops.router,
+    chat.router,
+    extract.router,
+    extract.verify_router,
+)
 
 
 def create_app(

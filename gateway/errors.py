@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNKNOWN_SCHEMA = "unknown_schema"
+    DATA_INVALID = "data_invalid"
     SCHEMA_INVALID = "schema_invalid"
     SCHEMA_TOO_LARGE = "schema_too_large"
     SCHEMA_TOO_DEEP = "schema_too_deep"

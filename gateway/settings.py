@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     with no time limit, so a huge one could stall the engine for everyone."""
     max_schema_depth: int = Field(default=12, ge=2)
     """Deepest nesting of a user-supplied JSON schema, for the same reason."""
+    review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    """An extraction gets ``review: true`` when any field's confidence is under this (or a
+    check failed); a request's ``review_threshold`` overrides it. A starting point, not a
+    calibration: pick yours from your own labelled documents (README)."""
 
     # --- auth and operations --------------------------------------------------------------------
     key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.checks import Check, CheckResult, cn_ric, dates, skipped
+from schemas.checks.identity import MrzBinding, mrz_checks
 from schemas.fields import IsoDate, MrzLine, Sex, ShortText, Text
 from schemas.spec import SchemaSpec
 
-__all__ = ["SPEC", "IdCard"]
+__all__ = ["CHECKS", "MAX_VALIDITY_YEARS", "SPEC", "IdCard", "is_chinese_card"]
 
 
 class IdCard(BaseModel):
@@ -80,6 +82,69 @@ class IdCard(BaseModel):
     )
 
 
+MAX_VALIDITY_YEARS = 21
+"""Chinese cards run 5, 10 or 20 years (or open-ended); other states' cards run less."""
+
+
+def is_chinese_card(card: IdCard) -> bool:
+    """A Chinese resident identity card, by country or title: its number carries checks."""
+    country = (card.country or "").strip().upper()
+    return country in ("CHN", "CHINA", "中国") or "身份证" in (card.document_type or "")
+
+
+def _chinese_only(check: Check) -> Check:
+    """Skip ``check`` on cards other than the Chinese resident identity card."""
+
+    def only(card: IdCard) -> CheckResult:
+        result = check(card)
+        if is_chinese_card(card):
+            return result
+        return skipped(result.name, result.fields, "not a Chinese resident identity card")
+
+    return only
+
+
+@_chinese_only
+def _ric_check_character(card: IdCard) -> CheckResult:
+    return cn_ric.check_character("/id_number", card.id_number)
+
+
+@_chinese_only
+def _ric_birth_date(card: IdCard) -> CheckResult:
+    return cn_ric.birth_date_matches(
+        "/id_number", card.id_number, "/date_of_birth", card.date_of_birth
+    )
+
+
+@_chinese_only
+def _ric_sex(card: IdCard) -> CheckResult:
+    return cn_ric.sex_matches("/id_number", card.id_number, "/sex", card.sex)
+
+
+CHECKS = (
+    *mrz_checks(
+        MrzBinding(
+            "TD1",
+            {
+                "document_number": "document_number",
+                "full_name": "name_latin",
+                "nationality": "nationality",
+                "issuing_state": "country",
+                "date_of_birth": "date_of_birth",
+                "sex": "sex",
+                "date_of_expiry": "valid_until",
+            },
+        )
+    ),
+    _ric_check_character,
+    _ric_birth_date,
+    _ric_sex,
+    dates.order_check("dates.order", "date_of_birth", "valid_from", "valid_until"),
+    dates.validity_check("dates.validity_period", "valid_from", "valid_until", MAX_VALIDITY_YEARS),
+)
+"""A TD1 zone where present; the Chinese ID number's check character, birth date and sex
+against the printed ones (skipped on other cards); date sanity."""
+
 SPEC: SchemaSpec[IdCard] = SchemaSpec(
     name="id_card",
     description="National identity card, any script (incl. the Chinese resident ID card).",
@@ -90,6 +155,7 @@ SPEC: SchemaSpec[IdCard] = SchemaSpec(
     ),
     num_crops=16,
     max_tokens=768,
+    checks=CHECKS,
     example=IdCard(
         country="CHN",
         document_type="居民身份证",

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.checks import CheckResult, arithmetic, dates
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text
 from schemas.line_item import LineItem
 from schemas.spec import SchemaSpec
 
-__all__ = ["SPEC", "Invoice"]
+__all__ = ["CHECKS", "SPEC", "Invoice"]
 
 
 class Invoice(BaseModel):
@@ -55,6 +56,19 @@ class Invoice(BaseModel):
     total: Amount | None = Field(default=None, description="Amount due including tax.")
 
 
+def _total(inv: Invoice) -> CheckResult:
+    return arithmetic.total_matches_parts(
+        "amounts.total", [("/subtotal", inv.subtotal), ("/tax", inv.tax)], inv.total, inv.currency
+    )
+
+
+CHECKS = (
+    *arithmetic.line_checks(),
+    _total,
+    dates.order_check("dates.due_date", "invoice_date", "due_date"),
+)
+"""Lines, subtotal and total add up (one minor unit of tolerance); due on or after issue."""
+
 SPEC: SchemaSpec[Invoice] = SchemaSpec(
     name="invoice",
     description="Invoice: vendor, customer, numbers, dates, currency, line items and totals.",
@@ -65,6 +79,7 @@ SPEC: SchemaSpec[Invoice] = SchemaSpec(
     ),
     num_crops=16,
     max_tokens=1024,
+    checks=CHECKS,
     example=Invoice(
         vendor_name="Acme Tools GmbH",
         vendor_address="Hauptstraße 5, 10115 Berlin, Germany",

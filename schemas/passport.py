@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.checks import dates
+from schemas.checks.identity import MrzBinding, mrz_checks
 from schemas.fields import IsoDate, MrzLine, Sex, ShortText, Text
 from schemas.spec import SchemaSpec
 
-__all__ = ["SPEC", "Passport"]
+__all__ = ["CHECKS", "MAX_VALIDITY_YEARS", "SPEC", "Passport"]
 
 _DATE_TEXT = "exactly as printed, in every language shown (e.g. '12 JAN/JAN 1990')"
 _DATE_ISO = "as an ISO 8601 date YYYY-MM-DD; null if the printed date is incomplete"
@@ -73,6 +75,33 @@ class Passport(BaseModel):
     )
 
 
+MAX_VALIDITY_YEARS = 11
+"""Passports run at most 10 years; some states add the old passport's remaining months."""
+
+
+CHECKS = (
+    *mrz_checks(
+        MrzBinding(
+            "TD3",
+            {
+                "document_number": "passport_number",
+                "surname": "surname",
+                "given_names": "given_names",
+                "nationality": "nationality",
+                "issuing_state": "issuing_country",
+                "date_of_birth": "date_of_birth",
+                "sex": "sex",
+                "date_of_expiry": "date_of_expiry",
+            },
+        )
+    ),
+    dates.order_check("dates.order", "date_of_birth", "date_of_issue", "date_of_expiry"),
+    dates.validity_check(
+        "dates.validity_period", "date_of_issue", "date_of_expiry", MAX_VALIDITY_YEARS
+    ),
+)
+"""The TD3 zone's check digits and its agreement with the printed page; date sanity."""
+
 SPEC: SchemaSpec[Passport] = SchemaSpec(
     name="passport",
     description="Passport data page (ICAO 9303): identity fields, dates and the MRZ.",
@@ -83,6 +112,7 @@ SPEC: SchemaSpec[Passport] = SchemaSpec(
     ),
     num_crops=16,
     max_tokens=768,
+    checks=CHECKS,
     example=Passport(
         document_type="P",
         issuing_country="UTO",

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.checks import CheckResult, arithmetic
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text, TimeOfDay
 from schemas.line_item import LineItem
 from schemas.spec import SchemaSpec
 
-__all__ = ["SPEC", "Receipt"]
+__all__ = ["CHECKS", "SPEC", "Receipt"]
 
 
 class Receipt(BaseModel):
@@ -48,6 +49,16 @@ class Receipt(BaseModel):
     )
 
 
+def _total(rec: Receipt) -> CheckResult:
+    parts = [("/subtotal", rec.subtotal), ("/tax", rec.tax), ("/tip", rec.tip)]
+    return arithmetic.total_matches_parts(
+        "amounts.total", parts, rec.total, rec.currency, optional=["/tip"]
+    )
+
+
+CHECKS = (*arithmetic.line_checks(), _total)
+"""Lines, subtotal and total (a missing tip counts as none) add up, to one minor unit."""
+
 SPEC: SchemaSpec[Receipt] = SchemaSpec(
     name="receipt",
     description="Receipt: merchant, date and time, line items, tax, total and payment method.",
@@ -58,6 +69,7 @@ SPEC: SchemaSpec[Receipt] = SchemaSpec(
     ),
     num_crops=16,
     max_tokens=1024,
+    checks=CHECKS,
     example=Receipt(
         vendor_name="Corner Café",
         vendor_address="12 Main St, Springfield",

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from schemas.checks.result import Check, CheckResult
 from schemas.jsonschema import strict_json_schema
 
 __all__ = ["COMMON_RULES", "MAX_NUM_CROPS", "SchemaSpec"]
@@ -75,19 +76,31 @@ class SchemaSpec(Generic[M]):
     """Default completion budget: a full answer in compact JSON fits with room to spare."""
     example: M
     """A realistic, valid instance: documentation, tests and few-shot material."""
+    checks: tuple[Check, ...] = ()
+    """Deterministic checks of an answer (`schemas.checks`): check digits, arithmetic, dates.
+    Each returns one result, whatever the data, so a kind's list of check names is fixed."""
+    max_num_crops: int = MAX_NUM_CROPS
+    """The most crops that still help this kind; a repair pass re-reads the image at it."""
 
     def __post_init__(self) -> None:
         """Refuse an inconsistent spec at import time rather than at request time."""
         if not _NAME.match(self.name):
             raise ValueError(f"schema name {self.name!r} must match {_NAME.pattern}")
-        if not 1 <= self.num_crops <= MAX_NUM_CROPS:
-            raise ValueError(f"{self.name}: num_crops {self.num_crops} not in 1..{MAX_NUM_CROPS}")
+        if not 1 <= self.num_crops <= self.max_num_crops <= MAX_NUM_CROPS:
+            raise ValueError(
+                f"{self.name}: need 1 <= num_crops {self.num_crops} <= max_num_crops "
+                f"{self.max_num_crops} <= {MAX_NUM_CROPS}"
+            )
         if self.max_tokens < 1:
             raise ValueError(f"{self.name}: max_tokens must be positive")
         if not self.instructions.strip() or not self.description.strip():
             raise ValueError(f"{self.name}: instructions and description must not be empty")
         if not isinstance(self.example, self.model):
             raise TypeError(f"{self.name}: example is not a {self.model.__name__}")
+
+    def run_checks(self, data: M) -> list[CheckResult]:
+        """Every declared check's result on ``data``, in declaration order."""
+        return [check(data) for check in self.checks]
 
     def json_schema(self) -> dict[str, Any]:
         """The strict JSON Schema sent to vLLM (a fresh copy, safe to mutate)."""

@@ -14,10 +14,11 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.checks import CheckResult, failed, passed, skipped
 from schemas.fields import ShortText, Text
 from schemas.spec import SchemaSpec
 
-__all__ = ["SPEC", "Table", "escape_cell"]
+__all__ = ["SPEC", "Table", "escape_cell", "row_widths"]
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
@@ -72,6 +73,23 @@ def _row(cells: list[str], width: int) -> str:
     return "| " + " | ".join(padded) + " |"
 
 
+def row_widths(table: Table) -> CheckResult:
+    """Every row has one cell per column: a short or long row means a cell was lost or split."""
+    name = "table.row_widths"
+    if not table.columns:
+        return skipped(name, ["/columns"], "no header cells were read")
+    width = len(table.columns)
+    wrong = [i for i, row in enumerate(table.rows) if len(row) != width]
+    if not wrong:
+        return passed(name, ["/columns", "/rows"], f"{len(table.rows)} row(s) of {width} cells")
+    listed = ", ".join(f"row {i + 1} has {len(table.rows[i])}" for i in wrong)
+    return failed(
+        name,
+        ["/columns", *(f"/rows/{i}" for i in wrong)],
+        f"{width} columns, but {listed}; read those rows again, one string per cell",
+    )
+
+
 SPEC: SchemaSpec[Table] = SchemaSpec(
     name="table",
     description="Table: title, header cells and rows of cell text; renders as Markdown.",
@@ -83,6 +101,7 @@ SPEC: SchemaSpec[Table] = SchemaSpec(
     ),
     num_crops=16,
     max_tokens=1024,
+    checks=(row_widths,),
     example=Table(
         title="Quarterly revenue (EUR m)",
         columns=["Region", "Q1", "Q2"],

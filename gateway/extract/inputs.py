@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from schemas import SchemaSpec, UnknownSchemaError, get
+
 from .. import caps
 from ..bodies import parse_json_object, read_body
 from ..errors import ErrorCode, GatewayError
@@ -27,9 +29,17 @@ from ..images import ValidImage, check_image_bytes, validate_image
 from ..settings import Settings
 from .models import ExtractRequest
 
-__all__ = ["read_extract_request"]
+__all__ = ["lookup_schema", "read_extract_request"]
 
 R = TypeVar("R", bound=ExtractRequest)
+
+
+def lookup_schema(name: str, param: str | None = None) -> SchemaSpec[Any]:
+    """The registered schema ``name``; 404 ``unknown_schema`` listing the known ones."""
+    try:
+        return get(name)
+    except UnknownSchemaError as exc:
+        raise GatewayError(404, str(exc), param=param, code=ErrorCode.UNKNOWN_SCHEMA) from None
 
 
 async def read_extract_request(request: Request, model: type[R]) -> tuple[R, ValidImage]:

@@ -11,6 +11,11 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.checks import CheckResult
+
+from .repair import Repair
+from .verdict import CheckList, ConfidenceMap, Review
+
 __all__ = [
     "ExtractError",
     "ExtractRequest",
@@ -21,6 +26,7 @@ __all__ = [
     "SchemaList",
     "SchemaOutcome",
     "Usage",
+    "VerifyResponse",
 ]
 
 T = TypeVar("T", bound=BaseModel)
@@ -62,6 +68,24 @@ class ExtractRequest(BaseModel):
         le=2**63 - 1,
         description="Sampling seed: with temperature > 0 the same seed gives the same answer.",
     )
+    confidence: bool = Field(
+        default=True,
+        description="Per-field confidence from the engine's token log-probabilities; false "
+        "skips the logprobs for the cheapest request (then `confidence` is null).",
+    )
+    review_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="`review` is true when any field's confidence is under this; default: "
+        "GATEWAY_REVIEW_THRESHOLD.",
+    )
+    verify: Literal["checks", "repair"] = Field(
+        default="checks",
+        description="'checks' runs the schema's checks; 'repair' also reads the image once "
+        "more (at the schema's largest useful num_crops, told what failed) when a check "
+        "fails, and returns the better reading. At most one extra call per schema.",
+    )
 
 
 class MultiExtractRequest(ExtractRequest):
@@ -85,15 +109,21 @@ class Usage(BaseModel):
 
 
 class ExtractResponse(BaseModel, Generic[T]):
-    """A validated, typed extraction."""
+    """A validated, typed extraction with its confidence, checks and review flag."""
 
     id: str = Field(description="The completion id from the engine.")
     object: Literal["extraction"] = "extraction"
     schema_name: str = Field(serialization_alias="schema", description="The schema used.")
     model: str
     data: T
+    confidence: ConfidenceMap = None
+    checks: CheckList
+    review: Review
     finish_reason: str
-    usage: Usage
+    usage: Usage = Field(description="Tokens of every reading, a repair reading included.")
+    repair: Repair | None = Field(
+        default=None, description="Both readings when `verify: 'repair'` read the image again."
+    )
 
 
 class ExtractError(BaseModel):
@@ -107,13 +137,27 @@ class ExtractError(BaseModel):
 
 
 class SchemaOutcome(BaseModel):
-    """Either ``data`` (valid) or ``error`` for one schema of a multi-schema extraction."""
+    """Either ``data`` (valid, with its verdict) or ``error`` for one schema of a
+    multi-schema extraction."""
 
     status: int = Field(description="The HTTP status this schema alone would have had.")
     data: dict[str, Any] | None = None
+    confidence: ConfidenceMap = None
+    checks: CheckList | None = None
+    review: Review | None = None
+    repair: Repair | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
     error: ExtractError | None = None
+
+
+class VerifyResponse(BaseModel):
+    """The schema's checks on a caller's object (``POST /v1/verify/{name}``)."""
+
+    object: Literal["verification"] = "verification"
+    schema_name: str = Field(serialization_alias="schema", description="The schema used.")
+    checks: list[CheckResult] = Field(description="Each check: pass, fail or skipped.")
+    review: bool = Field(description="True when any check failed.")
 
 
 class MultiExtractResponse(BaseModel):

@@ -26,10 +26,16 @@ SYSTEM_PROMPT = "You read images for business software. " + COMMON_RULES
 kinds share live here once, not in each kind's instructions after the image."""
 
 
-def build_messages(spec: SchemaSpec[Any], image_data_url: str, hint: str | None) -> list[Any]:
+def build_messages(
+    spec: SchemaSpec[Any], image_data_url: str, hint: str | None, note: str | None = None
+) -> list[Any]:
+    """System prompt, image, then the instructions, the user's hint and a repair note (what
+    failed in an earlier reading, `gateway.extract.verdict.repair_note`), in that order."""
     text = spec.instructions
     if hint and hint.strip():
         text += "\n\nAdditional guidance from the user: " + hint.strip()
+    if note:
+        text += "\n\n" + note
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {
@@ -52,11 +58,14 @@ def build_request(
     max_tokens: int,
     temperature: float,
     seed: int | None = None,
+    note: str | None = None,
+    logprobs: bool = False,
 ) -> bytes:
-    """The chat.completions body for vLLM, serialised once."""
+    """The chat.completions body for vLLM, serialised once. ``logprobs`` asks for the chosen
+    tokens' log-probabilities only (no ``top_logprobs``): all per-field confidence needs."""
     payload: dict[str, Any] = {
         "model": model,
-        "messages": build_messages(spec, image_data_url, hint),
+        "messages": build_messages(spec, image_data_url, hint, note),
         "response_format": spec.response_format(),
         "max_tokens": max_tokens,
         "temperature": temperature,
@@ -65,4 +74,6 @@ def build_request(
     }
     if seed is not None:
         payload["seed"] = seed
+    if logprobs:
+        payload["logprobs"] = True
     return json.dumps(payload, separators=(",", ":")).encode()

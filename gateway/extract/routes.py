@@ -19,12 +19,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from schemas import SchemaSpec, UnknownSchemaError, all_specs, get
+from schemas import SchemaSpec, all_specs
 
 from .. import caps
 from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
-from .inputs import read_extract_request
+from .inputs import lookup_schema, read_extract_request
 from .models import (
     ExtractError,
     ExtractRequest,
@@ -74,13 +74,6 @@ def _info(spec: SchemaSpec[Any]) -> SchemaInfo:
     )
 
 
-def _lookup(name: str, param: str | None = None) -> SchemaSpec[Any]:
-    try:
-        return get(name)
-    except UnknownSchemaError as exc:
-        raise GatewayError(404, str(exc), param=param, code=ErrorCode.UNKNOWN_SCHEMA) from None
-
-
 @router.get("/v1/schemas", response_model=SchemaList, summary="List extraction schemas")
 async def list_schemas(key: ExtractKey) -> SchemaList:
     return SchemaList(data=[_info(spec) for spec in all_specs()])
@@ -88,7 +81,7 @@ async def list_schemas(key: ExtractKey) -> SchemaList:
 
 @router.get("/v1/schemas/{name}", response_model=SchemaInfo, summary="One extraction schema")
 async def get_schema(name: str, key: ExtractKey) -> SchemaInfo:
-    return _info(_lookup(name))
+    return _info(lookup_schema(name))
 
 
 def _route_for(spec: SchemaSpec[Any]) -> None:
@@ -115,7 +108,7 @@ for _spec in all_specs():
 
 @router.post("/v1/extract/{name}", include_in_schema=False)
 async def extract_unknown(name: str, key: ExtractKey) -> None:
-    _lookup(name)  # every known name has its own route above: this always raises 404
+    lookup_schema(name)  # every known name has its own route above: this always raises 404
 
 
 @router.post(
@@ -126,7 +119,7 @@ async def extract_unknown(name: str, key: ExtractKey) -> None:
 )
 async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse:
     req, image = await read_extract_request(request, MultiExtractRequest)
-    specs = [_lookup(n, param=f"schemas[{i}]") for i, n in enumerate(req.schemas)]
+    specs = [lookup_schema(n, param=f"schemas[{i}]") for i, n in enumerate(req.schemas)]
     if len(set(req.schemas)) != len(req.schemas):
         raise GatewayError(
             400, "schemas must not repeat a name", param="schemas", code=ErrorCode.INVALID_VALUE
@@ -149,7 +142,14 @@ async def extract_many(request: Request, key: ExtractKey) -> MultiExtractRespons
         else:
             data = json.loads(outcome.data.model_dump_json())
             results[spec.name] = SchemaOutcome(
-                status=200, data=data, finish_reason=outcome.finish_reason, usage=outcome.usage
+                status=200,
+                data=data,
+                confidence=outcome.confidence,
+                checks=outcome.checks,
+                review=outcome.review,
+                repair=outcome.repair,
+                finish_reason=outcome.finish_reason,
+                usage=outcome.usage,
             )
     failed = [o for o in outcomes if isinstance(o, GatewayError)]
     if failed and len(failed) == len(outcomes) and all(e.status >= 500 for e in failed):

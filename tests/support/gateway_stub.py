@@ -17,9 +17,14 @@ is chosen by its ``model`` field:
     stub-500        500 with a plain-text body
     stub-hold       waits (up to 30 s) until ``GET /stub/release``, then answers as ``stub``
     stub-crash      stream: sends two chunks, then the whole stub process exits
+    stub-script     answers with the next content of a script set by ``POST /stub/script``
+                    (a JSON list of strings), with one logprob per character when asked
 
 ``--service-ms N`` makes every chat answer wait N ms first (no CPU), like an engine that needs
 that long, so that ``bench/gateway_overhead.py`` can compare at a realistic upstream latency.
+
+``GET /stub/seen`` lists what each ``stub-script`` request asked for: its ``num_crops``, its
+last text part and its ``logprobs`` flag (the repair-pass tests read it).
 
 ``GET /stub/events`` returns counters ({"requests", "disconnects", "drip_done", "held"}) as
 JSON. With ``--name N`` every answer's ``id`` is ``chatcmpl-N`` (default ``chatcmpl-stub``), so
@@ -58,6 +63,10 @@ _MODEL = re.compile(rb'"model"\s*:\s*"([^"]*)"')
 _EVENTS = {"requests": 0, "disconnects": 0, "drip_done": 0, "held": 0}
 _RELEASE: list[asyncio.Event] = []
 _SERVICE_S = 0.0
+_SCRIPT: list[str] = []
+_SEEN: list[dict[str, object]] = []
+SCRIPT_LOGPROB = -0.05
+"""Every scripted character's logprob: a confidence of exp(-0.05) = 0.951229 per field."""
 
 
 def _event(delta: dict[str, object], finish: str | None = None) -> bytes:
@@ -101,6 +110,50 @@ def _rename(name: str) -> None:
     _STREAM = [e.replace(b'"id":"chatcmpl-stub"', ident) for e in sse_body()]
 
 
+def _scripted(body: bytes) -> bytes:
+    """The next scripted answer as a chat completion; records what was asked."""
+    request = json.loads(body)
+    texts = [
+        part["text"]
+        for message in request.get("messages", [])
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "text"
+    ]
+    _SEEN.append(
+        {
+            "num_crops": (request.get("mm_processor_kwargs") or {}).get("num_crops"),
+            "text": texts[-1] if texts else None,
+            "logprobs": request.get("logprobs"),
+        }
+    )
+    content = _SCRIPT.pop(0) if _SCRIPT else "{}"
+    choice: dict[str, object] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": content},
+        "finish_reason": "stop",
+    }
+    if request.get("logprobs"):
+        tokens = [
+            {"token": c, "logprob": SCRIPT_LOGPROB, "bytes": list(c.encode()), "top_logprobs": []}
+            for c in content
+        ]
+        choice["logprobs"] = {"content": tokens}
+    answer = {
+        "id": "chatcmpl-script",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "stub-script",
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": 100,
+            "completion_tokens": len(content),
+            "total_tokens": 100 + len(content),
+        },
+    }
+    return json.dumps(answer).encode()
+
+
 def _head(status: str, ctype: bytes, length: int | None) -> bytes:
     size = (
         b"transfer-encoding: chunked\r\n"
@@ -121,6 +174,15 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
         return True
     if path == b"/stub/events":
         data = json.dumps(_EVENTS).encode()
+        writer.write(_head("200 OK", b"application/json", len(data)) + data)
+        return True
+    if path == b"/stub/script":
+        _SCRIPT[:] = json.loads(body)
+        _SEEN.clear()
+        writer.write(_head("200 OK", b"application/json", 2) + b"{}")
+        return True
+    if path == b"/stub/seen":
+        data = json.dumps(_SEEN).encode()
         writer.write(_head("200 OK", b"application/json", len(data)) + data)
         return True
     if path == b"/stub/release":
@@ -161,6 +223,10 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
             b'"param":"model","code":404}}'
         )
         writer.write(_head("404 Not Found", b"application/json", len(data)) + data)
+        return True
+    if model == b"stub-script":
+        data = _scripted(body)
+        writer.write(_head("200 OK", b"application/json", len(data)) + data)
         return True
     if model == b"stub-500":
         writer.write(_head("500 Internal Server Error", b"text/plain", 4) + b"oops")

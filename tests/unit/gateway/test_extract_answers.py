@@ -133,3 +133,68 @@ def test_unknown_field_and_wrong_type_name_the_field(app_and_key: tuple[TestClie
     body = {"image_url": IMAGE, "num_crops": 40}
     r = post(client, key, FixedAnswer("{}"), "/v1/extract/scene", body)
     assert r.status_code == 400 and r.json()["error"]["param"] == "num_crops"
+
+
+def test_logprobs_are_asked_for_and_their_absence_asks_for_review(
+    app_and_key: tuple[TestClient, str],
+) -> None:
+    client, key = app_and_key
+    answer = FixedAnswer('{"count":3,"confidence":"high"}')  # a server that sent no logprobs
+    r = post(client, key, answer, "/v1/extract/people_count", {"image_url": IMAGE})
+    assert answer.sent[0]["logprobs"] is True and "top_logprobs" not in answer.sent[0]
+    body = r.json()
+    assert body["confidence"] is None and body["checks"] == [] and body["review"] is True
+
+
+def test_confidence_false_sends_no_logprobs_and_reviews_on_checks_only(
+    app_and_key: tuple[TestClient, str],
+) -> None:
+    client, key = app_and_key
+    answer = FixedAnswer('{"count":3,"confidence":"high"}')
+    body = {"image_url": IMAGE, "confidence": False}
+    r = post(client, key, answer, "/v1/extract/people_count", body)
+    assert "logprobs" not in answer.sent[0]
+    assert r.json()["confidence"] is None and r.json()["review"] is False
+
+
+def test_repair_reads_once_more_at_the_schemas_largest_crops(
+    app_and_key: tuple[TestClient, str],
+) -> None:
+    client, key = app_and_key
+    answer = FixedAnswer('{"title":null,"columns":["a"],"rows":[["1","2"]]}')
+    body = {"image_url": IMAGE, "num_crops": 2, "confidence": False, "verify": "repair"}
+    r = post(client, key, answer, "/v1/extract/table", body)
+    assert r.status_code == 200, r.text
+    assert len(answer.sent) == 2  # the row is one cell too long: one repair reading, no more
+    assert [s["mm_processor_kwargs"]["num_crops"] for s in answer.sent] == [2, 16]
+    assert "2 cells" not in answer.sent[0]["messages"][1]["content"][1]["text"]
+    assert "row 1 has 2" in answer.sent[1]["messages"][1]["content"][1]["text"]
+    repair = r.json()["repair"]
+    assert repair["chosen"] == 0 and len(repair["attempts"]) == 2
+    assert r.json()["usage"]["total_tokens"] == 2 * 912
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"line_items": [{"description": "x", "amount": "lots"}]}, 422, "line_items.0.amount"),
+        ({"line_items": [], "extra": 1}, 422, "extra"),
+        ({}, 422, "line_items"),
+    ],
+)
+def test_verify_names_the_bad_field(
+    app_and_key: tuple[TestClient, str], body: dict[str, Any], status: int, param: str
+) -> None:
+    client, key = app_and_key
+    r = client.post("/v1/verify/invoice", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == status and r.json()["error"]["param"] == param
+    assert r.json()["error"]["code"] == "data_invalid"
+
+
+def test_verify_refuses_what_is_not_an_object(app_and_key: tuple[TestClient, str]) -> None:
+    client, key = app_and_key
+    headers = {"Authorization": f"Bearer {key}"}
+    r = client.post("/v1/verify/invoice", content=b"[1]", headers=headers)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    r = client.post("/v1/verify/visa", json={}, headers=headers)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_schema"

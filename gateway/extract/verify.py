@@ -1,0 +1,53 @@
+"""``POST /v1/verify/{name}``: a schema's checks on an object the caller sends.
+
+The object is what ``data`` would be: the output of the caller's own OCR, a person's
+correction of an extraction, or an extraction's ``data`` checked again. No model is asked;
+the answer is the same ``checks`` and ``review`` an extraction carries (``review`` here is
+true when a check failed: there is no confidence to weigh). An object that does not fit the
+schema gets a 422 (``data_invalid``) listing every bad field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from ..auth import ExtractKey
+from ..bodies import parse_json_object, read_body
+from ..errors import ErrorCode
+from .inputs import lookup_schema
+from .models import VerifyResponse
+from .service import invalid_data
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["extraction"])
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "An object of the schema's type (GET /v1/schemas/{name} shows it).",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post(
+    "/v1/verify/{name}",
+    response_model=VerifyResponse,
+    summary="Run a schema's checks on your own object",
+    openapi_extra=_BODY_DOC,
+)
+async def verify(name: str, request: Request, key: ExtractKey) -> VerifyResponse:
+    spec = lookup_schema(name)
+    settings = request.app.state.settings
+    payload = parse_json_object(await read_body(request, settings.max_body_bytes))
+    try:
+        data = spec.model.model_validate(payload)
+    except ValidationError as exc:
+        subject = f"schema '{name}': the object"
+        raise invalid_data(exc, subject, ErrorCode.DATA_INVALID, None, {}) from None
+    checks = spec.run_checks(data)
+    return VerifyResponse(schema_name=name, checks=checks, review=any(not c.ok for c in checks))

@@ -1,0 +1,22 @@
+"""Deterministic checks of extracted data: check digits, arithmetic, dates, table shape.
+
+Guided decoding makes an answer parse; these make it *plausible*. Each schema module declares
+its checks (``SchemaSpec.checks``): plain functions over its model, each returning one
+`CheckResult` (``pass``, ``fail`` or ``skipped``). The building blocks live here:
+
+- `mrz`: ICAO 9303 TD3/TD1 zones and 7-3-1 check digits; `identity` binds them to a schema;
+- `cn_ric`: the Chinese resident ID number (ISO 7064 MOD 11-2, via python-stdnum);
+- `arithmetic`: line items and totals in ``Decimal``, one minor unit of tolerance;
+- `dates`: dates in the order a document's life allows.
+"""
+
+from schemas.checks.result import (
+    Check,
+    CheckResult,
+    Status,
+    failed,
+    passed,
+    skipped,
+)
+
+__all__ = ["Check", "CheckResult", "Status", "failed", "passed", "skipped"]
