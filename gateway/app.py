@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import chat, extract, ops
+from . import auth, chat, extract, ops, playground
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
 from .errors import install_error_handlers
 from .images import make_fetch_client
@@ -36,7 +36,13 @@ from .upstream import ReplicaSet, Upstream, make_upstream_session, poll_forever
 
 __all__ = ["create_app", "app_from_env", "DEFAULT_ROUTERS"]
 
-DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, chat.router, extract.router)
+DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
+    ops.router,
+    auth.router,
+    chat.router,
+    extract.router,
+    playground.router,
+)
 
 
 def create_app(

@@ -1,0 +1,280 @@
+"""The playground page in a real browser, in front of the stub upstream (no engine needed):
+what it loads and from where, its Content-Security-Policy at work, the key's refusal, errors
+with their ``param``, accessibility, and the rendering of response fields that other issues
+are adding (confidence, checks, review, pages) or that nobody knows yet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Route, expect
+
+from gateway.playground import CONTENT_SECURITY_POLICY
+from tests.support.browser import Visit, open_playground
+from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
+from tests.support.images import image_bytes, make_image
+
+
+REFUSED = "Failed to load resource: the server responded with a status of"
+"""How Chromium's console reports a non-2xx answer (the page shows the error itself)."""
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+    work = tmp_path_factory.mktemp("playground-stub")
+    stub: Proc = start_stub(work)
+    gw = start_gateway(stub.base_url, work)
+    yield gw
+    gw.stop()
+    stub.stop()
+
+
+@pytest.fixture
+def visit(browser: Browser, gateway: GatewayServer) -> Iterator[Visit]:
+    visit = open_playground(browser, gateway.base_url)
+    yield visit
+    visit.page.context.close()
+
+
+def test_page_and_assets_load_without_a_key_under_the_policy(gateway: GatewayServer) -> None:
+    page = httpx.get(gateway.base_url + "/playground")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assets = re.findall(r'(?:src|href)="(/playground/static/[^"]+)"', page.text)
+    assert len(assets) == 3  # favicon, stylesheet, entry module
+    for response in [page, *(httpx.get(gateway.base_url + path) for path in assets)]:
+        assert response.status_code == 200, response.url
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_page_fetches_nothing_from_elsewhere(visit: Visit) -> None:
+    expect(visit.page.locator("#extract-form")).to_be_visible()
+    visit.page.wait_for_load_state("networkidle")
+    loaded = {url.removeprefix(visit.origin) for url in visit.requests}
+    assert {"/playground", "/playground/static/app.js", "/playground/static/render.js"} <= loaded
+    assert visit.off_origin() == [] and visit.problems == []
+
+
+def test_script_cannot_write_markup_or_reach_other_origins(visit: Visit) -> None:
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    outcome = page.evaluate(
+        """async () => {
+          const violations = [];
+          document.addEventListener("securitypolicyviolation", (e) => violations.push(e.effectiveDirective));
+          const attempt = (f) => { try { f(); return "allowed"; } catch (e) { return e.name; } };
+          const sinks = [
+            attempt(() => document.body.insertAdjacentHTML("beforeend", "<b>x</b>")),
+            attempt(() => { document.createElement("script").src = "/x.js"; }),
+            attempt(() => document.createElement("b").setAttribute("onclick", "window.ran = 1")),
+          ];
+          let remote;
+          try { await fetch("http://198.51.100.7/x"); remote = "allowed"; } catch (e) { remote = e.name; }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return { sinks, remote, violations };
+        }"""
+    )
+    # Trusted Types with no policy: every HTML and script sink throws.
+    assert outcome["sinks"] == ["TypeError"] * 3
+    assert outcome["remote"] == "TypeError" and "connect-src" in outcome["violations"]
+    assert not any("198.51.100.7" in url for url in visit.requests)
+
+
+def test_inline_script_and_style_in_the_page_would_not_run(browser: Browser, gateway: GatewayServer) -> None:
+    """The real page and its real headers, with an inline script and style slipped in."""
+    context = browser.new_context()
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+
+    def inject(route: Route) -> None:
+        response = route.fetch()
+        body = response.text().replace(
+            "</body>", "<script>window.ran = 1</script><style>body{display:none}</style></body>"
+        )
+        route.fulfill(response=response, body=body)
+
+    page.route(gateway.base_url + "/playground", inject)
+    page.goto(gateway.base_url + "/playground")
+    expect(page.locator("#extract-form")).to_be_visible()
+    assert page.evaluate("() => window.ran") is None
+    refusals = [line for line in console if "Content Security Policy" in line]
+    assert any("inline script" in line for line in refusals), console
+    assert any("inline style" in line for line in refusals), console
+    context.close()
+
+
+def test_a_wrong_key_shows_the_refusal_and_is_not_kept(visit: Visit) -> None:
+    visit.enter_key("sk-" + "x" * 43)
+    page = visit.page
+    expect(page.locator("#key-status")).to_have_text("Refused (HTTP 401): unknown API key")
+    expect(page.locator("#schema-list input")).to_have_count(0)
+    assert page.evaluate("() => sessionStorage.length") == 0
+    assert visit.problems == [f"console: {REFUSED} 401 (Unauthorized)"]
+
+
+def test_a_key_without_extract_shows_its_scopes_and_why_no_schemas(
+    visit: Visit, gateway: GatewayServer
+) -> None:
+    visit.enter_key(gateway.create_key("chat-only", scopes=["chat"]))
+    page = visit.page
+    expect(page.locator("#key-status")).to_contain_text("Key “chat-only”")
+    expect(page.locator("#key-status .scope")).to_have_text(["chat"])
+    expect(page.locator("#schema-status")).to_contain_text("lacks the 'extract' scope")
+    page.reload()  # the key survives a reload of the tab (sessionStorage) and is checked again
+    expect(page.locator("#key-status .scope")).to_have_text(["chat"])
+    page.get_by_role("button", name="Forget").click()
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_a_refused_request_shows_message_and_param(
+    visit: Visit, gateway: GatewayServer, tmp_path: Path
+) -> None:
+    visit.enter_key(gateway.create_key("extractor", scopes=["extract"]))
+    page = visit.page
+    photo = tmp_path / "scene.png"
+    photo.write_bytes(image_bytes(make_image(320, 240, seed=4)))
+    page.set_input_files("#extract-file", photo)
+    page.locator('#schema-list input[value="scene"]').check()
+    page.get_by_label("num_crops").fill("40")
+    page.get_by_role("button", name="Run extraction").click()
+    error = page.locator("#extract-error .error")
+    expect(error.locator(".error-title")).to_have_text("HTTP 400 · invalid_request_error")
+    expect(error.locator(".error-message")).to_contain_text("num_crops")
+    expect(error.locator(".error-param")).to_have_text("param: num_crops")
+    assert '"param": "num_crops"' in page.inner_text("#extract-raw")
+    assert visit.problems == [f"console: {REFUSED} 400 (Bad Request)"]
+    assert visit.off_origin() == []
+
+
+RESPONSE = {
+    "id": "x",
+    "object": "extraction",
+    "schema": "invoice",
+    "model": "m",
+    "data": {
+        "vendor_name": "Acme",
+        "due_date": None,
+        "line_items": [{"description": "Drill", "amount": 179.0}, {"description": "Bits"}],
+        "tags": ["a", "b"],
+        "address": {"city": "Berlin"},
+    },
+    "confidence": {"/vendor_name": 0.97, "/line_items/0/amount": 0.41, "/address/city": 0.7},
+    "checks": [
+        {"name": "line_sum", "status": "fail", "fields": ["/line_items/0/amount"], "message": "no"},
+        {"name": "dates", "status": "skipped", "fields": ["due_date"], "message": "missing"},
+        {"name": "vendor", "status": "pass", "fields": ["data.vendor_name"], "message": "ok"},
+    ],
+    "review": True,
+    "pages": [
+        {"page": 1, "data": {"vendor_name": "Acme"}, "confidence": {"/vendor_name": 0.5}},
+        {"page": 2, "error": {"message": "cut off", "type": "invalid_request_error",
+                              "param": "max_tokens", "code": "output_truncated"}},
+    ],
+    "finish_reason": "stop",
+    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    "verification_id": "v-1",
+    "timings": {"render_ms": 12},
+}
+
+
+def test_confidence_checks_pages_and_unknown_fields_are_all_rendered(visit: Visit) -> None:
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    page.evaluate(
+        """async (response) => {
+          const { renderResponse } = await import("/playground/static/render.js");
+          document.getElementById("extract-answer").replaceChildren(renderResponse(response));
+        }""",
+        RESPONSE,
+    )
+    answer = page.locator("#extract-answer")
+    conf = page.locator('#extract-answer > .outcome > .data [data-pointer="/vendor_name"] .conf')
+    expect(conf).to_have_text("confidence 97%")
+    expect(conf).to_have_class("conf conf-high")
+    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/line_items/0/amount"] .conf')).to_have_class(
+        "conf conf-low"
+    )
+    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/address/city"] .conf')).to_have_class(
+        "conf conf-medium"
+    )
+    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/line_items/0/amount"] .mark')).to_have_text(
+        "✗ line_sum"
+    )
+    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/due_date"] .mark')).to_have_text("– dates")
+    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/vendor_name"] .mark')).to_have_text("✓ vendor")
+    expect(answer.locator(".review")).to_contain_text("Needs review")
+    checks = answer.locator("table.checks > tbody > tr")
+    expect(checks).to_have_count(3)
+    expect(checks.nth(0)).to_contain_text("✗ fail")
+    expect(answer.get_by_role("region", name="Page 1").locator(".conf")).to_have_text("confidence 50%")
+    page2 = answer.get_by_role("region", name="Page 2")
+    expect(page2.locator(".error-param")).to_have_text("param: max_tokens")
+    other = answer.locator(".other")
+    expect(other).to_contain_text("Verification id")
+    expect(other).to_contain_text("v-1")
+    expect(other).to_contain_text("Render ms")
+    assert visit.problems == []
+
+
+def test_controls_are_labelled_keyboard_reachable_and_readable(visit: Visit) -> None:
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll("input, textarea, select, button")]
+             .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || el.textContent.trim()))
+             .map((el) => el.id || el.outerHTML)"""
+    )
+    assert unlabelled == []
+    page.get_by_role("tab", name="Extract").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Chat")).to_be_focused()
+    expect(page.get_by_role("tab", name="Chat")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#panel-chat")).to_be_visible()
+    expect(page.locator("#panel-extract")).to_be_hidden()
+    page.keyboard.press("Home")
+    expect(page.locator("#panel-extract")).to_be_visible()
+
+    # Text contrast (WCAG AA, 4.5:1) of every visible text element and of rendered badges.
+    page.evaluate(
+        """async (response) => {
+          const { renderResponse } = await import("/playground/static/render.js");
+          document.getElementById("extract-answer").replaceChildren(renderResponse(response));
+        }""",
+        RESPONSE,
+    )
+    low = page.evaluate(
+        """() => {
+          const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
+          const lum = ([r, g, b]) => {
+            const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+            return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+          };
+          const background = (el) => {
+            for (; el; el = el.parentElement) {
+              const c = rgb(getComputedStyle(el).backgroundColor);
+              if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+            }
+            return [255, 255, 255];
+          };
+          const bad = [];
+          let checked = 0;
+          for (const el of document.querySelectorAll("body *")) {
+            const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+            if (!own || !el.checkVisibility() || el.closest(".visually-hidden")) continue;
+            const style = getComputedStyle(el);
+            if (style.opacity !== "1" || el.closest(":disabled")) continue;
+            const [a, b] = [lum(rgb(style.color)), lum(background(el))].sort((x, y) => y - x);
+            const ratio = (a + 0.05) / (b + 0.05);
+            checked += 1;
+            if (ratio < 4.5) bad.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`);
+          }
+          return { bad, checked };
+        }"""
+    )
+    assert low["bad"] == [] and low["checked"] > 50, low
