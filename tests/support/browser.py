@@ -60,7 +60,9 @@ class Visit:
     def enter_key(self, key: str) -> None:
         self.page.fill("#key-input", key)
         self.page.get_by_role("button", name="Use key").click()
-        self.page.wait_for_selector('#key-status:is([data-state="accepted"], [data-state="refused"])')
+        self.page.wait_for_selector(
+            '#key-status:is([data-state="accepted"], [data-state="refused"])'
+        )
 
 
 def open_playground(
@@ -75,9 +77,9 @@ def open_playground(
     page.on("pageerror", lambda error: visit.problems.append(f"uncaught: {error}"))
     page.on(
         "console",
-        lambda message: visit.problems.append(f"console: {message.text}")
-        if message.type == "error"
-        else None,
+        lambda message: (
+            visit.problems.append(f"console: {message.text}") if message.type == "error" else None
+        ),
     )
     page.goto(origin + "/playground")
     return visit

@@ -50,7 +50,9 @@ def _shown(value: object) -> str:
     return "—" if value is None else str(value)
 
 
-def test_extraction_shows_the_typed_answer_field_by_field(visit: Visit, photo: Path, key: str) -> None:
+def test_extraction_shows_the_typed_answer_field_by_field(
+    visit: Visit, photo: Path, key: str
+) -> None:
     page = visit.page
     panel = page.get_by_role("tabpanel", name="Extract")
     expect(page.locator("#key-status .scope")).to_have_text(["chat", "extract"])
@@ -75,7 +77,7 @@ def test_extraction_shows_the_typed_answer_field_by_field(visit: Visit, photo: P
             assert float(answer.locator(f'[data-pointer="/{name}"] .value').inner_text()) == value
         elif not isinstance(value, list):
             expect(answer.locator(f'[data-pointer="/{name}"] .value')).to_have_text(_shown(value))
-    rows = answer.locator('tr.table-row table.list > tbody > tr')
+    rows = answer.locator("tr.table-row table.list > tbody > tr")
     expect(rows).to_have_count(len(invoice.line_items))
     for i, item in enumerate(invoice.line_items):
         cell = answer.locator(f'[data-pointer="/line_items/{i}/description"] .value')
@@ -111,7 +113,9 @@ def test_each_schema_of_several_shows_its_own_error_with_param(visit: Visit, pho
     expect(page.locator("#extract-status")).to_contain_text("Done in", timeout=DONE)
     for name in ("invoice", "receipt"):
         section = page.get_by_role("region", name=f"Schema {name}")
-        expect(section.locator(".error-title")).to_have_text("HTTP 422 · invalid_request_error · output_truncated")
+        expect(section.locator(".error-title")).to_have_text(
+            "HTTP 422 · invalid_request_error · output_truncated"
+        )
         expect(section.locator(".error-message")).to_contain_text("max_tokens=3")
         expect(section.locator(".error-param")).to_have_text("param: max_tokens")
     expect(page.locator("#extract-snippet-list")).to_contain_text("'schemas=invoice,receipt'")

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Route, expect
+from playwright.sync_api import Browser, Locator, Route, expect
 
 from gateway.playground import CONTENT_SECURITY_POLICY
 from tests.support.browser import Visit, open_playground
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
 from tests.support.images import image_bytes, make_image
 
-
+HERE = Path(__file__).parent
 REFUSED = "Failed to load resource: the server responded with a status of"
 """How Chromium's console reports a non-2xx answer (the page shows the error itself)."""
 
@@ -63,29 +63,16 @@ def test_the_page_fetches_nothing_from_elsewhere(visit: Visit) -> None:
 def test_script_cannot_write_markup_or_reach_other_origins(visit: Visit) -> None:
     page = visit.page
     expect(page.locator("#extract-form")).to_be_visible()
-    outcome = page.evaluate(
-        """async () => {
-          const violations = [];
-          document.addEventListener("securitypolicyviolation", (e) => violations.push(e.effectiveDirective));
-          const attempt = (f) => { try { f(); return "allowed"; } catch (e) { return e.name; } };
-          const sinks = [
-            attempt(() => document.body.insertAdjacentHTML("beforeend", "<b>x</b>")),
-            attempt(() => { document.createElement("script").src = "/x.js"; }),
-            attempt(() => document.createElement("b").setAttribute("onclick", "window.ran = 1")),
-          ];
-          let remote;
-          try { await fetch("http://198.51.100.7/x"); remote = "allowed"; } catch (e) { remote = e.name; }
-          await new Promise((resolve) => setTimeout(resolve, 200));
-          return { sinks, remote, violations };
-        }"""
-    )
+    outcome = page.evaluate((HERE / "csp_probe.js").read_text())
     # Trusted Types with no policy: every HTML and script sink throws.
     assert outcome["sinks"] == ["TypeError"] * 3
     assert outcome["remote"] == "TypeError" and "connect-src" in outcome["violations"]
     assert not any("198.51.100.7" in url for url in visit.requests)
 
 
-def test_inline_script_and_style_in_the_page_would_not_run(browser: Browser, gateway: GatewayServer) -> None:
+def test_inline_script_and_style_in_the_page_would_not_run(
+    browser: Browser, gateway: GatewayServer
+) -> None:
     """The real page and its real headers, with an inline script and style slipped in."""
     context = browser.new_context()
     page = context.new_page()
@@ -173,8 +160,15 @@ RESPONSE = {
     "review": True,
     "pages": [
         {"page": 1, "data": {"vendor_name": "Acme"}, "confidence": {"/vendor_name": 0.5}},
-        {"page": 2, "error": {"message": "cut off", "type": "invalid_request_error",
-                              "param": "max_tokens", "code": "output_truncated"}},
+        {
+            "page": 2,
+            "error": {
+                "message": "cut off",
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "output_truncated",
+            },
+        },
     ],
     "finish_reason": "stop",
     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
@@ -194,25 +188,26 @@ def test_confidence_checks_pages_and_unknown_fields_are_all_rendered(visit: Visi
         RESPONSE,
     )
     answer = page.locator("#extract-answer")
-    conf = page.locator('#extract-answer > .outcome > .data [data-pointer="/vendor_name"] .conf')
+    top = answer.locator(":scope > .outcome > .data")  # the document, not its pages
+
+    def at(pointer: str, part: str) -> Locator:
+        return top.locator(f'[data-pointer="{pointer}"] {part}')
+
+    conf = at("/vendor_name", ".conf")
     expect(conf).to_have_text("confidence 97%")
     expect(conf).to_have_class("conf conf-high")
-    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/line_items/0/amount"] .conf')).to_have_class(
-        "conf conf-low"
-    )
-    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/address/city"] .conf')).to_have_class(
-        "conf conf-medium"
-    )
-    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/line_items/0/amount"] .mark')).to_have_text(
-        "✗ line_sum"
-    )
-    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/due_date"] .mark')).to_have_text("– dates")
-    expect(page.locator('#extract-answer > .outcome > .data [data-pointer="/vendor_name"] .mark')).to_have_text("✓ vendor")
+    expect(at("/line_items/0/amount", ".conf")).to_have_class("conf conf-low")
+    expect(at("/address/city", ".conf")).to_have_class("conf conf-medium")
+    expect(at("/line_items/0/amount", ".mark")).to_have_text("✗ line_sum")
+    expect(at("/due_date", ".mark")).to_have_text("– dates")
+    expect(at("/vendor_name", ".mark")).to_have_text("✓ vendor")
     expect(answer.locator(".review")).to_contain_text("Needs review")
     checks = answer.locator("table.checks > tbody > tr")
     expect(checks).to_have_count(3)
     expect(checks.nth(0)).to_contain_text("✗ fail")
-    expect(answer.get_by_role("region", name="Page 1").locator(".conf")).to_have_text("confidence 50%")
+    expect(answer.get_by_role("region", name="Page 1").locator(".conf")).to_have_text(
+        "confidence 50%"
+    )
     page2 = answer.get_by_role("region", name="Page 2")
     expect(page2.locator(".error-param")).to_have_text("param: max_tokens")
     other = answer.locator(".other")
@@ -227,7 +222,8 @@ def test_controls_are_labelled_keyboard_reachable_and_readable(visit: Visit) -> 
     expect(page.locator("#extract-form")).to_be_visible()
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll("input, textarea, select, button")]
-             .filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || el.textContent.trim()))
+             .filter((el) => !el.labels?.length && !el.getAttribute("aria-label"))
+             .filter((el) => el.tagName !== "BUTTON" || !el.textContent.trim())
              .map((el) => el.id || el.outerHTML)"""
     )
     assert unlabelled == []
@@ -248,33 +244,5 @@ def test_controls_are_labelled_keyboard_reachable_and_readable(visit: Visit) -> 
         }""",
         RESPONSE,
     )
-    low = page.evaluate(
-        """() => {
-          const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
-          const lum = ([r, g, b]) => {
-            const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
-            return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
-          };
-          const background = (el) => {
-            for (; el; el = el.parentElement) {
-              const c = rgb(getComputedStyle(el).backgroundColor);
-              if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
-            }
-            return [255, 255, 255];
-          };
-          const bad = [];
-          let checked = 0;
-          for (const el of document.querySelectorAll("body *")) {
-            const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-            if (!own || !el.checkVisibility() || el.closest(".visually-hidden")) continue;
-            const style = getComputedStyle(el);
-            if (style.opacity !== "1" || el.closest(":disabled")) continue;
-            const [a, b] = [lum(rgb(style.color)), lum(background(el))].sort((x, y) => y - x);
-            const ratio = (a + 0.05) / (b + 0.05);
-            checked += 1;
-            if (ratio < 4.5) bad.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`);
-          }
-          return { bad, checked };
-        }"""
-    )
+    low = page.evaluate((HERE / "contrast.js").read_text())
     assert low["bad"] == [] and low["checked"] > 50, low
