@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from ..errors import GatewayError
+from ..errors import ErrorCode, GatewayError
 
 __all__ = ["router", "CONTENT_SECURITY_POLICY", "ASSETS", "SECURITY_HEADERS"]
 
@@ -83,5 +83,5 @@ async def page() -> Response:
 @router.get("/playground/static/{name}")
 async def asset(name: str) -> Response:
     if name not in ASSETS or name == "index.html":
-        raise GatewayError(404, f"no playground asset named {name!r}")
+        raise GatewayError(404, f"no playground asset named {name!r}", code=ErrorCode.NOT_FOUND)
     return _send(name)

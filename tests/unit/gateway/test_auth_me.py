@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
-from gateway.keys import KeyStore
+from gateway.auth import KeyStore
 from gateway.settings import Settings
 
 
