@@ -131,7 +131,9 @@ def test_a_refused_request_shows_message_and_param(
     page.get_by_label("num_crops").fill("40")
     page.get_by_role("button", name="Run extraction").click()
     error = page.locator("#extract-error .error")
-    expect(error.locator(".error-title")).to_have_text("HTTP 400 · invalid_request_error")
+    expect(error.locator(".error-title")).to_have_text(
+        "HTTP 400 · invalid_request_error · invalid_value"
+    )
     expect(error.locator(".error-message")).to_contain_text("num_crops")
     expect(error.locator(".error-param")).to_have_text("param: num_crops")
     assert '"param": "num_crops"' in page.inner_text("#extract-raw")
