@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from gateway.playground import CONTENT_SECURITY_POLICY
 from tests.support.browser import Visit, open_playground
@@ -179,16 +179,21 @@ RESPONSE = {
 }
 
 
-def test_confidence_checks_pages_and_unknown_fields_are_all_rendered(visit: Visit) -> None:
-    page = visit.page
-    expect(page.locator("#extract-form")).to_be_visible()
+def _render(page: Page, response: dict[str, object]) -> None:
+    """Shows ``response`` in the answer pane with the page's own renderer."""
     page.evaluate(
         """async (response) => {
           const { renderResponse } = await import("/playground/static/render.js");
           document.getElementById("extract-answer").replaceChildren(renderResponse(response));
         }""",
-        RESPONSE,
+        response,
     )
+
+
+def test_confidence_checks_pages_and_unknown_fields_are_all_rendered(visit: Visit) -> None:
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    _render(page, RESPONSE)
     answer = page.locator("#extract-answer")
     top = answer.locator(":scope > .outcome > .data")  # the document, not its pages
 
@@ -239,12 +244,6 @@ def test_controls_are_labelled_keyboard_reachable_and_readable(visit: Visit) -> 
     expect(page.locator("#panel-extract")).to_be_visible()
 
     # Text contrast (WCAG AA, 4.5:1) of every visible text element and of rendered badges.
-    page.evaluate(
-        """async (response) => {
-          const { renderResponse } = await import("/playground/static/render.js");
-          document.getElementById("extract-answer").replaceChildren(renderResponse(response));
-        }""",
-        RESPONSE,
-    )
+    _render(page, RESPONSE)
     low = page.evaluate((HERE / "contrast.js").read_text())
     assert low["bad"] == [] and low["checked"] > 50, low
