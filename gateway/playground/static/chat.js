@@ -59,7 +59,7 @@ export function setupChat(currentKey) {
     let chunks = 0;
     let usage = null;
     let finish = null;
-    const started = performance.now();
+    let started = null;
     try {
       const content = [{ type: "text", text: prompt }];
       if (file) content.unshift({ type: "image_url", image_url: { url: await readAsDataUrl(file) } });
@@ -82,6 +82,7 @@ export function setupChat(currentKey) {
         ),
       );
       byId("chat-snippets").hidden = false;
+      started = performance.now(); // TTFT counts from the request, not from reading the file
       const response = await send("/v1/chat/completions", { key, method: "POST", json: request, signal: abort.signal });
       status.textContent = "Streaming…";
       for await (const data of sseData(response.body)) {
