@@ -39,7 +39,35 @@ export function extractSnippets({ origin, path, fileName, mime, fields }) {
   return [
     ["curl", curl],
     ["Python (httpx)", python],
+    ["Python (openai)", extractSdkSnippet({ origin, path, fileName, mime, fields })],
   ];
+}
+
+const NUMBERS = new Set(["num_crops", "temperature", "seed", "max_tokens"]);
+
+/** The same request as JSON through the openai SDK's `client.post`, the file as a data URL. */
+function extractSdkSnippet({ origin, path, fileName, mime, fields }) {
+  const value = ([name, text]) => {
+    if (name === "schemas") return `[${text.split(",").map(pyString).join(", ")}]`;
+    if (NUMBERS.has(name) && Number.isFinite(Number(text))) return String(Number(text));
+    return pyString(text);
+  };
+  const body = [`"image_url": image`, ...fields.map((f) => `${pyString(f[0])}: ${value(f)}`)];
+  return [
+    "import base64",
+    "",
+    "from openai import OpenAI",
+    "",
+    `client = OpenAI(base_url=${pyString(origin + "/v1")})  # the key: OPENAI_API_KEY`,
+    `with open(${pyString(fileName)}, "rb") as file:`,
+    `    image = ${pyString(`data:${mime};base64,`)} + base64.b64encode(file.read()).decode()`,
+    "answer = client.post(",
+    `    ${pyString(path.replace(/^\/v1/, ""))},`,
+    `    body={${body.join(", ")}},`,
+    "    cast_to=object,",
+    ")",
+    "print(answer)",
+  ].join("\n");
 }
 
 /** The streamed chat request as an openai SDK call (the image read from its file). */

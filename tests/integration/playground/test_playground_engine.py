@@ -8,6 +8,9 @@ every list to its bound and the answer is cut off at max_tokens).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +91,9 @@ def test_extraction_shows_the_typed_answer_field_by_field(
     expect(snippets).to_contain_text("/v1/extract/invoice")
     expect(snippets).to_contain_text("--form-string 'seed=7'")
     expect(snippets).to_contain_text('files={"image": ("page.jpg", file, "image/jpeg")}')
+    expect(snippets).to_contain_text(
+        'body={"image_url": image, "hint": "a test page", "temperature": 1, "seed": 7}'
+    )
     # The key is in the tab's sessionStorage and nowhere else the page shows or sends it.
     assert key not in page.inner_text("body")
     assert page.evaluate("() => sessionStorage.getItem('vision-stack.api-key')") == key
@@ -101,7 +107,9 @@ def test_extraction_shows_the_typed_answer_field_by_field(
     assert visit.problems == [] and visit.off_origin() == []
 
 
-def test_each_schema_of_several_shows_its_own_error_with_param(visit: Visit, photo: Path) -> None:
+def test_each_schema_of_several_shows_its_own_error_with_param(
+    visit: Visit, photo: Path, key: str
+) -> None:
     page = visit.page
     panel = page.get_by_role("tabpanel", name="Extract")
     page.set_input_files("#extract-file", photo)
@@ -118,7 +126,24 @@ def test_each_schema_of_several_shows_its_own_error_with_param(visit: Visit, pho
         )
         expect(section.locator(".error-message")).to_contain_text("max_tokens=3")
         expect(section.locator(".error-param")).to_have_text("param: max_tokens")
-    expect(page.locator("#extract-snippet-list")).to_contain_text("'schemas=invoice,receipt'")
+    snippets = page.locator("#extract-snippet-list")
+    expect(snippets).to_contain_text("'schemas=invoice,receipt'")
+    expect(snippets).to_contain_text('"max_tokens": 3, "schemas": ["invoice", "receipt"]')
+    expect(snippets).to_contain_text('client.post(\n    "/extract",')
+
+    # Each snippet, copied as shown and run next to the file, gets the same answer.
+    env = {**os.environ, "OPENAI_API_KEY": key}
+    curl, httpx_code, openai_code = snippets.locator("pre").all_inner_texts()
+    for command in (
+        ["bash", "-c", curl],
+        [sys.executable, "-c", httpx_code],
+        [sys.executable, "-c", openai_code],
+    ):
+        ran = subprocess.run(
+            command, cwd=photo.parent, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.count("output_truncated") == 2, (command[0], ran.stdout)
     assert visit.problems == [] and visit.off_origin() == []
 
 
