@@ -141,6 +141,51 @@ def test_a_refused_request_shows_message_and_param(
     assert visit.off_origin() == []
 
 
+def test_a_pdf_goes_up_as_a_pdf_with_its_page_selection(
+    visit: Visit, gateway: GatewayServer, tmp_path: Path
+) -> None:
+    """PDF support is the documents issue's; the page's part is to send the file as it is,
+    with ``pages``, and to show whatever the gateway answers."""
+    visit.enter_key(gateway.create_key("pdf", scopes=["extract"]))
+    page = visit.page
+    pdf = tmp_path / "deck.pdf"
+    first, second = make_image(400, 300, seed=1), make_image(400, 300, seed=2)
+    first.save(pdf, "PDF", save_all=True, append_images=[second])
+    pages = page.get_by_label("Pages")
+    expect(pages).to_be_disabled()
+    page.set_input_files("#extract-file", pdf)
+    expect(page.locator("#extract-preview-caption")).to_contain_text("deck.pdf · PDF · ")
+    expect(page.locator("#extract-preview-img")).to_be_hidden()
+    pages.fill("1-2")
+    page.locator('#schema-list input[value="invoice"]').check()
+    # What the page hands to fetch (Chromium does not show multipart file bodies).
+    page.evaluate(
+        """() => {
+          const fetch = window.fetch;
+          window.fetch = (url, options) => {
+            window.sent = [url, [...options.body.entries()].map(([k, v]) =>
+              [k, typeof v === "string" ? v : [v.name, v.type, v.size]])];
+            return fetch(url, options);
+          };
+        }"""
+    )
+    page.get_by_role("button", name="Run extraction").click()
+    expect(page.locator("#extract-status")).not_to_be_empty()
+    url, fields = page.evaluate("() => window.sent")
+    size = pdf.stat().st_size
+    assert url == "/v1/extract/invoice"
+    assert fields == [["image", ["deck.pdf", "application/pdf", size]], ["pages", "1-2"]]
+    expect(page.locator("#extract-status")).to_have_text(re.compile("Done in|request failed"))
+    shown = page.locator("#extract-error .error-message, #extract-answer .outcome")
+    expect(shown.first).to_be_visible()
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(image_bytes(make_image(64, 48)))
+    page.set_input_files("#extract-file", photo)  # an image again: no page selection
+    expect(pages).to_be_disabled()
+    expect(pages).to_have_value("")
+
+
 RESPONSE = {
     "id": "x",
     "object": "extraction",
