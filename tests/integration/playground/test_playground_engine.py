@@ -49,6 +49,14 @@ def visit(browser: Browser, engine_gateway: GatewayServer, key: str) -> Iterator
     visit.page.context.close()
 
 
+def _run_snippet(command: list[str], folder: Path, key: str) -> str:
+    """Runs a snippet as copied from the page, next to the uploaded file; its output."""
+    env = {**os.environ, "OPENAI_API_KEY": key}
+    ran = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout
+
+
 def _shown(value: object) -> str:
     return "—" if value is None else str(value)
 
@@ -132,22 +140,18 @@ def test_each_schema_of_several_shows_its_own_error_with_param(
     expect(snippets).to_contain_text('client.post(\n    "/extract",')
 
     # Each snippet, copied as shown and run next to the file, gets the same answer.
-    env = {**os.environ, "OPENAI_API_KEY": key}
     curl, httpx_code, openai_code = snippets.locator("pre").all_inner_texts()
     for command in (
         ["bash", "-c", curl],
         [sys.executable, "-c", httpx_code],
         [sys.executable, "-c", openai_code],
     ):
-        ran = subprocess.run(
-            command, cwd=photo.parent, env=env, capture_output=True, text=True, timeout=300
-        )
-        assert ran.returncode == 0, ran.stderr
-        assert ran.stdout.count("output_truncated") == 2, (command[0], ran.stdout)
+        output = _run_snippet(command, photo.parent, key)
+        assert output.count("output_truncated") == 2, (command[0], output)
     assert visit.problems == [] and visit.off_origin() == []
 
 
-def test_chat_streams_the_answer_token_by_token(visit: Visit, photo: Path) -> None:
+def test_chat_streams_the_answer_token_by_token(visit: Visit, photo: Path, key: str) -> None:
     page = visit.page
     page.get_by_role("tab", name="Chat").click()
     panel = page.get_by_role("tabpanel", name="Chat")
@@ -174,5 +178,7 @@ def test_chat_streams_the_answer_token_by_token(visit: Visit, photo: Path) -> No
     assert page.inner_text("#chat-ttft").endswith(" ms")
     assert 2 <= int(page.inner_text("#chat-tokens")) <= 32
     assert float(page.inner_text("#chat-rate")) > 0
-    expect(page.locator("#chat-snippet-list")).to_contain_text("stream=True")
+    snippet = page.locator("#chat-snippet-list pre").inner_text()
+    assert "stream=True" in snippet
+    assert _run_snippet([sys.executable, "-c", snippet], photo.parent, key).strip()
     assert visit.problems == [] and visit.off_origin() == []
