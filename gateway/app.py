@@ -25,7 +25,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import chat, extract, ops
+from . import auth, chat, extract, ops, playground
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
 from .errors import install_error_handlers
 from .images import make_fetch_client
@@ -38,9 +38,11 @@ __all__ = ["create_app", "app_from_env", "DEFAULT_ROUTERS"]
 
 DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     ops.router,
+    auth.router,
     chat.router,
     extract.router,
     extract.verify_router,
+    playground.router,
 )
 
 

@@ -88,6 +88,8 @@ def _banner(gateway_url: str, key: str) -> str:
     return f"""
 The stack is up. The gateway is the only thing to call:
 
+  Playground: {gateway_url}/playground   (paste the key below)
+
   export OPENAI_BASE_URL={gateway_url}/v1 OPENAI_API_KEY={key}
   curl -s $OPENAI_BASE_URL/models -H "Authorization: Bearer $OPENAI_API_KEY"
 

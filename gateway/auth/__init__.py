@@ -3,6 +3,7 @@
 keys.py        KeyStore (SQLite, hashed keys, scopes, limits, revocation)
 limits.py      KeyLimiter: rpm and requests in flight per key, per process
 admission.py   Authenticator, the key cache, ``admit`` and the FastAPI dependencies
+routes.py      ``GET /v1/me``: the calling key's own scopes and limits
 """
 
 from .admission import (
@@ -17,6 +18,7 @@ from .admission import (
 )
 from .keys import KEY_PATTERN, KeyRecord, KeyStore, KeyStoreError, hash_key
 from .limits import KeyLimiter
+from .routes import KeyInfo, router
 
 __all__ = [
     "SECURITY_DOC",
@@ -33,4 +35,6 @@ __all__ = [
     "KeyStoreError",
     "hash_key",
     "KeyLimiter",
+    "KeyInfo",
+    "router",
 ]

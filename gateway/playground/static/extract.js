@@ -1,0 +1,149 @@
+// The Extract tab: a file, one or several schemas from GET /v1/schemas, options; the answer
+// of POST /v1/extract/{name} (one schema) or POST /v1/extract (several) as a form, raw JSON
+// beside it, and the same request as curl and Python.
+import { ApiError, getJson, send } from "./api.js";
+import { byId, fill, h } from "./dom.js";
+import { filePicker, isPdf } from "./files.js";
+import { pageCount, renderError, renderResponse } from "./render.js";
+import { extractSnippets, renderSnippets } from "./snippets.js";
+
+/** Form fields in the order they are sent; empty ones are left out. */
+const OPTIONS = [
+  ["hint", "extract-hint"],
+  ["num_crops", "extract-crops"],
+  ["pages", "extract-pages"],
+  ["temperature", "extract-temperature"],
+  ["seed", "extract-seed"],
+  ["max_tokens", "extract-max-tokens"],
+];
+
+export function setupExtract(currentKey) {
+  const form = byId("extract-form");
+  const status = byId("extract-status");
+  const errorBox = byId("extract-error");
+  const answer = byId("extract-answer");
+  const raw = byId("extract-raw");
+  const schemaList = byId("schema-list");
+  const schemaStatus = byId("schema-status");
+  const crops = byId("extract-crops");
+  const pages = byId("extract-pages");
+  let schemas = [];
+
+  const picker = filePicker({
+    input: byId("extract-file"),
+    zone: byId("extract-drop"),
+    figure: byId("extract-preview"),
+    img: byId("extract-preview-img"),
+    caption: byId("extract-preview-caption"),
+    onChange: (file) => {
+      pages.disabled = !(file && isPdf(file));
+      if (pages.disabled) pages.value = "";
+    },
+  });
+
+  const chosen = () => [...schemaList.querySelectorAll("input:checked")].map((box) => box.value);
+
+  // The crop count the gateway will use when none is given: the schemas' largest.
+  const showDefaultCrops = () => {
+    const picked = schemas.filter((s) => chosen().includes(s.name));
+    crops.placeholder = picked.length
+      ? `default ${Math.max(...picked.map((s) => s.num_crops))}`
+      : "schema default";
+  };
+
+  const showSchemas = (list) => {
+    schemas = list;
+    schemaStatus.textContent = `${list.length} schemas: pick one or several.`;
+    fill(
+      schemaList,
+      list.map((schema) =>
+        h(
+          "label",
+          { class: "schema" },
+          h("input", { type: "checkbox", name: "schema", value: schema.name, onchange: showDefaultCrops }),
+          h("span", {}, h("strong", {}, schema.name), " ", h("span", { class: "muted" }, schema.description)),
+        ),
+      ),
+    );
+    showDefaultCrops();
+  };
+
+  const fields = () =>
+    OPTIONS.map(([name, id]) => [name, byId(id)])
+      .filter(([, input]) => !input.disabled && input.value.trim() !== "")
+      .map(([name, input]) => [name, input.value.trim()]);
+
+  const fail = (err) => {
+    fill(errorBox, renderError(err, err.status || null));
+    raw.textContent = JSON.stringify(err.body ?? { error: { message: err.message } }, null, 2);
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = picker.file();
+    const names = chosen();
+    fill(errorBox);
+    if (!currentKey()) return fail(new ApiError(0, { message: "enter an API key first", param: "key" }));
+    if (!file) return fail(new ApiError(0, { message: "choose an image or a PDF first", param: "image" }));
+    if (names.length === 0) return fail(new ApiError(0, { message: "pick at least one schema", param: "schemas" }));
+
+    const sent = fields();
+    if (names.length > 1) sent.push(["schemas", names.join(",")]);
+    const path = names.length === 1 ? `/v1/extract/${encodeURIComponent(names[0])}` : "/v1/extract";
+    const body = new FormData();
+    body.append("image", file, file.name);
+    for (const [name, value] of sent) body.append(name, value);
+
+    const snippets = extractSnippets({
+      origin: location.origin,
+      path,
+      fileName: file.name,
+      mime: file.type || "application/octet-stream",
+      fields: sent,
+    });
+    fill(byId("extract-snippet-list"), renderSnippets(snippets));
+    byId("extract-snippets").hidden = false;
+
+    const run = byId("extract-run");
+    run.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    status.textContent = `Running ${names.join(", ")}…`;
+    fill(answer, h("p", { class: "muted" }, "Waiting for the answer…"));
+    raw.textContent = "";
+    const started = performance.now();
+    try {
+      const result = await (await send(path, { key: currentKey(), method: "POST", form: body })).json();
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      fill(answer, renderResponse(result));
+      raw.textContent = JSON.stringify(result, null, 2);
+      const count = pageCount(result);
+      if (count !== null) picker.setNote(`${count} page${count === 1 ? "" : "s"}`);
+      status.textContent = `Done in ${seconds} s.`;
+    } catch (err) {
+      fill(answer, h("p", { class: "muted" }, "No answer."));
+      status.textContent = "The request failed.";
+      fail(err);
+    } finally {
+      run.disabled = false;
+      form.removeAttribute("aria-busy");
+    }
+  });
+
+  return {
+    async load(key) {
+      schemaStatus.textContent = "Loading schemas…";
+      try {
+        showSchemas((await getJson("/v1/schemas", { key })).data);
+      } catch (err) {
+        fill(schemaList);
+        schemas = [];
+        schemaStatus.textContent = `Cannot list schemas: ${err.message}`;
+      }
+    },
+    reset(message) {
+      fill(schemaList);
+      schemas = [];
+      schemaStatus.textContent = message;
+    },
+  };
+}

@@ -1,0 +1,294 @@
+"""The playground page in a real browser, in front of the stub upstream (no engine needed):
+what it loads and from where, its Content-Security-Policy at work, the key's refusal, errors
+with their ``param``, accessibility, and the rendering of response fields that other issues
+are adding (confidence, checks, review, pages) or that nobody knows yet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, Route, expect
+
+from gateway.playground import CONTENT_SECURITY_POLICY
+from tests.support.browser import Visit, open_playground
+from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
+from tests.support.images import image_bytes, make_image
+
+HERE = Path(__file__).parent
+REFUSED = "Failed to load resource: the server responded with a status of"
+"""How Chromium's console reports a non-2xx answer (the page shows the error itself)."""
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
+    work = tmp_path_factory.mktemp("playground-stub")
+    stub: Proc = start_stub(work)
+    gw = start_gateway(stub.base_url, work)
+    yield gw
+    gw.stop()
+    stub.stop()
+
+
+@pytest.fixture
+def visit(browser: Browser, gateway: GatewayServer) -> Iterator[Visit]:
+    visit = open_playground(browser, gateway.base_url)
+    yield visit
+    visit.page.context.close()
+
+
+def test_page_and_assets_load_without_a_key_under_the_policy(gateway: GatewayServer) -> None:
+    page = httpx.get(gateway.base_url + "/playground")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assets = re.findall(r'(?:src|href)="(/playground/static/[^"]+)"', page.text)
+    assert len(assets) == 3  # favicon, stylesheet, entry module
+    for response in [page, *(httpx.get(gateway.base_url + path) for path in assets)]:
+        assert response.status_code == 200, response.url
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_page_fetches_nothing_from_elsewhere(visit: Visit) -> None:
+    expect(visit.page.locator("#extract-form")).to_be_visible()
+    visit.page.wait_for_load_state("networkidle")
+    loaded = {url.removeprefix(visit.origin) for url in visit.requests}
+    assert {"/playground", "/playground/static/app.js", "/playground/static/render.js"} <= loaded
+    assert visit.off_origin() == [] and visit.problems == []
+
+
+def test_script_cannot_write_markup_or_reach_other_origins(visit: Visit) -> None:
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    outcome = page.evaluate((HERE / "csp_probe.js").read_text())
+    # Trusted Types with no policy: every HTML and script sink throws.
+    assert outcome["sinks"] == ["TypeError"] * 3
+    assert outcome["remote"] == "TypeError" and "connect-src" in outcome["violations"]
+    assert not any("198.51.100.7" in url for url in visit.requests)
+
+
+def test_inline_script_and_style_in_the_page_would_not_run(
+    browser: Browser, gateway: GatewayServer
+) -> None:
+    """The real page and its real headers, with an inline script and style slipped in."""
+    context = browser.new_context()
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+
+    def inject(route: Route) -> None:
+        response = route.fetch()
+        body = response.text().replace(
+            "</body>", "<script>window.ran = 1</script><style>body{display:none}</style></body>"
+        )
+        route.fulfill(response=response, body=body)
+
+    page.route(gateway.base_url + "/playground", inject)
+    page.goto(gateway.base_url + "/playground")
+    expect(page.locator("#extract-form")).to_be_visible()
+    assert page.evaluate("() => window.ran") is None
+    refusals = [line for line in console if "Content Security Policy" in line]
+    assert any("inline script" in line for line in refusals), console
+    assert any("inline style" in line for line in refusals), console
+    context.close()
+
+
+def test_a_wrong_key_shows_the_refusal_and_is_not_kept(visit: Visit) -> None:
+    visit.enter_key("sk-" + "x" * 43)
+    page = visit.page
+    expect(page.locator("#key-status")).to_have_text("Refused (HTTP 401): unknown API key")
+    expect(page.locator("#schema-list input")).to_have_count(0)
+    assert page.evaluate("() => sessionStorage.length") == 0
+    assert visit.problems == [f"console: {REFUSED} 401 (Unauthorized)"]
+
+
+def test_a_key_without_extract_shows_its_scopes_and_why_no_schemas(
+    visit: Visit, gateway: GatewayServer
+) -> None:
+    visit.enter_key(gateway.create_key("chat-only", scopes=["chat"]))
+    page = visit.page
+    expect(page.locator("#key-status")).to_contain_text("Key “chat-only”")
+    expect(page.locator("#key-status .scope")).to_have_text(["chat"])
+    expect(page.locator("#schema-status")).to_contain_text("lacks the 'extract' scope")
+    page.reload()  # the key survives a reload of the tab (sessionStorage) and is checked again
+    expect(page.locator("#key-status .scope")).to_have_text(["chat"])
+    page.get_by_role("button", name="Forget").click()
+    assert page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_a_refused_request_shows_message_and_param(
+    visit: Visit, gateway: GatewayServer, tmp_path: Path
+) -> None:
+    visit.enter_key(gateway.create_key("extractor", scopes=["extract"]))
+    page = visit.page
+    photo = tmp_path / "scene.png"
+    photo.write_bytes(image_bytes(make_image(320, 240, seed=4)))
+    page.set_input_files("#extract-file", photo)
+    page.locator('#schema-list input[value="scene"]').check()
+    page.get_by_label("num_crops").fill("40")
+    page.get_by_role("button", name="Run extraction").click()
+    error = page.locator("#extract-error .error")
+    expect(error.locator(".error-title")).to_have_text(
+        "HTTP 400 · invalid_request_error · invalid_value"
+    )
+    expect(error.locator(".error-message")).to_contain_text("num_crops")
+    expect(error.locator(".error-param")).to_have_text("param: num_crops")
+    assert '"param": "num_crops"' in page.inner_text("#extract-raw")
+    assert visit.problems == [f"console: {REFUSED} 400 (Bad Request)"]
+    assert visit.off_origin() == []
+
+
+def test_a_pdf_goes_up_as_a_pdf_with_its_page_selection(
+    visit: Visit, gateway: GatewayServer, tmp_path: Path
+) -> None:
+    """PDF support is the documents issue's; the page's part is to send the file as it is,
+    with ``pages``, and to show whatever the gateway answers."""
+    visit.enter_key(gateway.create_key("pdf", scopes=["extract"]))
+    page = visit.page
+    pdf = tmp_path / "deck.pdf"
+    first, second = make_image(400, 300, seed=1), make_image(400, 300, seed=2)
+    first.save(pdf, "PDF", save_all=True, append_images=[second])
+    pages = page.get_by_label("Pages")
+    expect(pages).to_be_disabled()
+    page.set_input_files("#extract-file", pdf)
+    expect(page.locator("#extract-preview-caption")).to_contain_text("deck.pdf · PDF · ")
+    expect(page.locator("#extract-preview-img")).to_be_hidden()
+    pages.fill("1-2")
+    page.locator('#schema-list input[value="invoice"]').check()
+    # What the page hands to fetch (Chromium does not show multipart file bodies).
+    page.evaluate(
+        """() => {
+          const fetch = window.fetch;
+          window.fetch = (url, options) => {
+            window.sent = [url, [...options.body.entries()].map(([k, v]) =>
+              [k, typeof v === "string" ? v : [v.name, v.type, v.size]])];
+            return fetch(url, options);
+          };
+        }"""
+    )
+    page.get_by_role("button", name="Run extraction").click()
+    expect(page.locator("#extract-status")).not_to_be_empty()
+    url, fields = page.evaluate("() => window.sent")
+    size = pdf.stat().st_size
+    assert url == "/v1/extract/invoice"
+    assert fields == [["image", ["deck.pdf", "application/pdf", size]], ["pages", "1-2"]]
+    expect(page.locator("#extract-status")).to_have_text(re.compile("Done in|request failed"))
+    shown = page.locator("#extract-error .error-message, #extract-answer .outcome")
+    expect(shown.first).to_be_visible()
+
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(image_bytes(make_image(64, 48)))
+    page.set_input_files("#extract-file", photo)  # an image again: no page selection
+    expect(pages).to_be_disabled()
+    expect(pages).to_have_value("")
+
+
+RESPONSE = {
+    "id": "x",
+    "object": "extraction",
+    "schema": "invoice",
+    "model": "m",
+    "data": {
+        "vendor_name": "Acme",
+        "due_date": None,
+        "line_items": [{"description": "Drill", "amount": 179.0}, {"description": "Bits"}],
+        "tags": ["a", "b"],
+        "address": {"city": "Berlin"},
+    },
+    "confidence": {"/vendor_name": 0.97, "/line_items/0/amount": 0.41, "/address/city": 0.7},
+    "checks": [
+        {"name": "line_sum", "status": "fail", "fields": ["/line_items/0/amount"], "message": "no"},
+        {"name": "dates", "status": "skipped", "fields": ["due_date"], "message": "missing"},
+        {"name": "vendor", "status": "pass", "fields": ["data.vendor_name"], "message": "ok"},
+    ],
+    "review": True,
+    "pages": [
+        {"page": 1, "data": {"vendor_name": "Acme"}, "confidence": {"/vendor_name": 0.5}},
+        {
+            "page": 2,
+            "error": {
+                "message": "cut off",
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "output_truncated",
+            },
+        },
+    ],
+    "finish_reason": "stop",
+    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    "verification_id": "v-1",
+    "timings": {"render_ms": 12},
+}
+
+
+def _render(page: Page, response: dict[str, object]) -> None:
+    """Shows ``response`` in the answer pane with the page's own renderer."""
+    page.evaluate(
+        """async (response) => {
+          const { renderResponse } = await import("/playground/static/render.js");
+          document.getElementById("extract-answer").replaceChildren(renderResponse(response));
+        }""",
+        response,
+    )
+
+
+def test_confidence_checks_pages_and_unknown_fields_are_all_rendered(visit: Visit) -> None:
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    _render(page, RESPONSE)
+    answer = page.locator("#extract-answer")
+    top = answer.locator(":scope > .outcome > .data")  # the document, not its pages
+
+    def at(pointer: str, part: str) -> Locator:
+        return top.locator(f'[data-pointer="{pointer}"] {part}')
+
+    conf = at("/vendor_name", ".conf")
+    expect(conf).to_have_text("confidence 97%")
+    expect(conf).to_have_class("conf conf-high")
+    expect(at("/line_items/0/amount", ".conf")).to_have_class("conf conf-low")
+    expect(at("/address/city", ".conf")).to_have_class("conf conf-medium")
+    expect(at("/line_items/0/amount", ".mark")).to_have_text("✗ line_sum")
+    expect(at("/due_date", ".mark")).to_have_text("– dates")
+    expect(at("/vendor_name", ".mark")).to_have_text("✓ vendor")
+    expect(answer.locator(".review")).to_contain_text("Needs review")
+    checks = answer.locator("table.checks > tbody > tr")
+    expect(checks).to_have_count(3)
+    expect(checks.nth(0)).to_contain_text("✗ fail")
+    expect(answer.get_by_role("region", name="Page 1").locator(".conf")).to_have_text(
+        "confidence 50%"
+    )
+    page2 = answer.get_by_role("region", name="Page 2")
+    expect(page2.locator(".error-param")).to_have_text("param: max_tokens")
+    other = answer.locator(".other")
+    expect(other).to_contain_text("Verification id")
+    expect(other).to_contain_text("v-1")
+    expect(other).to_contain_text("Render ms")
+    assert visit.problems == []
+
+
+def test_controls_are_labelled_keyboard_reachable_and_readable(visit: Visit) -> None:
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll("input, textarea, select, button")]
+             .filter((el) => !el.labels?.length && !el.getAttribute("aria-label"))
+             .filter((el) => el.tagName !== "BUTTON" || !el.textContent.trim())
+             .map((el) => el.id || el.outerHTML)"""
+    )
+    assert unlabelled == []
+    page.get_by_role("tab", name="Extract").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Chat")).to_be_focused()
+    expect(page.get_by_role("tab", name="Chat")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#panel-chat")).to_be_visible()
+    expect(page.locator("#panel-extract")).to_be_hidden()
+    page.keyboard.press("Home")
+    expect(page.locator("#panel-extract")).to_be_visible()
+
+    # Text contrast (WCAG AA, 4.5:1) of every visible text element and of rendered badges.
+    _render(page, RESPONSE)
+    low = page.evaluate((HERE / "contrast.js").read_text())
+    assert low["bad"] == [] and low["checked"] > 50, low
