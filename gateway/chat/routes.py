@@ -22,8 +22,9 @@ from starlette.responses import Response
 
 from ..auth import SECURITY_DOC, ChatKey, admit
 from ..bodies import dump_json, parse_json_object, read_body
+from ..images import rewrite_images
 from ..record import record_of
-from .checks import check_chat_request, rewrite_images
+from .checks import check_chat_request
 
 __all__ = ["router", "OPENAPI_PATHS"]
 
