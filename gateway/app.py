@@ -25,18 +25,24 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import chat, extract, ops
+from . import chat, extract, ops, responses
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
 from .errors import install_error_handlers
 from .images import make_fetch_client
 from .metrics import GatewayMetrics
 from .observe import RequestObserver
+from .openapi import finish_document
 from .settings import Settings
 from .upstream import ReplicaSet, Upstream, make_upstream_session, poll_forever
 
 __all__ = ["create_app", "app_from_env", "DEFAULT_ROUTERS"]
 
-DEFAULT_ROUTERS: tuple[APIRouter, ...] = (ops.router, chat.router, extract.router)
+DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
+    ops.router,
+    chat.router,
+    responses.router,
+    extract.router,
+)
 
 
 def create_app(
@@ -85,7 +91,8 @@ def create_app(
 
 def _declare_security(app: FastAPI) -> None:
     """Add the bearer-key scheme (see ``auth.SECURITY_DOC``) and the operations of plain
-    Starlette routes (``chat.OPENAPI_PATHS``) to the OpenAPI document."""
+    Starlette routes (``chat.OPENAPI_PATHS``, ``responses.OPENAPI_PATHS``) to the OpenAPI
+    document, and finish its error entries (``openapi.finish_document``)."""
     generate = app.openapi
     mounted = {getattr(route, "path", None) for route in app.routes}
 
@@ -93,11 +100,13 @@ def _declare_security(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = generate()
             paths = schema.setdefault("paths", {})
-            for path, operations in chat.OPENAPI_PATHS.items():
-                if path in mounted:
-                    paths.setdefault(path, {}).update(operations)
+            for plain in (chat.OPENAPI_PATHS, responses.OPENAPI_PATHS):
+                for path, operations in plain.items():
+                    if path in mounted:
+                        paths.setdefault(path, {}).update(operations)
             components = schema.setdefault("components", {})
             components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+            finish_document(schema)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
