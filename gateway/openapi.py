@@ -2,11 +2,11 @@
 
 Every failure is the same envelope (``errors.error_body``), so one schema, ``ErrorResponse``,
 describes them all. Routes list the statuses they can answer with ``error_responses(...)``
-(FastAPI routes: ``responses=``; the plain Starlette routes: ``error_docs(...)`` inside their
-hand-written operation), built from the groups below:
+(FastAPI routes: ``responses=``; the plain Starlette routes, chat and Responses, get their
+whole entry from ``generating_operation``), built from the groups below:
 
     @router.get("/v1/schemas", responses=error_responses(*KEYED))
-    "responses": {"200": {...}, **error_docs(*GENERATING)}
+    OPENAPI_PATHS = generating_operation("/v1/responses", "create_response", summary, ...)
 
 ``finish_document`` then fixes what FastAPI adds on its own: a ``422 HTTPValidationError`` on
 every route with parameters, though the gateway answers validation failures with a 400
@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .auth import SECURITY_DOC
+
 __all__ = [
     "ErrorInfo",
     "ErrorResponse",
@@ -30,6 +32,7 @@ __all__ = [
     "STATUS_MEANING",
     "error_responses",
     "error_docs",
+    "generating_operation",
     "finish_document",
 ]
 
@@ -90,6 +93,43 @@ def error_docs(*statuses: int) -> dict[str, dict[str, Any]]:
             "content": {"application/json": {"schema": {"$ref": _REF}}},
         }
         for s in statuses
+    }
+
+
+def generating_operation(
+    path: str, operation_id: str, summary: str, request: str, required: list[str], answer: str
+) -> dict[str, Any]:
+    """The hand-written OpenAPI entry of a plain Starlette route that generates (chat,
+    Responses): a JSON body, the bearer key, a JSON or event-stream answer, and every status
+    of ``GENERATING`` plus 404 (vLLM's answer for an unknown model, passed on)."""
+    return {
+        path: {
+            "post": {
+                "tags": ["openai"],
+                "summary": summary,
+                "operationId": operation_id,
+                **SECURITY_DOC,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "description": request,
+                                "required": required,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": answer,
+                        "content": {"application/json": {}, "text/event-stream": {}},
+                    },
+                    **error_docs(*GENERATING, 404),
+                },
+            }
+        }
     }
 
 

@@ -21,10 +21,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ..auth import SECURITY_DOC, ChatKey, admit
+from ..auth import ChatKey, admit
 from ..bodies import dump_json, parse_json_object, read_body
 from ..images import rewrite_images
-from ..openapi import GENERATING, KEYED, UPSTREAM, error_docs, error_responses
+from ..openapi import KEYED, UPSTREAM, error_responses, generating_operation
 from ..record import record_of
 from .checks import check_chat_request
 from .tools import force_tool_call
@@ -33,36 +33,15 @@ __all__ = ["router", "OPENAPI_PATHS"]
 
 router = APIRouter(tags=["openai"])
 
-OPENAPI_PATHS: dict[str, Any] = {
-    "/v1/chat/completions": {
-        "post": {
-            "tags": ["openai"],
-            "summary": "Chat completion (OpenAI-compatible), images and streaming included",
-            "operationId": "chat_completions_v1_chat_completions_post",
-            **SECURITY_DOC,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "description": "An OpenAI chat.completions request.",
-                            "required": ["model", "messages"],
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": {
-                    "description": "A chat.completion; with stream=true, an event stream of "
-                    "chat.completion.chunk events ending with data: [DONE].",
-                    "content": {"application/json": {}, "text/event-stream": {}},
-                },
-                **error_docs(*GENERATING, 404),
-            },
-        }
-    }
-}
+OPENAPI_PATHS: dict[str, Any] = generating_operation(
+    "/v1/chat/completions",
+    "chat_completions_v1_chat_completions_post",
+    "Chat completion (OpenAI-compatible), images and streaming included",
+    "An OpenAI chat.completions request.",
+    ["model", "messages"],
+    "A chat.completion; with stream=true, an event stream of chat.completion.chunk events "
+    "ending with data: [DONE].",
+)
 
 
 async def chat_completions(request: Request) -> Response:

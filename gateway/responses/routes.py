@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ..auth import SECURITY_DOC, admit
+from ..auth import admit
 from ..bodies import dump_json, parse_json_object, read_body
 from ..images import rewrite_images
-from ..openapi import GENERATING, error_docs
+from ..openapi import generating_operation
 from ..record import record_of
 from ..upstream.relay import RESPONSES_END
 from .checks import check_responses_request
@@ -25,38 +25,16 @@ __all__ = ["router", "OPENAPI_PATHS"]
 
 router = APIRouter(tags=["openai"])
 
-OPENAPI_PATHS: dict[str, Any] = {
-    "/v1/responses": {
-        "post": {
-            "tags": ["openai"],
-            "summary": "Create a response (OpenAI Responses API), images and streaming "
-            "included; stateless: store is forced to false, previous_response_id and "
-            "background are refused",
-            "operationId": "create_response_v1_responses_post",
-            **SECURITY_DOC,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "description": "An OpenAI responses.create request.",
-                            "required": ["model", "input"],
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": {
-                    "description": "A response object; with stream=true, an event stream of "
-                    "response.* events ending with response.completed (or .incomplete).",
-                    "content": {"application/json": {}, "text/event-stream": {}},
-                },
-                **error_docs(*GENERATING, 404),
-            },
-        }
-    }
-}
+OPENAPI_PATHS: dict[str, Any] = generating_operation(
+    "/v1/responses",
+    "create_response_v1_responses_post",
+    "Create a response (OpenAI Responses API), images and streaming included; stateless: "
+    "store is forced to false, previous_response_id and background are refused",
+    "An OpenAI responses.create request.",
+    ["model", "input"],
+    "A response object; with stream=true, an event stream of response.* events ending with "
+    "response.completed (or .incomplete).",
+)
 
 
 async def create_response(request: Request) -> Response:
