@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
+import httpx
 import instructor
 import openai
 import pytest
@@ -251,17 +252,19 @@ def test_instructor_default_mode(client: openai.OpenAI, model: str) -> None:
 def test_langchain_function_calling_structured_output(
     engine_gateway: GatewayServer, key: str, model: str
 ) -> None:
-    llm = ChatOpenAI(
-        model=model,
-        base_url=engine_gateway.base_url + "/v1",
-        api_key=key,  # type: ignore[arg-type]
-        max_retries=0,
-        max_tokens=60,  # type: ignore[call-arg]
-        seed=1,
-        temperature=0,
-    )
-    structured = llm.with_structured_output(Count, method="function_calling")
-    count = structured.invoke("Count the animals.")
+    with httpx.Client(timeout=120) as http:  # closed here: LangChain would leave it open
+        llm = ChatOpenAI(
+            model=model,
+            base_url=engine_gateway.base_url + "/v1",
+            api_key=key,  # type: ignore[arg-type]
+            http_client=http,
+            max_retries=0,
+            max_tokens=60,  # type: ignore[call-arg]
+            seed=1,
+            temperature=0,
+        )
+        structured = llm.with_structured_output(Count, method="function_calling")
+        count = structured.invoke("Count the animals.")
     assert isinstance(count, Count)
 
 

@@ -4,6 +4,8 @@ breaks before it reaches the SDK as an error, not as a silently short answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import openai
 import pytest
 
@@ -16,8 +18,10 @@ def key(stub_gateway: GatewayServer) -> str:
 
 
 @pytest.fixture
-def client(stub_gateway: GatewayServer, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stub_gateway.base_url + "/v1", api_key=key, max_retries=0)
+def client(stub_gateway: GatewayServer, key: str) -> Iterator[openai.OpenAI]:
+    c = openai.OpenAI(base_url=stub_gateway.base_url + "/v1", api_key=key, max_retries=0)
+    yield c
+    c.close()
 
 
 def test_plain_and_streamed_responses_pass_through(client: openai.OpenAI) -> None:
