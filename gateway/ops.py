@@ -8,10 +8,12 @@ replica's state is listed), ``/metrics``.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 
 from .auth import SECURITY_DOC
 from .errors import ErrorCode, GatewayError
+from .openapi import error_responses
 from .record import record_of
 from .upstream import check_all
 
@@ -25,7 +27,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: at least one upstream vLLM replica is healthy")
+@router.get(
+    "/ready",
+    summary="Readiness: at least one upstream vLLM replica is healthy",
+    responses=error_responses(503),
+)
 async def ready(request: Request) -> Response:
     """Polls every replica now (which also counts as a health check) and lists each one:
     ``healthy`` is this poll, ``up`` whether it is in rotation (see ``gateway.upstream.health``)."""
@@ -50,6 +56,14 @@ async def ready(request: Request) -> Response:
     "/metrics",
     summary="Prometheus metrics (needs a key unless made public)",
     openapi_extra=SECURITY_DOC,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format.",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        },
+        **error_responses(401),
+    },
 )
 async def metrics(request: Request) -> Response:
     state = request.app.state

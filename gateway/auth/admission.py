@@ -17,7 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import ErrorCode, GatewayError
 from ..record import record_of
@@ -35,9 +36,10 @@ __all__ = [
     "SECURITY_SCHEMES",
 ]
 
-# How /docs shows the key ("Authorize" button). Routes declare it through
-# ``openapi_extra=SECURITY_DOC`` rather than a ``Security()`` dependency, which would cost a
-# dependency resolution on every request; the checking itself is ``Authenticator``'s.
+# How /docs shows the key ("Authorize" button). Routes that take the key through
+# ``require_scope`` (ChatKey, ExtractKey) declare it with it; the plain Starlette routes (chat,
+# responses: the hot path, no dependency solving) and /metrics carry ``SECURITY_DOC`` in their
+# OpenAPI entry. The checking itself is ``Authenticator``'s.
 SECURITY_DOC: dict[str, Any] = {"security": [{"GatewayKey": []}]}
 SECURITY_SCHEMES: dict[str, Any] = {
     "GatewayKey": {"type": "http", "scheme": "bearer", "description": "A gateway key: `sk-…`"}
@@ -129,10 +131,19 @@ def admit(request: Request, scope: str | None) -> KeyRecord:
     return key
 
 
-def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
-    """``admit`` as a FastAPI dependency, for routes that take typed parameters."""
+_BEARER = HTTPBearer(auto_error=False, scheme_name="GatewayKey")
+"""Only declares the key in the OpenAPI document of the routes that use ``require_scope``;
+``Authenticator`` does the checking (``auto_error=False``: no refusal of its own)."""
 
-    async def dependency(request: Request) -> KeyRecord:
+
+def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
+    """``admit`` as a FastAPI dependency, for routes that take typed parameters; the OpenAPI
+    document shows each such route as needing the bearer key."""
+
+    async def dependency(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    ) -> KeyRecord:
         return admit(request, scope)
 
     return dependency

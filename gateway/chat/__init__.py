@@ -1,20 +1,19 @@
 """``POST /v1/chat/completions`` and ``GET /v1/models``: the OpenAI proxy.
 
 routes.py        the routes (chat is a plain Starlette route: the hot path)
-checks.py        what the gateway guarantees about a chat body; the image rewrite
-schema_guard.py  user JSON schemas: size, depth, xgrammar-unsupported keywords
+checks.py        what the gateway guarantees about a chat body
+tools.py         forced function calls: guided decoding of the function, answered as a call
 """
 
-from .checks import ROLES, ImagePart, check_chat_request, rewrite_images
+from .checks import ROLES, check_chat_request
 from .routes import OPENAPI_PATHS, router
-from .schema_guard import check_user_schemas
+from .tools import ForcedTool, force_tool_call
 
 __all__ = [
     "ROLES",
-    "ImagePart",
     "check_chat_request",
-    "rewrite_images",
     "OPENAPI_PATHS",
     "router",
-    "check_user_schemas",
+    "ForcedTool",
+    "force_tool_call",
 ]

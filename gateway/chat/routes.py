@@ -1,11 +1,12 @@
-"""The OpenAI routes reachable through the gateway: ``POST /v1/chat/completions`` and
-``GET /v1/models``. No other vLLM route is exposed.
+"""The OpenAI chat routes: ``POST /v1/chat/completions`` and ``GET /v1/models`` (the
+Responses API is ``gateway.responses``). No other vLLM route is exposed.
 
 The body is read with a byte cap (413), parsed once (``bodies``), checked
 (``checks.check_chat_request``), its image URLs replaced by validated data URLs, and forwarded
 to the replica that the first image's digest picks (``upstream.replicas``; text-only requests:
-the least-loaded replica). The original bytes go upstream untouched unless an image URL had to
-change. Failures are raised as ``GatewayError``; the error handlers record and answer them.
+the least-loaded replica). The original bytes go upstream untouched unless the body had to
+change: an image URL, or a forced function call turned into guided decoding (``tools``).
+Failures are raised as ``GatewayError``; the error handlers record and answer them.
 
 ``chat.completions`` is the hot path, so it is a plain Starlette route: FastAPI's dependency
 solving and response handling cost about a tenth of the gateway's time per request there
@@ -20,44 +21,27 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ..auth import SECURITY_DOC, ChatKey, admit
+from ..auth import ChatKey, admit
 from ..bodies import dump_json, parse_json_object, read_body
+from ..images import rewrite_images
+from ..openapi import KEYED, UPSTREAM, error_responses, generating_operation
 from ..record import record_of
-from .checks import check_chat_request, rewrite_images
+from .checks import check_chat_request
+from .tools import force_tool_call
 
 __all__ = ["router", "OPENAPI_PATHS"]
 
 router = APIRouter(tags=["openai"])
 
-OPENAPI_PATHS: dict[str, Any] = {
-    "/v1/chat/completions": {
-        "post": {
-            "tags": ["openai"],
-            "summary": "Chat completion (OpenAI-compatible), images and streaming included",
-            "operationId": "chat_completions_v1_chat_completions_post",
-            **SECURITY_DOC,
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "description": "An OpenAI chat.completions request.",
-                            "required": ["model", "messages"],
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": {
-                    "description": "A chat.completion; with stream=true, an event stream of "
-                    "chat.completion.chunk events ending with data: [DONE].",
-                    "content": {"application/json": {}, "text/event-stream": {}},
-                }
-            },
-        }
-    }
-}
+OPENAPI_PATHS: dict[str, Any] = generating_operation(
+    "/v1/chat/completions",
+    "chat_completions_v1_chat_completions_post",
+    "Chat completion (OpenAI-compatible), images and streaming included",
+    "An OpenAI chat.completions request.",
+    ["model", "messages"],
+    "A chat.completion; with stream=true, an event stream of chat.completion.chunk events "
+    "ending with data: [DONE].",
+)
 
 
 async def chat_completions(request: Request) -> Response:
@@ -67,17 +51,24 @@ async def chat_completions(request: Request) -> Response:
     raw = await read_body(request, settings.max_body_bytes)
     payload = parse_json_object(raw)
     images = check_chat_request(payload, settings)
+    rewrite = "tools" in payload
+    forced = force_tool_call(payload, settings)  # tools → guided decoding of one function
     if images and await rewrite_images(images, settings, state.fetch_client):
+        rewrite = True
+    if rewrite:
         raw = dump_json(payload)
     stream = payload.get("stream") is True
     affinity = images[0].digest if images else None  # the first image picks the replica
     record = record_of(request)
-    return await state.upstream.chat(raw, record, "/v1/chat/completions", stream, affinity)
+    response = await state.upstream.chat(raw, record, "/v1/chat/completions", stream, affinity)
+    return forced.respond(response) if forced is not None else response
 
 
 router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
 
 
-@router.get("/v1/models", summary="The served model(s)", openapi_extra=SECURITY_DOC)
+@router.get(
+    "/v1/models", summary="The served model(s)", responses=error_responses(*KEYED, *UPSTREAM)
+)
 async def list_models(request: Request, key: ChatKey) -> Response:
     return await request.app.state.upstream.get("/v1/models", record_of(request), "/v1/models")

@@ -24,6 +24,7 @@ from schemas import SchemaSpec, all_specs
 from .. import caps
 from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
+from ..openapi import BODY, KEYED, UPSTREAM, error_responses
 from .inputs import lookup_schema, read_extract_request
 from .models import (
     ExtractError,
@@ -39,7 +40,7 @@ from .service import extract
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["extraction"])
+router = APIRouter(tags=["extraction"], responses=error_responses(*KEYED))
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
@@ -79,7 +80,12 @@ async def list_schemas(key: ExtractKey) -> SchemaList:
     return SchemaList(data=[_info(spec) for spec in all_specs()])
 
 
-@router.get("/v1/schemas/{name}", response_model=SchemaInfo, summary="One extraction schema")
+@router.get(
+    "/v1/schemas/{name}",
+    response_model=SchemaInfo,
+    summary="One extraction schema",
+    responses=error_responses(404),
+)
 async def get_schema(name: str, key: ExtractKey) -> SchemaInfo:
     return _info(lookup_schema(name))
 
@@ -99,6 +105,7 @@ def _route_for(spec: SchemaSpec[Any]) -> None:
         summary=f"Extract: {spec.description}",
         name=f"extract_{spec.name}",
         openapi_extra=_body_doc(ExtractRequest),
+        responses=error_responses(*BODY, *UPSTREAM),
     )
 
 
@@ -116,6 +123,7 @@ async def extract_unknown(name: str, key: ExtractKey) -> None:
     response_model=MultiExtractResponse,
     summary="Several schemas on one image, concurrently",
     openapi_extra=_body_doc(MultiExtractRequest),
+    responses=error_responses(*BODY, 404, *UPSTREAM),
 )
 async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse:
     req, image = await read_extract_request(request, MultiExtractRequest)

@@ -35,7 +35,7 @@ from ..leases import Lease
 from ..metrics import GatewayMetrics
 from ..record import RequestRecord
 from ..settings import Settings
-from .relay import relay_response
+from .relay import CHAT_END, StreamEnd, relay_response
 from .replicas import Replica, ReplicaSet
 
 __all__ = ["Upstream", "make_upstream_session", "UPSTREAM_ERRORS", "CONNECT_ERRORS"]
@@ -118,9 +118,10 @@ class Upstream:
         )
 
     async def _open(
-        self, path: str | None, affinity: bytes | None, **kwargs: Any
+        self, path: str | None, affinity: bytes | None, post: str | None = None, **kwargs: Any
     ) -> tuple[Lease, aiohttp.ClientResponse]:
-        """Send to the picked replica (POST chat when ``path`` is None, else GET ``path``).
+        """Send to the picked replica: POST ``post`` (chat when None) when ``path`` is None,
+        else GET ``path``.
 
         The returned lease holds the replica's in-flight slot; the caller releases it when the
         answer has been read (or relayed).
@@ -132,7 +133,8 @@ class Upstream:
             replica.sent.inc()
             try:
                 if path is None:
-                    response = await self.session.post(replica.chat_url, **kwargs)
+                    url = replica.chat_url if post is None else replica.url + post
+                    response = await self.session.post(url, **kwargs)
                 else:
                     response = await self.session.get(replica.url + path, **kwargs)
                 return lease, response
@@ -166,15 +168,19 @@ class Upstream:
         route: str,
         stream: bool,
         affinity: bytes | None = None,
+        *,
+        post: str | None = None,
+        end: StreamEnd = CHAT_END,
     ) -> Response:
-        """POST /v1/chat/completions upstream; stream the answer when ``stream`` is set.
+        """POST /v1/chat/completions (or ``post``, such as /v1/responses) upstream; stream the
+        answer when ``stream`` is set, a stream that finishes as ``end`` says.
 
         ``affinity`` is the routing key (the first image's digest, ``ImagePart.digest``); None
         sends the request to the least-loaded replica.
         """
         headers = {"content-type": "application/json", "x-request-id": record.request_id}
         start = time.perf_counter()
-        lease, response = await self._open(None, affinity, data=body, headers=headers)
+        lease, response = await self._open(None, affinity, post, data=body, headers=headers)
         if response.status == 500:
             # vLLM 0.32 answers 500 when its front-end and engine multimodal caches drift
             # apart under concurrent image requests ("P0/P1 cache drift", vllm#46747); a resend
@@ -182,9 +188,9 @@ class Upstream:
             # data. Nothing has reached the client yet, so one retry on the same replica is safe.
             await self._read_all(lease, response)
             self.metrics.upstream_errors.labels(kind="retried_500").inc()
-            lease, response = await self._open(None, affinity, data=body, headers=headers)
+            lease, response = await self._open(None, affinity, post, data=body, headers=headers)
         if stream:
-            return await self._stream(response, lease, record, route, start)
+            return await self._stream(response, lease, record, route, start, end)
         content = await self._read_all(lease, response)
         return self._plain(response.status, content, record, route, start)
 
@@ -259,6 +265,7 @@ class Upstream:
         record: RequestRecord,
         route: str,
         start: float,
+        end: StreamEnd,
     ) -> Response:
         elapsed = time.perf_counter() - start
         record.upstream_ms = round(elapsed * 1000, 3)
@@ -279,7 +286,7 @@ class Upstream:
         # The record holds the replica's slot too, so that whichever way the stream ends
         # (finished, client gone before the relay started, upstream broken) it is given back.
         record.hold(lease)
-        return relay_response(response, lease, record, self.metrics, self._count)
+        return relay_response(response, lease, record, self.metrics, self._count, end)
 
     async def healthy(self, replica: Replica, timeout: float) -> tuple[bool, str]:
         """Is this replica's ``/health`` answering 200? (Not counted as a request.)"""

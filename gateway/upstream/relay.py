@@ -1,6 +1,8 @@
 """Relaying one vLLM event stream to the client, chunk by chunk, as ``upstream`` receives it.
 
-Chunks go out as vLLM wrote them (``iter_any``, no re-framing). If the stream breaks after the
+Chunks go out as vLLM wrote them (``iter_any``, no re-framing). A stream is finished when it
+ends as its ``StreamEnd`` says: chat with ``data: [DONE]``, the Responses API with its
+terminal ``response.completed`` (or ``.incomplete``/``.failed``) event. If it breaks after the
 200 went out, the client gets an in-band ``data: {"error": …}`` event and ``data: [DONE]``,
 which the openai SDK raises as ``APIError``. When the client goes away, Starlette cancels the
 relay and the upstream connection is closed, so vLLM aborts the request and frees its KV
@@ -18,6 +20,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -29,11 +32,35 @@ from ..leases import Lease
 from ..metrics import GatewayMetrics
 from ..record import RequestRecord
 
-__all__ = ["relay_response", "find_usage", "RELAY_ERRORS"]
+__all__ = [
+    "relay_response",
+    "find_usage",
+    "RELAY_ERRORS",
+    "StreamEnd",
+    "CHAT_END",
+    "RESPONSES_END",
+]
 
-_PROMPT = re.compile(rb'"prompt_tokens":\s*(\d+)')
-_COMPLETION = re.compile(rb'"completion_tokens":\s*(\d+)')
-_DONE = b"data: [DONE]"
+_PROMPT = re.compile(rb'"(?:prompt|input)_tokens":\s*(\d+)')
+_COMPLETION = re.compile(rb'"(?:completion|output)_tokens":\s*(\d+)')
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """How to tell a finished stream from a cut one: ``final`` matches its last bytes, and
+    ``event`` (if any) was seen on the way."""
+
+    final: re.Pattern[bytes]
+    event: re.Pattern[bytes] | None = None
+
+
+CHAT_END = StreamEnd(re.compile(rb"data: \[DONE\]\s*$"))
+RESPONSES_END = StreamEnd(
+    re.compile(rb"\}\s*$"),
+    re.compile(rb'"type":\s*"response\.(?:completed|incomplete|failed)"'),
+)
+"""A Responses stream sends no ``[DONE]``: it ends with its terminal event, whose data (the
+whole response) can be longer than the tail the relay keeps, so the event is watched for."""
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 RELAY_ERRORS = (aiohttp.ClientError, TimeoutError)
 
@@ -47,16 +74,17 @@ def relay_response(
     record: RequestRecord,
     metrics: GatewayMetrics,
     count: Count,
+    end: StreamEnd = CHAT_END,
 ) -> StreamingResponse:
-    """A ``StreamingResponse`` over an upstream 200 event stream; ``lease`` is the replica's
-    in-flight slot."""
+    """A ``StreamingResponse`` over an upstream 200 event stream that finishes with ``end``;
+    ``lease`` is the replica's in-flight slot."""
 
     async def close() -> None:  # after the stream, or after a client disconnect
         response.close()
         lease.release()  # in case the relay never started
 
     return StreamingResponse(
-        _relay(response, lease, record, metrics, count),
+        _relay(response, lease, record, metrics, count, end),
         media_type="text/event-stream",
         headers=_SSE_HEADERS,
         background=BackgroundTask(close),
@@ -69,10 +97,12 @@ async def _relay(
     record: RequestRecord,
     metrics: GatewayMetrics,
     count: Count,
+    end: StreamEnd,
 ) -> AsyncIterator[bytes]:
     tail = b""
     first = True
     finished = False
+    seen = end.event is None
     usage: tuple[int | None, int | None] | None = None
     try:
         async for chunk in response.content.iter_any():
@@ -81,10 +111,13 @@ async def _relay(
                 metrics.ttft.observe(time.perf_counter() - record.start)
             if b'"usage"' in chunk:
                 usage = find_usage(tail + chunk) or usage
-            tail = chunk[-512:]
+            if not seen and end.event is not None:
+                seen = end.event.search(tail[-64:] + chunk) is not None
+            # the tail spans chunks: a stream's last event can arrive in small pieces
+            tail = chunk[-512:] if len(chunk) >= 512 else (tail + chunk)[-512:]
             yield chunk
-        if not tail.rstrip().endswith(_DONE):
-            raise aiohttp.ClientPayloadError("stream ended without data: [DONE]")
+        if not (seen and end.final.search(tail)):
+            raise aiohttp.ClientPayloadError("stream ended before its final event")
         finished = True
     except RELAY_ERRORS as exc:
         timeout = isinstance(exc, TimeoutError)
@@ -112,7 +145,8 @@ async def _relay(
 
 
 def find_usage(window: bytes) -> tuple[int | None, int | None] | None:
-    """(prompt, completion) tokens from the last ``"usage":{…}`` in ``window``, if any."""
+    """(prompt, completion) tokens from the last ``"usage":{…}`` in ``window``, if any
+    (Responses name them ``input_tokens`` and ``output_tokens``)."""
     at = max(window.rfind(b'"usage":{'), window.rfind(b'"usage": {'))
     if at < 0:
         return None

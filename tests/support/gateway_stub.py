@@ -25,6 +25,9 @@ that long, so that ``bench/gateway_overhead.py`` can compare at a realistic upst
 
 ``GET /stub/seen`` lists what each ``stub-script`` request asked for: its ``num_crops``, its
 last text part and its ``logprobs`` flag (the repair-pass tests read it).
+``POST /v1/responses`` answers a fixed Responses API object, or with "stream": true its
+``response.*`` events ending with ``response.completed``; ``stub-die`` breaks that stream after
+two events.
 
 ``GET /stub/events`` returns counters ({"requests", "disconnects", "drip_done", "held"}) as
 JSON. With ``--name N`` every answer's ``id`` is ``chatcmpl-N`` (default ``chatcmpl-stub``), so
@@ -39,7 +42,7 @@ import json
 import os
 import re
 
-__all__ = ["CHAT_JSON", "sse_body", "serve"]
+__all__ = ["CHAT_JSON", "RESPONSE_JSON", "sse_body", "responses_stream", "serve"]
 
 CHAT_JSON = json.dumps(
     {
@@ -100,6 +103,53 @@ def sse_body(words: int = 8) -> list[bytes]:
 
 _STREAM = sse_body()
 _CHAT = CHAT_JSON
+
+_RESPONSE = {
+    "id": "resp_stub",
+    "object": "response",
+    "created_at": 1,
+    "model": "stub",
+    "status": "completed",
+    "output": [
+        {
+            "id": "msg_stub",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "Hello from the stub.", "annotations": []}],
+        }
+    ],
+    "parallel_tool_calls": True,
+    "tool_choice": "none",
+    "tools": [],
+    "usage": {"input_tokens": 12, "output_tokens": 6, "total_tokens": 18},
+}
+RESPONSE_JSON = json.dumps(_RESPONSE, separators=(",", ":")).encode()
+
+
+def _response_event(kind: str, seq: int, **fields: object) -> bytes:
+    data = json.dumps({"type": kind, "sequence_number": seq, **fields}, separators=(",", ":"))
+    return b"event: " + kind.encode() + b"\ndata: " + data.encode() + b"\n\n"
+
+
+def responses_stream() -> list[bytes]:
+    """vLLM's shape of a Responses stream: created, text deltas, completed (no [DONE])."""
+    started = {**_RESPONSE, "status": "in_progress", "output": [], "usage": None}
+    events = [_response_event("response.created", 0, response=started)]
+    for i, word in enumerate(("Hello ", "from ", "the ", "stub.")):
+        events.append(
+            _response_event(
+                "response.output_text.delta",
+                i + 1,
+                item_id="msg_stub",
+                output_index=0,
+                content_index=0,
+                delta=word,
+                logprobs=[],
+            )
+        )
+    events.append(_response_event("response.completed", 5, response=_RESPONSE))
+    return events
 
 
 def _rename(name: str) -> None:
@@ -194,6 +244,8 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
         data = b'{"object":"list","data":[{"id":"stub","object":"model","owned_by":"stub"}]}'
         writer.write(_head("200 OK", b"application/json", len(data)) + data)
         return True
+    if method == b"POST" and path == b"/v1/responses":
+        return await _responses(body, writer)
     if method != b"POST" or path != b"/v1/chat/completions":
         data = b'{"error":{"message":"not found","type":"NotFoundError","param":null,"code":404}}'
         writer.write(_head("404 Not Found", b"application/json", len(data)) + data)
@@ -261,6 +313,24 @@ async def _answer(method: bytes, path: bytes, body: bytes, writer: asyncio.Strea
             return False
         return True
     writer.write(b"".join(_chunk(e) for e in _STREAM) + b"0\r\n\r\n")
+    return True
+
+
+async def _responses(body: bytes, writer: asyncio.StreamWriter) -> bool:
+    _EVENTS["requests"] += 1
+    found = _MODEL.search(body)
+    if re.search(rb'"stream"\s*:\s*true', body) is None:
+        writer.write(_head("200 OK", b"application/json", len(RESPONSE_JSON)) + RESPONSE_JSON)
+        return True
+    events = responses_stream()
+    writer.write(_head("200 OK", b"text/event-stream", None))
+    if found and found.group(1) == b"stub-die":
+        writer.write(_chunk(events[0]) + _chunk(events[1]))
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.transport.abort()
+        return False
+    writer.write(b"".join(_chunk(e) for e in events) + b"0\r\n\r\n")
     return True
 
 

@@ -10,10 +10,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from gateway.chat.checks import ImagePart, rewrite_images
 from gateway.errors import GatewayError
+from gateway.images import ImagePart, rewrite_images, validate_image_url
 from gateway.images import fetch as fetch_module
-from gateway.images import validate_image_url
 from gateway.images.fetch import address_refusal, fetch_image, host_allowed
 from gateway.settings import Settings
 

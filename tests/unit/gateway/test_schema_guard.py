@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.chat.schema_guard import check_user_schemas
 from gateway.errors import GatewayError
+from gateway.schema_guard import check_user_schemas
 from gateway.settings import Settings
 
 SETTINGS = Settings(max_schema_bytes=2048, max_schema_depth=6)

@@ -1,5 +1,8 @@
 """Vet user-supplied JSON schemas before vLLM compiles them.
 
+Shared by every route that takes a user schema: chat's ``response_format``, the Responses
+API's ``text.format``, and a forced function call's ``parameters`` (``chat.tools``).
+
 vLLM compiles a guided-decoding grammar with no time limit, and xgrammar rejects or silently
 ignores some keywords (``multipleOf``, ``uniqueItems``, ``patternProperties`` …). A schema
 that is too large, too deep or uses such a keyword is refused here with a 400 that names the
@@ -13,31 +16,42 @@ from typing import Any
 
 from schemas import find_unsupported_keywords, schema_depth
 
-from ..errors import ErrorCode, GatewayError
-from ..settings import Settings
+from .errors import ErrorCode, GatewayError
+from .settings import Settings
 
-__all__ = ["check_user_schemas"]
+__all__ = ["check_user_schemas", "check_schema"]
 
 
 def check_user_schemas(payload: dict[str, Any], settings: Settings) -> None:
-    """Check ``response_format.json_schema.schema`` and ``structured_outputs.json``."""
+    """Check ``response_format.json_schema.schema`` (chat), ``text.format.schema`` (the
+    Responses API's format) and ``structured_outputs.json``."""
     fmt = payload.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        holder = fmt.get("json_schema")
-        if not isinstance(holder, dict) or not isinstance(holder.get("schema"), dict):
-            raise GatewayError(
-                400,
-                "response_format.json_schema.schema must be a JSON Schema object",
-                param="response_format.json_schema.schema",
-                code=ErrorCode.SCHEMA_INVALID,
-            )
-        _check(holder["schema"], "response_format.json_schema.schema", settings)
+        _check_holder(fmt.get("json_schema"), "response_format.json_schema.schema", settings)
+    text = payload.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        _check_holder(fmt, "text.format.schema", settings)
     outputs = payload.get("structured_outputs")
     if isinstance(outputs, dict) and isinstance(outputs.get("json"), dict):
-        _check(outputs["json"], "structured_outputs.json", settings)
+        check_schema(outputs["json"], "structured_outputs.json", settings)
 
 
-def _check(schema: dict[str, Any], param: str, settings: Settings) -> None:
+def _check_holder(holder: Any, param: str, settings: Settings) -> None:
+    """A json_schema format must carry its schema, and the schema must pass."""
+    schema = holder.get("schema") if isinstance(holder, dict) else None
+    if not isinstance(schema, dict):
+        raise GatewayError(
+            400,
+            f"{param} must be a JSON Schema object",
+            param=param,
+            code=ErrorCode.SCHEMA_INVALID,
+        )
+    check_schema(schema, param, settings)
+
+
+def check_schema(schema: dict[str, Any], param: str, settings: Settings) -> None:
+    """Refuse one schema (at ``param`` in the body) that is too large, too deep or unenforceable."""
     size = len(json.dumps(schema, separators=(",", ":")))
     if size > settings.max_schema_bytes:
         raise GatewayError(

@@ -1,0 +1,59 @@
+"""``POST /v1/responses``: the OpenAI Responses API, checked like chat and served by vLLM.
+
+A plain Starlette route like chat's (same reasons: no dependency solving on a generating
+route), so its OpenAPI entry is ``OPENAPI_PATHS``, which ``app`` merges into the document. The
+body is always re-encoded: ``store`` is forced to false (``checks``). A stream is relayed until
+vLLM's terminal ``response.*`` event (``upstream.relay.RESPONSES_END``); it has no ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ..auth import admit
+from ..bodies import dump_json, parse_json_object, read_body
+from ..images import rewrite_images
+from ..openapi import generating_operation
+from ..record import record_of
+from ..upstream.relay import RESPONSES_END
+from .checks import check_responses_request
+
+__all__ = ["router", "OPENAPI_PATHS"]
+
+router = APIRouter(tags=["openai"])
+
+OPENAPI_PATHS: dict[str, Any] = generating_operation(
+    "/v1/responses",
+    "create_response_v1_responses_post",
+    "Create a response (OpenAI Responses API), images and streaming included; stateless: "
+    "store is forced to false, previous_response_id and background are refused",
+    "An OpenAI responses.create request.",
+    ["model", "input"],
+    "A response object; with stream=true, an event stream of response.* events ending with "
+    "response.completed (or .incomplete).",
+)
+
+
+async def create_response(request: Request) -> Response:
+    admit(request, "chat")
+    state = request.app.state
+    settings = state.settings
+    payload = parse_json_object(await read_body(request, settings.max_body_bytes))
+    images = check_responses_request(payload, settings)
+    if images:
+        await rewrite_images(images, settings, state.fetch_client)
+    return await state.upstream.chat(
+        dump_json(payload),
+        record_of(request),
+        "/v1/responses",
+        payload.get("stream") is True,
+        images[0].digest if images else None,  # the first image picks the replica
+        post="/v1/responses",
+        end=RESPONSES_END,
+    )
+
+
+router.add_route("/v1/responses", create_response, methods=["POST"])
