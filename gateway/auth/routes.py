@@ -19,12 +19,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from .admission import SECURITY_DOC, require_scope
+from ..openapi import KEYED, error_responses
+from .admission import require_scope
 from .keys import KeyRecord
 
 __all__ = ["router", "KeyInfo"]
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], responses=error_responses(*KEYED))
 OwnKey = Annotated[KeyRecord, Depends(require_scope(None))]
 
 
@@ -45,7 +46,6 @@ class KeyInfo(BaseModel):
     "/v1/me",
     response_model=KeyInfo,
     summary="The calling key's scopes and limits",
-    openapi_extra=SECURITY_DOC,
 )
 async def me(key: OwnKey) -> KeyInfo:
     return KeyInfo(

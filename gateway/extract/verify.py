@@ -17,13 +17,14 @@ from pydantic import ValidationError
 from ..auth import ExtractKey
 from ..bodies import parse_json_object, read_body
 from ..errors import ErrorCode
+from ..openapi import KEYED, error_responses
 from .inputs import lookup_schema
 from .models import VerifyResponse
 from .service import invalid_data
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["extraction"])
+router = APIRouter(tags=["extraction"], responses=error_responses(*KEYED, 400, 404, 413, 422))
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
