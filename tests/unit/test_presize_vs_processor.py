@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 from vllm.multimodal.media.image import ImageMediaIO
 
-from gateway.presize import PreparedImage, TooManyPixels, presize_image
+from gateway.images.presize import PreparedImage, TooManyPixels, presize_image
 from serve.phi3v import Phi3VImageProcessor
 from serve.phi3v.geometry import hd_layout, target_size
 

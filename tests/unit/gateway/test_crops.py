@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.crops import Crops, image_detail, request_num_crops
 from gateway.errors import GatewayError
+from gateway.images.crops import Crops, image_detail, request_num_crops
 from gateway.settings import Settings
 
 

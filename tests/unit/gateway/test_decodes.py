@@ -8,7 +8,7 @@ import time
 import anyio
 import pytest
 
-from gateway.decodes import DecodeSlots, default_decode_concurrency
+from gateway.images.decodes import DecodeSlots, default_decode_concurrency
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3])

@@ -27,8 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import GatewayError
-from .settings import Settings
+from ..errors import ErrorCode, GatewayError
+from ..settings import Settings
 
 __all__ = [
     "DETAILS",
@@ -66,7 +66,7 @@ def image_detail(holder: dict[str, Any], param: str) -> Detail | None:
             400,
             f"{param}.detail: must be one of low, high, auto, got {detail!r}",
             param=f"{param}.detail",
-            code="invalid_value",
+            code=ErrorCode.INVALID_VALUE,
         )
     return detail
 
