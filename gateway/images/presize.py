@@ -141,17 +141,19 @@ def to_rgb_like_vllm(im: Image.Image) -> Image.Image:
 def resize_like_processor(
     im: Image.Image, size: tuple[int, int], *, transposed: bool
 ) -> Image.Image:
-    """Resize as ``Phi3VImageProcessor`` does: Pillow bilinear, tall images (``transposed``,
-    decided on the original's size as the processor decides it) transposed first.
+    """Resize as ``Phi3VImageProcessor`` does: Pillow bilinear, with tall images
+    (``transposed``, decided on the original's size as the processor decides it) transposed
+    first and back after.
 
-    Pillow resizes one axis after the other with rounding in between, so the transposed
-    order gives different low bits; matching it keeps lossless pre-sizing bit-exact.
+    Pillow resizes one axis after the other (horizontal first) and rounds to 8 bits in
+    between, so the order changes the low bits. Transposing resizes a tall image's height
+    first; two one-axis resizes in that order give the same bits without copying the
+    full-size image twice.
     """
     if not transposed:
         return im.resize(size, Image.Resampling.BILINEAR)
-    flipped = im.transpose(Image.Transpose.TRANSPOSE)
-    out = flipped.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return out.transpose(Image.Transpose.TRANSPOSE)
+    tall = im.resize((im.width, size[1]), Image.Resampling.BILINEAR)
+    return tall.resize(size, Image.Resampling.BILINEAR)
 
 
 def encode_like_source(im: Image.Image, source_format: str) -> tuple[str, bytes]:
