@@ -52,10 +52,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.gateway_overhead import _pct, _request, _run  # noqa: E402
+from bench.prefix_cache import _engine  # noqa: E402
 from bench.reports import write_report  # noqa: E402
 from gateway.presize import presize_image, resize_like_processor  # noqa: E402
 from loadtest.corpus import render  # noqa: E402
 from serve.phi3v.geometry import hd_layout, target_size  # noqa: E402
+from serve.profiles import get_profile  # noqa: E402
 from tests.support.gateway_server import GatewayServer, start_gateway, start_stub  # noqa: E402
 
 __all__ = ["main", "make_images", "psnr"]
@@ -203,17 +205,29 @@ def _chat(image_url: str, text: str = "Describe the image.", **extra: Any) -> di
 
 
 async def _latency(
-    port: int, key: str | None, body: bytes, total: int, conc: int
+    port: int, key: str | None, body: bytes, total: int, conc: int, pid: int | None = None
 ) -> dict[str, Any]:
+    """Latency and rate; with ``pid``, also that process's CPU time per request, which other
+    load on the machine disturbs far less than wall time."""
     payload = _request(port, body, key)
     await _run(port, payload, conc, max(conc, 2))  # warm-up
+    cpu = _cpu_s(pid) if pid else 0.0
     lat, _, errors, elapsed = await _run(port, payload, conc, total)
-    return {
+    result = {
         "p50_ms": round(_pct(lat, 0.5), 2),
         "p99_ms": round(_pct(lat, 0.99), 2),
         "per_s": round(len(lat) / elapsed, 1),
         "errors": len(errors),
     }
+    if pid:
+        result["cpu_ms"] = round((_cpu_s(pid) - cpu) / len(lat) * 1000, 1)
+    return result
+
+
+def _cpu_s(pid: int) -> float:
+    """user + system CPU seconds of a process (``/proc/PID/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int, field: str) -> float:
@@ -241,7 +255,9 @@ def measure_stub(images: dict[str, TestImage], work: Path, n1: int, n16: int) ->
             row: dict[str, Any] = {"image": image.name, "bytes": len(image.data)}
             row["direct"] = asyncio.run(_latency(_port(stub), None, body, count, 1))
             for mode, server in servers.items():
-                row[mode] = asyncio.run(_latency(_port(server), keys[mode], body, count, 1))
+                row[mode] = asyncio.run(
+                    _latency(_port(server), keys[mode], body, count, 1, server.proc.pid)
+                )
             latency.append(row)
         for server in servers.values():
             server.stop()
@@ -257,7 +273,7 @@ def measure_stub(images: dict[str, TestImage], work: Path, n1: int, n16: int) ->
                 )
             )
             idle = _rss_mb(server.proc.pid, "VmRSS")
-            result = asyncio.run(_latency(_port(server), key, body, n16, 16))
+            result = asyncio.run(_latency(_port(server), key, body, n16, 16, server.proc.pid))
             result["rss_idle_mb"] = round(idle, 1)
             result["rss_peak_mb"] = round(_rss_mb(server.proc.pid, "VmHWM"), 1)
             throughput[mode] = result
@@ -374,20 +390,19 @@ def report(data: dict[str, Any]) -> str:
     rows = []
     for r in stub["latency"]:
         d, on, off = r["direct"]["p50_ms"], r["on"]["p50_ms"], r["off"]["p50_ms"]
-        rows.append(
-            [r["image"], f"{r['bytes']:,}", d, on, off, f"{on - d:+.1f}", f"{off - d:+.1f}"]
-        )
-    md += _table(
-        ["image", "bytes", "direct", "gateway on", "gateway off", "added on", "added off"], rows
-    )
+        cpu = f"{r['on']['cpu_ms']} / {r['off']['cpu_ms']}"
+        rows.append([r["image"], d, on, off, f"{on - d:+.1f}", f"{off - d:+.1f}", cpu])
+    header = ["image", "direct", "gateway on", "gateway off", "added on", "added off"]
+    md += _table(header + ["gateway CPU ms on / off"], rows)
     tp = stub["throughput"]
     md += [
         "",
         "## 16 in flight, 12 MP JPEGs, one worker",
         "",
     ]
-    header = ["pre-size", "images/s", "p50 ms", "p99 ms", "errors", "RSS idle MB", "RSS peak MB"]
-    fields = "per_s p50_ms p99_ms errors rss_idle_mb rss_peak_mb"
+    header = ["pre-size", "images/s", "p50 ms", "p99 ms", "errors", "CPU ms/image"]
+    header += ["RSS idle MB", "RSS peak MB"]
+    fields = "per_s p50_ms p99_ms errors cpu_ms rss_idle_mb rss_peak_mb"
     md += _table(header, [[mode, *_cells(tp[mode], fields)] for mode in ("on", "off")])
     if data.get("engine"):
         md += [
@@ -435,9 +450,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engine-url",
         default=os.environ.get("VISION_STACK_ENGINE_URL"),
-        help="a running cpu-dev vLLM for the TTFT comparison (default: $VISION_STACK_ENGINE_URL)",
+        help="a running cpu-dev vLLM for the TTFT comparison (default: $VISION_STACK_ENGINE_URL;"
+        " unset, one is started here)",
     )
     parser.add_argument("--engine-runs", type=int, default=5)
+    parser.add_argument(
+        "--no-engine", action="store_true", help="skip the TTFT comparison (no engine URL given)"
+    )
     args = parser.parse_args(argv)
 
     data: dict[str, Any] = {
@@ -454,10 +473,17 @@ def main(argv: list[str] | None = None) -> int:
     data["bytes"] = measure_bytes(images)
     work = Path(tempfile.mkdtemp(prefix="image-path-bench-"))
     data["stub"] = measure_stub(images, work, args.requests, args.requests_16)
+    data["engine_runs"] = args.engine_runs
     if args.engine_url:
         data["engine_url"] = args.engine_url
-        data["engine_runs"] = args.engine_runs
         data["engine"] = measure_engine(images, args.engine_url, work, args.engine_runs)
+    elif not args.no_engine:
+        engine, url = _engine(get_profile("cpu-dev"), work / "engine.log")
+        try:
+            data["engine_url"] = f"cpu-dev started here ({url})"
+            data["engine"] = measure_engine(images, url, work, args.engine_runs)
+        finally:
+            engine.stop()
     data["targets"] = targets(data)
     write_report(args.out, "image_path", data, report(data))
     return 0
