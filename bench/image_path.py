@@ -58,6 +58,7 @@ from gateway.presize import presize_image, resize_like_processor  # noqa: E402
 from loadtest.corpus import render  # noqa: E402
 from serve.phi3v.geometry import hd_layout, target_size  # noqa: E402
 from serve.profiles import get_profile  # noqa: E402
+from serve.tiny import ensure_checkpoint  # noqa: E402
 from tests.support.gateway_server import GatewayServer, start_gateway, start_stub  # noqa: E402
 
 __all__ = ["main", "make_images", "psnr"]
@@ -478,7 +479,9 @@ def main(argv: list[str] | None = None) -> int:
         data["engine_url"] = args.engine_url
         data["engine"] = measure_engine(images, args.engine_url, work, args.engine_runs)
     elif not args.no_engine:
-        engine, url = _engine(get_profile("cpu-dev"), work / "engine.log")
+        profile = get_profile("cpu-dev")
+        ensure_checkpoint(Path(profile.model))
+        engine, url = _engine(profile, work / "engine.log")
         try:
             data["engine_url"] = f"cpu-dev started here ({url})"
             data["engine"] = measure_engine(images, url, work, args.engine_runs)
