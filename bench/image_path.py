@@ -54,7 +54,7 @@ sys.path.insert(0, str(REPO))
 from bench.gateway_overhead import _pct, _request, _run  # noqa: E402
 from bench.prefix_cache import _engine  # noqa: E402
 from bench.reports import write_report  # noqa: E402
-from gateway.presize import presize_image, resize_like_processor  # noqa: E402
+from gateway.images.presize import presize_image, resize_like_processor  # noqa: E402
 from loadtest.corpus import render  # noqa: E402
 from serve.phi3v.geometry import hd_layout, target_size  # noqa: E402
 from serve.profiles import get_profile  # noqa: E402
