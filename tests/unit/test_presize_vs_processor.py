@@ -173,6 +173,7 @@ def test_truncated_small_png_is_refused() -> None:
         presize_image(original[: len(original) // 2], "PNG", 4, CAP)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_pixel_cap_is_checked_from_the_header_before_decoding() -> None:
     bomb = encode(Image.new("L", (9000, 9000)), "PNG")  # ~80 kB declaring 81 MP
     with pytest.raises(TooManyPixels) as caught:
