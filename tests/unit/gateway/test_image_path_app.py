@@ -126,10 +126,10 @@ def test_detail_picks_the_crops_and_the_size(
 
 def test_explicit_num_crops_wins_and_is_kept(app: tuple[TestClient, str, Recorder]) -> None:
     client, key, upstream = app
-    body = _body(BIG_JPEG, "image/jpeg", "high", mm_processor_kwargs={"num_crops": 2})
+    body = _body(BIG_JPEG, "image/jpeg", "high", mm_processor_kwargs={"num_crops": 9})
     assert _post(client, key, body).status_code == 200
-    assert upstream.sent["mm_processor_kwargs"] == {"num_crops": 2}
-    assert _sent_image(upstream.sent)[0].size == (672, 504)  # 2 crops: a 2x1 grid
+    assert upstream.sent["mm_processor_kwargs"] == {"num_crops": 9}
+    assert _sent_image(upstream.sent)[0].size == (1008, 756)  # 9 crops: a 3x3 grid
 
 
 def test_same_file_same_key_whatever_its_label(app: tuple[TestClient, str, Recorder]) -> None:
