@@ -286,15 +286,17 @@ def measure_stub(images: dict[str, TestImage], work: Path, n1: int, n16: int) ->
         stub.stop()
 
 
-async def _ttft(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict[str, Any]
-) -> float:
-    start = time.perf_counter()
-    async with client.stream("POST", url, json=body, headers=headers) as response:
-        response.raise_for_status()
-        async for line in response.aiter_lines():
-            if line.startswith("data: ") and '"content"' in line:
-                return (time.perf_counter() - start) * 1000
+async def _ttft(url: str, headers: dict[str, str], body: dict[str, Any]) -> float:
+    """ms to the first streamed chunk with content (the request body is encoded first)."""
+    content = json.dumps(body).encode()
+    headers = {**headers, "content-type": "application/json"}
+    async with httpx.AsyncClient(timeout=300) as client:
+        start = time.perf_counter()
+        async with client.stream("POST", url, content=content, headers=headers) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and '"content"' in line:
+                    return (time.perf_counter() - start) * 1000
     raise RuntimeError("the stream ended before any content")
 
 
@@ -312,7 +314,9 @@ def measure_engine(
         url = images["12 MP JPEG"].url
         for crops in (4, 16):
             times: dict[str, list[float]] = {"direct": [], "on": [], "off": []}
-            targets = {"direct": (f"{engine}/v1/chat/completions", {})}
+            targets: dict[str, tuple[str, dict[str, str]]] = {
+                "direct": (f"{engine}/v1/chat/completions", {})
+            }
             for mode, server in servers.items():
                 auth = {"authorization": f"Bearer {keys[mode]}"}
                 targets[mode] = (f"{server.base_url}/v1/chat/completions", auth)
@@ -473,7 +477,6 @@ def main(argv: list[str] | None = None) -> int:
     data["formats"] = measure_formats(images)
     data["bytes"] = measure_bytes(images)
     work = Path(tempfile.mkdtemp(prefix="image-path-bench-"))
-    data["stub"] = measure_stub(images, work, args.requests, args.requests_16)
     data["engine_runs"] = args.engine_runs
     if args.engine_url:
         data["engine_url"] = args.engine_url
@@ -487,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
             data["engine"] = measure_engine(images, url, work, args.engine_runs)
         finally:
             engine.stop()
+    data["stub"] = measure_stub(images, work, args.requests, args.requests_16)
     data["targets"] = targets(data)
     write_report(args.out, "image_path", data, report(data))
     return 0
