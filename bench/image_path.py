@@ -51,8 +51,8 @@ from PIL import Image, ImageChops
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.engine import start_engine  # noqa: E402
 from bench.gateway_overhead import _pct, _request, _run  # noqa: E402
-from bench.prefix_cache import _engine  # noqa: E402
 from bench.reports import write_report  # noqa: E402
 from gateway.images.presize import presize_image, resize_like_processor  # noqa: E402
 from loadtest.corpus import render  # noqa: E402
@@ -495,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.no_engine:
         profile = get_profile("cpu-dev")
         ensure_checkpoint(Path(profile.model))
-        engine, url = _engine(profile, work / "engine.log")
+        engine, url = start_engine(profile, work / "engine.log")
         try:
             data["engine_url"] = f"cpu-dev started here ({url})"
             data["engine"] = measure_engine(images, url, work, args.engine_runs)
