@@ -42,7 +42,13 @@ class Recorder:
         self.affinity: list[bytes | None] = []
 
     async def chat(
-        self, body: bytes, record: Any, route: str, stream: bool, affinity: bytes | None = None
+        self,
+        body: bytes,
+        record: Any,
+        route: str,
+        stream: bool,
+        affinity: bytes | None = None,
+        **options: Any,
     ) -> Response:
         self.raw.append(body)
         self.affinity.append(affinity)
@@ -138,6 +144,21 @@ def test_same_file_same_key_whatever_its_label(app: tuple[TestClient, str, Recor
         assert _post(client, key, _body(BIG_JPEG, mime)).status_code == 200
     assert len(set(upstream.affinity)) == 1
     assert len(set(upstream.raw)) == 1  # deterministic pre-size: identical bodies upstream
+
+
+def test_responses_input_image_is_presized_for_its_detail(
+    app: tuple[TestClient, str, Recorder],
+) -> None:
+    client, key, upstream = app
+    url = "data:image/jpeg;base64," + base64.b64encode(BIG_JPEG).decode()
+    part = {"type": "input_image", "image_url": url, "detail": "low"}
+    body = {"model": "m", "input": [{"role": "user", "content": [part]}]}
+    r = client.post("/v1/responses", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    sent = upstream.sent
+    assert sent["mm_processor_kwargs"] == {"num_crops": 1}
+    data = base64.b64decode(sent["input"][0]["content"][0]["image_url"].split(",", 1)[1])
+    assert Image.open(io.BytesIO(data)).size == (336, 252)
 
 
 def test_unknown_detail_is_refused(app: tuple[TestClient, str, Recorder]) -> None:
