@@ -12,12 +12,16 @@
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 
-# --- build: one wheel of our code (gateway + schemas only) ------------------------------------
+# --- build: one wheel of our code (gateway + schemas + the HD-transform geometry) -------------
+# The gateway pre-sizes images with the processor's own geometry: serve/phi3v/geometry.py and
+# the two package files above it, all standard library (no torch, no transformers).
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml ./
 COPY gateway gateway
 COPY schemas schemas
+COPY serve/__init__.py serve/__init__.py
+COPY serve/phi3v/__init__.py serve/phi3v/geometry.py serve/phi3v/
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
 
 

@@ -32,7 +32,12 @@ from typing import Any
 
 __all__ = ["OUR_FILES", "REMOVED_FILES", "main", "patch"]
 
-OUR_FILES = ("configuration_phi3_v.py", "image_processing_phi3_v.py", "processing_phi3_v.py")
+OUR_FILES = (
+    "configuration_phi3_v.py",
+    "geometry.py",
+    "image_processing_phi3_v.py",
+    "processing_phi3_v.py",
+)
 """Our modules, copied under the names Microsoft's ``auto_map`` already uses."""
 REMOVED_FILES = ("modeling_phi3_v.py", "image_embedding_phi3_v.py")
 """Microsoft's model code; vLLM does not use it."""

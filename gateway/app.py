@@ -1,7 +1,8 @@
 """``create_app(settings)`` wires the gateway: state, routers, error handlers, observer.
 
 State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the SQLite store),
-``auth`` (key cache + limiter), ``metrics``, and, while the app runs, ``upstream`` (the pooled
+``auth`` (key cache + limiter), ``metrics``, ``decode_slots`` (the bounded pool every image
+decode takes a slot from), and, while the app runs, ``upstream`` (the pooled
 aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
 fetches), both owned by the lifespan, which also runs the replicas' health checks. What
 belongs to one request lives on its ``RequestRecord`` (``record.py``).
@@ -28,7 +29,7 @@ from PIL import Image
 from . import auth, chat, extract, ops, playground, responses
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
 from .errors import install_error_handlers
-from .images import make_fetch_client
+from .images import DecodeSlots, default_decode_concurrency, make_fetch_client
 from .metrics import GatewayMetrics
 from .observe import RequestObserver
 from .openapi import finish_document
@@ -81,6 +82,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.decode_slots = DecodeSlots(
+        settings.image_decode_concurrency or default_decode_concurrency()
+    )
     app.state.metrics = GatewayMetrics()
     app.state.keys = KeyStore(settings.keys_db)
     app.state.auth = Authenticator(KeyCache(app.state.keys, settings.key_cache_ttl_s), KeyLimiter())

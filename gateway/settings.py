@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     """Largest ``num_crops``, for chat and extraction alike; a schema that recommends more is
     clamped to it. vLLM trusts what the gateway forwards, and 16 crops is the largest image
     the engine profiles size their encoder cache for."""
+    default_num_crops: int = Field(default=4, ge=1, le=MAX_NUM_CROPS)
+    """The engine's own default (its ``--mm-processor-kwargs``; 4 in every built-in profile):
+    the crops for images whose request names neither ``num_crops`` nor a ``detail``. An image
+    pre-sized for it is sent with this num_crops, so a mismatch changes the crops, never
+    their exactness."""
+    presize_images: bool = True
+    """Shrink images larger than the model will use to exactly its target size before vLLM
+    (``docs/gateway.md``, "Images"); off sends every checked image as it came."""
+    image_decode_concurrency: int | None = Field(default=None, ge=1)
+    """Images decoded at once per worker (the rest wait in line), which bounds memory;
+    unset, one per CPU the process may use."""
 
     # --- fetching http(s) image URLs ------------------------------------------------------------
     fetch_timeout_s: float = Field(default=10.0, gt=0)
@@ -173,6 +184,8 @@ class Settings(BaseSettings):
     def _check_ranges(self) -> Settings:
         if self.num_crops_min > self.num_crops_max:
             raise ValueError("num_crops_min must not exceed num_crops_max")
+        if not self.num_crops_min <= self.default_num_crops <= self.num_crops_max:
+            raise ValueError("default_num_crops must lie between num_crops_min and num_crops_max")
         return self
 
 

@@ -9,7 +9,7 @@ structured_outputs, the model name...) passes through for vLLM to validate.
 
     payload = parse_json_object(raw)
     parts = check_chat_request(payload, settings)        # image parts, with their param
-    if parts and await rewrite_images(parts, settings, fetch_client):   # images.parts
+    if parts and await rewrite_images(payload, parts, settings, fetch_client, slots):
         raw = dump_json(payload)                          # only when something changed
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..caps import bad_value, check_generation
-from ..images import ImagePart, check_image_count
+from ..images import ImagePart, check_image_count, image_detail
 from ..schema_guard import check_user_schemas
 from ..settings import Settings
 
@@ -65,6 +65,7 @@ def _check_part(part: Any, where: str, images: list[ImagePart]) -> None:
         holder = part.get("image_url")
         if not isinstance(holder, dict) or not isinstance(holder.get("url"), str):
             raise bad_value(f"{where}.image_url", "must be an object with a string 'url'")
-        images.append(ImagePart(f"{where}.image_url", holder))
+        param = f"{where}.image_url"
+        images.append(ImagePart(param, holder, image_detail(holder, param)))
     else:
         raise bad_value(f"{where}.type", f"must be one of {', '.join(_PART_TYPES)}, got {kind!r}")

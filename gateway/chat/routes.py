@@ -33,6 +33,9 @@ __all__ = ["router", "OPENAPI_PATHS"]
 
 router = APIRouter(tags=["openai"])
 
+KEEP_RAW_BYTES = 1 << 20
+"""Bodies up to this size are kept as received while their images are checked."""
+
 OPENAPI_PATHS: dict[str, Any] = generating_operation(
     "/v1/chat/completions",
     "chat_completions_v1_chat_completions_post",
@@ -53,8 +56,17 @@ async def chat_completions(request: Request) -> Response:
     images = check_chat_request(payload, settings)
     rewrite = "tools" in payload
     forced = force_tool_call(payload, settings)  # tools → guided decoding of one function
-    if images and await rewrite_images(images, settings, state.fetch_client):
-        rewrite = True
+    if images:
+        # A large body is rebuilt rather than held twice (bytes and parsed) while its images
+        # wait for a decode slot; a small one goes upstream as it came if nothing changes.
+        kept, raw = (raw if len(raw) <= KEEP_RAW_BYTES else None), b""
+        slots = state.decode_slots
+        if await rewrite_images(payload, images, settings, state.fetch_client, slots):
+            rewrite = True
+        if kept is None:
+            rewrite = True
+        else:
+            raw = kept
     if rewrite:
         raw = dump_json(payload)
     stream = payload.get("stream") is True

@@ -2,19 +2,18 @@
 
 A JSON body carries ``image_url`` (a data URL or an http(s) URL fetched SSRF-safe); a
 multipart body carries the image as a file part named ``image`` and the other fields as form
-fields. Either way the image passes the same checks as a chat image and comes back as a
-data URL with the digest that routes it to a replica.
+fields. Either way the image passes the same checks as a chat image, is pre-sized for the
+crops the request will use, and comes back as a data URL with the digest that routes it to a
+replica.
 
-    req, image = await read_extract_request(request, ExtractRequest)
+    req, image = await read_extract_request(request, ExtractRequest, crops_for)
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -25,7 +24,7 @@ from schemas import SchemaSpec, UnknownSchemaError, get
 from .. import caps
 from ..bodies import parse_json_object, read_body
 from ..errors import ErrorCode, GatewayError
-from ..images import ValidImage, check_image_bytes, validate_image
+from ..images import ValidImage, prepare_upload, validate_image
 from ..settings import Settings
 from .models import ExtractRequest
 
@@ -42,8 +41,11 @@ def lookup_schema(name: str, param: str | None = None) -> SchemaSpec[Any]:
         raise GatewayError(404, str(exc), param=param, code=ErrorCode.UNKNOWN_SCHEMA) from None
 
 
-async def read_extract_request(request: Request, model: type[R]) -> tuple[R, ValidImage]:
-    """The validated request and the checked image (data URL and digest for routing)."""
+async def read_extract_request(
+    request: Request, model: type[R], crops_for: Callable[[R], int]
+) -> tuple[R, ValidImage]:
+    """The validated request and the checked image (data URL and digest for routing),
+    pre-sized for ``crops_for(request)`` crops."""
     state = request.app.state
     settings: Settings = state.settings
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -61,14 +63,19 @@ async def read_extract_request(request: Request, model: type[R]) -> tuple[R, Val
     # The caps a chat request obeys, checked before any image work.
     caps.check_num_crops(parsed.num_crops, settings, "num_crops")
     caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
+    num_crops, slots = crops_for(parsed), state.decode_slots
     if upload is not None:
-        checked = await anyio.to_thread.run_sync(
-            lambda: check_image_bytes(upload, settings, param="image")
+        image = await prepare_upload(
+            upload, settings, param="image", num_crops=num_crops, slots=slots
         )
-        url = f"data:{checked.mime};base64," + base64.b64encode(upload).decode()
-        return parsed, ValidImage(url, hashlib.sha256(upload).digest())
+        return parsed, image
     valid = await validate_image(
-        parsed.image_url, settings, state.fetch_client, param="image_url", digest=True
+        parsed.image_url,
+        settings,
+        state.fetch_client,
+        param="image_url",
+        num_crops=num_crops,
+        slots=slots,
     )
     return parsed, valid
 

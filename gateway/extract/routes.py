@@ -92,10 +92,13 @@ async def get_schema(name: str, key: ExtractKey) -> SchemaInfo:
 
 def _route_for(spec: SchemaSpec[Any]) -> None:
     async def extract_one(request: Request, key: ExtractKey) -> ExtractResponse[Any]:
-        req, image = await read_extract_request(request, ExtractRequest)
         settings = request.app.state.settings
-        crops = caps.num_crops(req.num_crops, spec.num_crops, settings, "num_crops")
-        return await extract(request, spec, req, image, crops)
+
+        def crops_for(req: ExtractRequest) -> int:
+            return caps.num_crops(req.num_crops, spec.num_crops, settings, "num_crops")
+
+        req, image = await read_extract_request(request, ExtractRequest, crops_for)
+        return await extract(request, spec, req, image, crops_for(req))
 
     router.add_api_route(
         f"/v1/extract/{spec.name}",
@@ -126,17 +129,25 @@ async def extract_unknown(name: str, key: ExtractKey) -> None:
     responses=error_responses(*BODY, 404, *UPSTREAM),
 )
 async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse:
-    req, image = await read_extract_request(request, MultiExtractRequest)
-    specs = [lookup_schema(n, param=f"schemas[{i}]") for i, n in enumerate(req.schemas)]
-    if len(set(req.schemas)) != len(req.schemas):
-        raise GatewayError(
-            400, "schemas must not repeat a name", param="schemas", code=ErrorCode.INVALID_VALUE
-        )
-    # One crop count for all, so every schema's prompt shares the image's cached KV blocks.
     settings = request.app.state.settings
-    crops = caps.num_crops(
-        req.num_crops, max(spec.num_crops for spec in specs), settings, "num_crops"
-    )
+
+    def crops_for(req: MultiExtractRequest) -> int:
+        """One crop count for all, so every schema's prompt shares the image's KV blocks (and
+        the image is pre-sized once). Unknown or repeated names fail here, before image work."""
+        specs = [lookup_schema(n, param=f"schemas[{i}]") for i, n in enumerate(req.schemas)]
+        if len(set(req.schemas)) != len(req.schemas):
+            raise GatewayError(
+                400,
+                "schemas must not repeat a name",
+                param="schemas",
+                code=ErrorCode.INVALID_VALUE,
+            )
+        default = max(spec.num_crops for spec in specs)
+        return caps.num_crops(req.num_crops, default, settings, "num_crops")
+
+    req, image = await read_extract_request(request, MultiExtractRequest, crops_for)
+    specs = [lookup_schema(n) for n in req.schemas]
+    crops = crops_for(req)
     outcomes = await asyncio.gather(
         *(extract(request, spec, req, image, crops) for spec in specs), return_exceptions=True
     )

@@ -5,9 +5,14 @@ different places; an ``ImagePart`` points at the dict and key that hold it, so b
 the one image path: the count limit, then ``validate_image`` (formats, bytes, pixels, the
 SSRF-safe fetch of http(s) URLs) and the rewrite to a validated data URL.
 
-    parts = [ImagePart("messages[0].content[1].image_url", holder)]   # holder["url"]
+    parts = [ImagePart("messages[0].content[1].image_url", holder, image_detail(holder, p))]
     check_image_count(parts, settings)                                # 422 over the limit
-    changed = await rewrite_images(parts, settings, fetch_client)     # parts[0].digest set
+    changed = await rewrite_images(payload, parts, settings, fetch_client, slots)
+
+Images are pre-sized for the request's num_crops (``crops``: ``mm_processor_kwargs``, then
+each image's ``detail``, then the engine's default), in ``slots``. When the gateway chose the
+crops (from ``detail``) or pre-sized an image for them, it writes them into the payload's
+``mm_processor_kwargs``, so that vLLM uses the num_crops the pre-sizing used.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import httpx
 
 from ..errors import ErrorCode, GatewayError
 from ..settings import Settings
+from .crops import Detail, request_num_crops
+from .decodes import DecodeSlots
 from .validate import ValidImage, validate_image
 
 __all__ = ["ImagePart", "check_image_count", "rewrite_images"]
@@ -33,6 +40,7 @@ class ImagePart:
 
     param: str
     holder: dict[str, Any]
+    detail: Detail | None = None
     digest: bytes | None = None
     key: str = "url"
 
@@ -51,21 +59,35 @@ def check_image_count(parts: list[ImagePart], settings: Settings) -> None:
 
 
 async def rewrite_images(
-    parts: list[ImagePart], settings: Settings, fetch_client: httpx.AsyncClient | None
+    payload: dict[str, Any],
+    parts: list[ImagePart],
+    settings: Settings,
+    fetch_client: httpx.AsyncClient | None,
+    slots: DecodeSlots | None = None,
 ) -> bool:
-    """Replace each image URL by its validated data URL; True if any string changed.
+    """Replace each image URL by its validated (and pre-sized) data URL; True if ``payload``
+    changed.
 
     The parts are checked (and remote ones fetched) concurrently, so a request with several
-    remote images waits for the slowest fetch, not their sum. If several fail, the error
-    names the first failing part in message order, whatever finished first. The first
-    part's ``digest`` is set on the way: requests are routed by their first image.
+    remote images waits for the slowest fetch, not their sum; ``slots`` bounds how many decode
+    at once. If several fail, the error names the first failing part in message order,
+    whatever finished first. Every part's ``digest`` is set on the way: requests are routed by
+    their first image.
     """
+    mm = payload.get("mm_processor_kwargs")
+    explicit = mm.get("num_crops") if isinstance(mm, dict) else None
+    crops = request_num_crops(explicit, (part.detail for part in parts), settings)
     outcomes = await asyncio.gather(
         *(
             validate_image(
-                part.holder[part.key], settings, fetch_client, param=part.param, digest=i == 0
+                part.holder[part.key],
+                settings,
+                fetch_client,
+                param=part.param,
+                num_crops=crops.num_crops,
+                slots=slots,
             )
-            for i, part in enumerate(parts)
+            for part in parts
         ),
         return_exceptions=True,
     )
@@ -80,4 +102,9 @@ async def rewrite_images(
         if checked.url is not part.holder[part.key]:
             part.holder[part.key] = checked.url
             changed = True
+    presized = any(checked.presized for checked in valid)
+    if (crops.explicit or presized) and explicit is None:
+        # vLLM must use the num_crops the images were sized for (and that detail asked for).
+        payload["mm_processor_kwargs"] = {**(mm or {}), "num_crops": crops.num_crops}
+        changed = True
     return changed

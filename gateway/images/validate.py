@@ -17,8 +17,20 @@ The extraction API reuses this function unchanged:
     data_url = await validate_image_url(url, settings, app.state.fetch_client,
                                         param="image_url")
 
-``validate_image`` does the same and also returns the sha256 of the decoded bytes when asked:
-the routing key (``replicas``), identical whether the image came as a data URL or was fetched.
+``validate_image`` is the full path: it also pre-sizes the image for ``num_crops``
+(``presize``: an image larger than the model will use is shrunk to exactly the processor's
+target, others pass through byte for byte) and returns the sha256 of the bytes it sends, the
+routing key (``replicas``). Base64 decoding, the checks and the pre-size run in one of the
+worker's decode slots (``decodes.DecodeSlots``), so decoded buffers exist only for the images
+holding a slot:
+
+    valid = await validate_image(url, settings, fetch_client, param=..., num_crops=4,
+                                 slots=app.state.decode_slots)
+    valid.url, valid.digest, valid.presized
+
+"The same picture" for routing is the same image file: whether it came as a data URL (with any
+declared media type) or from a URL, the bytes sent upstream (and so their sha256) are the
+same. It is also what vLLM's prefix cache keys on: vLLM hashes the image bytes it receives.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import httpx
@@ -37,12 +50,16 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ErrorCode, GatewayError
 from ..settings import Settings
+from .decodes import DecodeSlots
 from .fetch import fetch_image
+from .presize import PreparedImage, TooManyPixels, presize_image
 
 __all__ = [
     "CheckedImage",
     "ValidImage",
     "check_image_bytes",
+    "prepare_image_bytes",
+    "prepare_upload",
     "validate_image",
     "validate_image_url",
     "sniff_format",
@@ -74,10 +91,12 @@ class CheckedImage:
 
 @dataclass(frozen=True, slots=True)
 class ValidImage:
-    """A checked image as a data URL, and the sha256 of its bytes if it was asked for."""
+    """A checked image as a data URL, the sha256 of the bytes in it (the routing key), and
+    whether it was pre-sized (then it was made for one num_crops, which must be sent)."""
 
     url: str
     digest: bytes | None = None
+    presized: bool = False
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -107,8 +126,8 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> CheckedImage:
-    """Check format, bytes and pixels, then decode the (first) frame fully. CPU-bound."""
+def _sniff_allowed(data: bytes, settings: Settings, param: str) -> str:
+    """The byte cap and the format, from the magic bytes; the Pillow format name."""
     if len(data) > settings.max_image_bytes:
         raise GatewayError(
             413,
@@ -128,6 +147,30 @@ def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> Checked
             param=param,
             code=ErrorCode.IMAGE_UNSUPPORTED_FORMAT,
         )
+    return fmt
+
+
+def _bomb(settings: Settings, param: str) -> GatewayError:
+    return GatewayError(
+        413,
+        f"image has too many pixels (limit {settings.max_image_pixels})",
+        param=param,
+        code=ErrorCode.IMAGE_TOO_MANY_PIXELS,
+    )
+
+
+def _corrupt(fmt: str, param: str) -> GatewayError:
+    return GatewayError(
+        400, f"image could not be decoded as {fmt}", param=param, code=ErrorCode.IMAGE_CORRUPT
+    )
+
+
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
+
+
+def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> CheckedImage:
+    """Check format, bytes and pixels, then decode the (first) frame fully. CPU-bound."""
+    fmt = _sniff_allowed(data, settings, param)
     try:
         with Image.open(io.BytesIO(data), formats=[fmt]) as im:
             width, height = im.size
@@ -136,21 +179,37 @@ def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> Checked
             im.seek(0)
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise GatewayError(
-            413,
-            f"image has too many pixels (limit {settings.max_image_pixels})",
-            param=param,
-            code=ErrorCode.IMAGE_TOO_MANY_PIXELS,
-        ) from exc
+        raise _bomb(settings, param) from exc
     except GatewayError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise GatewayError(
-            400, f"image could not be decoded as {fmt}", param=param, code=ErrorCode.IMAGE_CORRUPT
-        ) from exc
+    except _DECODE_ERRORS as exc:
+        raise _corrupt(fmt, param) from exc
     if width < 1 or height < 1:
         raise GatewayError(400, "image has no pixels", param=param, code=ErrorCode.IMAGE_CORRUPT)
     return CheckedImage(fmt, ALLOWED_FORMATS[fmt], width, height)
+
+
+def prepare_image_bytes(
+    data: bytes, settings: Settings, *, param: str, num_crops: int
+) -> PreparedImage:
+    """``check_image_bytes``, then pre-size for ``num_crops`` (``presize``) unless
+    ``settings.presize_images`` is off. CPU-bound: run it in a decode slot."""
+    if not settings.presize_images:
+        checked = check_image_bytes(data, settings, param=param)
+        digest = hashlib.sha256(data).digest()
+        return PreparedImage(data, checked.format, checked.width, checked.height, False, digest)
+    fmt = _sniff_allowed(data, settings, param)
+    try:
+        prepared = presize_image(data, fmt, num_crops, settings.max_image_pixels)
+    except TooManyPixels as exc:
+        raise _too_many_pixels(exc.width, exc.height, settings, param) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb(settings, param) from exc
+    except _DECODE_ERRORS as exc:
+        raise _corrupt(fmt, param) from exc
+    if prepared.width < 1 or prepared.height < 1:
+        raise GatewayError(400, "image has no pixels", param=param, code=ErrorCode.IMAGE_CORRUPT)
+    return prepared
 
 
 def _too_many_pixels(width: int, height: int, settings: Settings, param: str) -> GatewayError:
@@ -163,8 +222,9 @@ def _too_many_pixels(width: int, height: int, settings: Settings, param: str) ->
     )
 
 
-def decode_data_url(url: str, settings: Settings, *, param: str) -> tuple[str, str, bytes]:
-    """Split a base64 data URL into (declared media type, base64 text, bytes)."""
+def _data_url_head(url: str, settings: Settings, *, param: str) -> tuple[str, int]:
+    """(declared media type, where the base64 text starts) of a data URL, and the byte cap
+    checked from the text's length; nothing is copied or decoded here."""
     match = _DATA_URL.match(url)
     if match is None or ";base64" not in match.group(2).lower():
         raise GatewayError(
@@ -173,21 +233,14 @@ def decode_data_url(url: str, settings: Settings, *, param: str) -> tuple[str, s
             param=param,
             code=ErrorCode.IMAGE_BAD_DATA_URL,
         )
-    payload = url[match.end() :]
-    if len(payload) // 4 * 3 > settings.max_image_bytes + 3:
+    if (len(url) - match.end()) // 4 * 3 > settings.max_image_bytes + 3:
         raise GatewayError(
             413,
             f"image is larger than {settings.max_image_bytes} bytes",
             param=param,
             code=ErrorCode.IMAGE_TOO_LARGE,
         )
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise GatewayError(
-            400, "data URL is not valid base64", param=param, code=ErrorCode.IMAGE_BAD_BASE64
-        ) from exc
-    return match.group(1).lower(), payload, data
+    return match.group(1).lower(), match.end()
 
 
 async def validate_image_url(
@@ -196,7 +249,8 @@ async def validate_image_url(
     """Return a data URL with checked image bytes for ``url`` (data: or http(s):).
 
     Raises ``GatewayError`` naming ``param``: 400 bad or refused image/URL, 413 too large.
-    ``fetch_client`` may be None when http(s) URLs need not be supported.
+    ``fetch_client`` may be None when http(s) URLs need not be supported. Pre-sizes for the
+    default num_crops; ``validate_image`` takes the request's.
     """
     return (await validate_image(url, settings, fetch_client, param=param)).url
 
@@ -207,11 +261,13 @@ async def validate_image(
     fetch_client: httpx.AsyncClient | None,
     *,
     param: str,
-    digest: bool = False,
+    num_crops: int | None = None,
+    slots: DecodeSlots | None = None,
 ) -> ValidImage:
-    """``validate_image_url``, plus the bytes' sha256 when ``digest`` (hashed in the same
-    worker thread as the decode check, off the event loop). The URL is ``url`` itself when
-    it was already right, so callers can test ``checked.url is url``."""
+    """``validate_image_url`` for ``num_crops`` (None: ``settings.default_num_crops``), with
+    the sha256 of the bytes sent. The work runs in one of ``slots`` (None: anyio's default
+    threads, for callers outside the app). The URL is ``url`` itself when it was already
+    right, so callers can test ``checked.url is url``."""
     if not isinstance(url, str) or not url:
         raise GatewayError(
             400,
@@ -219,14 +275,17 @@ async def validate_image(
             param=param,
             code=ErrorCode.IMAGE_BAD_URL,
         )
+    crops = settings.default_num_crops if num_crops is None else num_crops
     head = url[:16]
     scheme = head.split(":", 1)[0].lower() if ":" in head else ""
     if scheme == "data":
-        declared, payload, data = decode_data_url(url, settings, param=param)
-        checked, sha = await anyio.to_thread.run_sync(_check, data, settings, param, digest)
-        if declared == checked.mime:
-            return ValidImage(url, sha)
-        return ValidImage(f"data:{checked.mime};base64,{payload}", sha)
+        declared, start = _data_url_head(url, settings, param=param)
+        prepared = await _in_slot(slots, _prepare_data_url, url, start, settings, param, crops)
+        if not prepared.presized and declared == prepared.mime:
+            return ValidImage(url, prepared.digest)
+        if not prepared.presized:  # right bytes, wrong media type: relabel, no re-encode
+            return ValidImage(f"data:{prepared.mime};base64,{url[start:]}", prepared.digest)
+        return _as_valid(prepared)
     if scheme in ("http", "https"):
         if fetch_client is None:
             raise GatewayError(
@@ -236,9 +295,11 @@ async def validate_image(
                 code=ErrorCode.IMAGE_FETCH_REFUSED,
             )
         data = await fetch_image(url, settings, fetch_client, param=param)
-        checked, sha = await anyio.to_thread.run_sync(_check, data, settings, param, digest)
-        encoded = base64.b64encode(data).decode("ascii")
-        return ValidImage(f"data:{checked.mime};base64,{encoded}", sha)
+        prepared = await _in_slot(
+            slots, prepare_image_bytes, data, settings, param=param, num_crops=crops
+        )
+        del data
+        return _as_valid(prepared)
     shown = scheme or url[:16]
     raise GatewayError(
         400,
@@ -248,8 +309,35 @@ async def validate_image(
     )
 
 
-def _check(
-    data: bytes, settings: Settings, param: str, digest: bool
-) -> tuple[CheckedImage, bytes | None]:
-    checked = check_image_bytes(data, settings, param=param)
-    return checked, hashlib.sha256(data).digest() if digest else None
+async def prepare_upload(
+    data: bytes, settings: Settings, *, param: str, num_crops: int, slots: DecodeSlots | None
+) -> ValidImage:
+    """An uploaded file's bytes, checked and pre-sized like an image URL's."""
+    prepared = await _in_slot(
+        slots, prepare_image_bytes, data, settings, param=param, num_crops=num_crops
+    )
+    return _as_valid(prepared)
+
+
+async def _in_slot(slots: DecodeSlots | None, func: Any, *args: Any, **kwargs: Any) -> Any:
+    if slots is None:
+        return await anyio.to_thread.run_sync(lambda: func(*args, **kwargs))
+    return await slots.run(func, *args, **kwargs)
+
+
+def _as_valid(prepared: PreparedImage) -> ValidImage:
+    encoded = base64.b64encode(prepared.data).decode("ascii")
+    return ValidImage(f"data:{prepared.mime};base64,{encoded}", prepared.digest, prepared.presized)
+
+
+def _prepare_data_url(
+    url: str, start: int, settings: Settings, param: str, num_crops: int
+) -> PreparedImage:
+    """Base64 decoding is in here, inside the slot: waiting requests hold only their text."""
+    try:
+        data = base64.b64decode(url[start:], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise GatewayError(
+            400, "data URL is not valid base64", param=param, code=ErrorCode.IMAGE_BAD_BASE64
+        ) from exc
+    return prepare_image_bytes(data, settings, param=param, num_crops=num_crops)

@@ -14,7 +14,7 @@ refused too: this model has no tool-call format (``text.format`` is the way to t
 
     payload = parse_json_object(raw)
     images = check_responses_request(payload, settings)   # input_image parts, with their param
-    if images: await rewrite_images(images, settings, fetch_client)
+    if images: await rewrite_images(payload, images, settings, fetch_client, slots)
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from ..caps import bad_value, check_generation
 from ..errors import ErrorCode, GatewayError
-from ..images import ImagePart, check_image_count
+from ..images import ImagePart, check_image_count, image_detail
 from ..schema_guard import check_user_schemas
 from ..settings import Settings
 
@@ -113,6 +113,7 @@ def _check_part(part: Any, where: str, images: list[ImagePart]) -> None:
             )
         if not isinstance(part.get("image_url"), str):
             raise bad_value(f"{where}.image_url", "must be a string (a data URL or an http(s) URL)")
-        images.append(ImagePart(f"{where}.image_url", part, key="image_url"))
+        detail = image_detail(part, where)
+        images.append(ImagePart(f"{where}.image_url", part, detail, key="image_url"))
     else:
         raise bad_value(f"{where}.type", f"must be one of {', '.join(_PART_TYPES)}, got {kind!r}")

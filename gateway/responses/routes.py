@@ -44,7 +44,7 @@ async def create_response(request: Request) -> Response:
     payload = parse_json_object(await read_body(request, settings.max_body_bytes))
     images = check_responses_request(payload, settings)
     if images:
-        await rewrite_images(images, settings, state.fetch_client)
+        await rewrite_images(payload, images, settings, state.fetch_client, state.decode_slots)
     return await state.upstream.chat(
         dump_json(payload),
         record_of(request),

@@ -6,15 +6,15 @@ images, resize with Pillow's bilinear filter, pad height to whole 336-px tiles w
 CLIP-normalise, a bicubic 336x336 global view, crops in row-major order, zero padding to
 ``num_crops + 1``), so image sizes, crops and token counts are the same.
 
-The token count and the pixel layout both come from :func:`hd_layout`, so what vLLM reserves
-(``calc_num_image_tokens_from_image_size``) always equals what the vision tower produces.
+The token count and the pixel layout both come from :func:`hd_layout` (``geometry.py``, shared
+with the gateway's pre-sizing), so what vLLM reserves (``calc_num_image_tokens_from_image_size``)
+always equals what the vision tower produces.
 This file is copied verbatim into checkpoints and loaded through ``auto_map``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ from PIL import Image
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 from transformers.processing_utils import ImagesKwargs
+
+from .geometry import TILE, HDLayout, hd_layout, num_image_tokens
 
 __all__ = [
     "CLIP_MEAN",
@@ -34,72 +36,8 @@ __all__ = [
     "num_image_tokens",
 ]
 
-TILE = 336
-"""CLIP ViT-L/14-336 input size: every crop and the global view are this square."""
-
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-MAX_NUM_CROPS = 16
-
-
-@dataclass(frozen=True)
-class HDLayout:
-    """Where one image lands in the HD transform, in the original (untransposed) frame."""
-
-    transposed: bool
-    """Tall images are transposed, resized and padded as if wide, then transposed back."""
-    resized: tuple[int, int]
-    """(width, height) after resizing, in the transposed frame when ``transposed``."""
-    pad_top: int
-    """White rows added above the resized image, in the transposed frame."""
-    width: int
-    """Padded width: a multiple of 336."""
-    height: int
-    """Padded height: a multiple of 336."""
-
-    @property
-    def rows(self) -> int:
-        return self.height // TILE
-
-    @property
-    def cols(self) -> int:
-        return self.width // TILE
-
-    @property
-    def num_tokens(self) -> int:
-        """Image tokens: 144 per crop and for the global view, 12 newlines per tile row plus
-        one for the global view, and one separator."""
-        return (self.rows * self.cols + 1) * 144 + 1 + (self.rows + 1) * 12
-
-
-def hd_layout(width: int, height: int, num_crops: int) -> HDLayout:
-    """The crop grid for an image: the largest scale whose grid fits in ``num_crops`` tiles."""
-    if width < 1 or height < 1:
-        raise ValueError(f"image has no pixels: {width}x{height}")
-    if not 1 <= num_crops <= MAX_NUM_CROPS:
-        raise ValueError(f"num_crops must be between 1 and {MAX_NUM_CROPS}, got {num_crops}")
-    transposed = width < height
-    if transposed:
-        width, height = height, width
-    ratio = width / height
-    scale = 1
-    while scale * math.ceil(scale / ratio) <= num_crops:
-        scale += 1
-    scale -= 1
-    new_w = int(scale * TILE)
-    # Microsoft's code would produce a zero-height image past a 5376:1 aspect ratio and crash;
-    # one pixel keeps such an image valid and its token count consistent with its pixels.
-    new_h = max(1, int(new_w / ratio))
-    padded_h = math.ceil(new_h / TILE) * TILE
-    pad_top = int((padded_h - new_h) / 2)
-    if transposed:
-        return HDLayout(True, (new_w, new_h), pad_top, width=padded_h, height=new_w)
-    return HDLayout(False, (new_w, new_h), pad_top, width=new_w, height=padded_h)
-
-
-def num_image_tokens(width: int, height: int, num_crops: int) -> int:
-    """Tokens vLLM must reserve for one image of this size."""
-    return hd_layout(width, height, num_crops).num_tokens
 
 
 def _to_pil(image: Any) -> Image.Image:

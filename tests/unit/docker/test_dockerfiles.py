@@ -4,6 +4,7 @@ the Dockerfiles copy. Nothing is built: no Docker engine is needed."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -266,8 +267,51 @@ def test_gateway_image_has_only_the_gateways_dependencies(gateway_df: Dockerfile
     base = " ".join(PYPROJECT["project"]["dependencies"]).lower()
     for heavy in ("torch", "vllm", "transformers"):
         assert heavy not in base, f"{heavy} is a base dependency: the gateway image would get it"
-    copied = {i.args.split()[0] for i in gateway_df.stages[0].all("COPY")}
-    assert copied == {"pyproject.toml", "gateway", "schemas"}
+    assert context_sources(gateway_df) == GATEWAY_SOURCES
+
+
+GATEWAY_SOURCES = {
+    "pyproject.toml",
+    "gateway",
+    "schemas",
+    "serve/__init__.py",
+    "serve/phi3v/__init__.py",
+    "serve/phi3v/geometry.py",
+}
+"""What the gateway image is built from: its code, the schemas, and the image geometry."""
+
+
+def test_the_gateway_imports_from_only_what_its_image_copies(tmp_path: Path) -> None:
+    """Copy exactly the gateway image's sources, block torch, transformers, vLLM and numpy,
+    and import the whole gateway: pre-sizing must need nothing the image lacks."""
+    for source in GATEWAY_SOURCES - {"pyproject.toml"}:
+        src, dst = REPO / source, tmp_path / source
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'torch', 'transformers', 'vllm', 'numpy'}:\n"
+        "            raise ImportError(f'{name} is not in the gateway image')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import gateway.app, gateway.__main__, gateway.images.presize\n"
+        "assert gateway.images.presize.target_size(4032, 3024, 4) == (672, 504)\n"
+        "import serve.phi3v.geometry as g\n"
+        "assert g.__file__.startswith(sys.argv[1]) and gateway.__file__.startswith(sys.argv[1])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 # --- build contexts ---------------------------------------------------------------------------

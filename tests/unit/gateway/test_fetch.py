@@ -279,7 +279,7 @@ async def test_the_images_of_one_request_are_fetched_at_the_same_time(
         return httpx.Response(200, content=_png(), headers={"content-type": "image/png"})
 
     parts = _image_parts("http://images.example/a.png", "http://images.example/b.png")
-    assert await rewrite_images(parts, Settings(), _client(handler))
+    assert await rewrite_images({}, parts, Settings(), _client(handler))
     assert all(part.holder["url"].startswith("data:image/png;base64,") for part in parts)
     assert parts[0].digest is not None  # the routing key
 
@@ -294,5 +294,5 @@ async def test_the_first_failing_image_is_named_whichever_fails_first(
 
     parts = _image_parts("http://images.example/gone.png", "data:image/png;base64,AAAA")
     with pytest.raises(GatewayError) as info:
-        await rewrite_images(parts, Settings(), _client(slow_404))
+        await rewrite_images({}, parts, Settings(), _client(slow_404))
     assert info.value.param == "messages[0].content[0].image_url"
