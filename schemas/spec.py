@@ -20,11 +20,12 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from schemas.jsonschema import strict_json_schema
+from schemas.merge import FieldMerge
 
 __all__ = ["COMMON_RULES", "MAX_NUM_CROPS", "SchemaSpec"]
 
@@ -75,6 +76,12 @@ class SchemaSpec(Generic[M]):
     """Default completion budget: a full answer in compact JSON fits with room to spare."""
     example: M
     """A realistic, valid instance: documentation, tests and few-shot material."""
+    merge: FieldMerge | None = None
+    """How the answers for the pages of one document become one answer (`schemas.merge`);
+    None: a multi-page document returns its pages only."""
+    pages: Literal["each", "together"] = "each"
+    """How a multi-page document is asked: one request per page (then merged), or one
+    request with every page as an image (a slide deck summarised as a whole)."""
 
     def __post_init__(self) -> None:
         """Refuse an inconsistent spec at import time rather than at request time."""
@@ -88,6 +95,10 @@ class SchemaSpec(Generic[M]):
             raise ValueError(f"{self.name}: instructions and description must not be empty")
         if not isinstance(self.example, self.model):
             raise TypeError(f"{self.name}: example is not a {self.model.__name__}")
+        if self.merge is not None:
+            if self.pages == "together":
+                raise ValueError(f"{self.name}: pages asked together leave nothing to merge")
+            self.merge.check(self.model)
 
     def json_schema(self) -> dict[str, Any]:
         """The strict JSON Schema sent to vLLM (a fresh copy, safe to mutate)."""

@@ -15,6 +15,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.fields import ShortText, Text
+from schemas.merge import FieldMerge
 from schemas.spec import SchemaSpec
 
 __all__ = ["SPEC", "Table", "escape_cell"]
@@ -83,6 +84,9 @@ SPEC: SchemaSpec[Table] = SchemaSpec(
     ),
     num_crops=16,
     max_tokens=1024,
+    # A table continued over pages: rows under the first page's header; a header the
+    # printer repeats at the top of a later page is not a row.
+    merge=FieldMerge(concatenate=("rows",), repeated_header="columns"),
     example=Table(
         title="Quarterly revenue (EUR m)",
         columns=["Region", "Q1", "Q2"],
