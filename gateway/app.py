@@ -27,6 +27,7 @@ from PIL import Image
 
 from . import chat, extract, ops
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
+from .documents import RenderPool
 from .errors import install_error_handlers
 from .images import make_fetch_client
 from .metrics import GatewayMetrics
@@ -63,6 +64,7 @@ def create_app(
                 task.cancel()
             await session.close()
             await fetch_client.aclose()
+            await app.state.render_pool.aclose()
             app.state.keys.close()
 
     app = FastAPI(
@@ -74,6 +76,8 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = GatewayMetrics()
     app.state.keys = KeyStore(settings.keys_db)
+    # Worker processes for PDF/TIFF pages; none starts until a document arrives.
+    app.state.render_pool = RenderPool(settings.document_render_workers)
     app.state.auth = Authenticator(KeyCache(app.state.keys, settings.key_cache_ttl_s), KeyLimiter())
     for router in routers:
         app.include_router(router)

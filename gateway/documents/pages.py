@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import ErrorCode
 from .errors import DocumentError
 
 __all__ = ["MAX_SELECTION_CHARS", "PageSelection"]
@@ -72,7 +73,7 @@ class PageSelection:
                     400,
                     f"pages selects {shown} but the document has {page_count} page(s)",
                     param=self.param,
-                    code="document_page_out_of_range",
+                    code=ErrorCode.DOCUMENT_PAGE_OUT_OF_RANGE,
                 )
             chosen.update(range(start, last + 1))
         return sorted(chosen)
@@ -83,5 +84,5 @@ def _bad(why: str, param: str) -> DocumentError:
         400,
         f"pages {why}; write a selection like '1-3,5'",
         param=param,
-        code="document_bad_page_selection",
+        code=ErrorCode.DOCUMENT_BAD_PAGE_SELECTION,
     )

@@ -38,6 +38,7 @@ from multiprocessing.process import BaseProcess
 
 import anyio
 
+from ..errors import ErrorCode
 from .errors import DocumentError
 from .render import RenderedDocument, RenderJob, render_document, timeout_error
 
@@ -141,7 +142,7 @@ class RenderPool:
                     f"the {job.kind.upper()} could not be rendered (the renderer stopped "
                     f"on it); it is probably corrupt",
                     param=job.param,
-                    code="document_corrupt",
+                    code=ErrorCode.DOCUMENT_CORRUPT,
                 ) from None
             finally:
                 if healthy:
@@ -184,7 +185,7 @@ def _worker_main(conn: Connection, parent: int) -> None:
                 500,
                 "rendering the document failed",
                 param=job.param,
-                code="document_render_failed",
+                code=ErrorCode.DOCUMENT_RENDER_FAILED,
             )
         conn.send(answer)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import ErrorCode
 from .detect import DocumentKind
 from .errors import DocumentError
 from .pages import PageSelection
@@ -113,7 +114,7 @@ def render_document(job: RenderJob) -> RenderedDocument:
             f"document is {len(job.data)} bytes; the limit is {job.limits.max_bytes} "
             f"(GATEWAY_DOCUMENT_MAX_BYTES)",
             param=job.param,
-            code="document_too_large",
+            code=ErrorCode.DOCUMENT_TOO_LARGE,
         )
     if job.kind == "pdf":
         count, pages = _render_pdf(job, started)
@@ -125,7 +126,7 @@ def render_document(job: RenderJob) -> RenderedDocument:
 def _selected(job: RenderJob, page_count: int) -> list[int]:
     if page_count < 1:
         raise DocumentError(
-            400, "the document has no pages", param=job.param, code="document_no_pages"
+            400, "the document has no pages", param=job.param, code=ErrorCode.DOCUMENT_NO_PAGES
         )
     numbers = job.selection.resolve(page_count)
     if len(numbers) > job.limits.max_pages:
@@ -135,7 +136,7 @@ def _selected(job: RenderJob, page_count: int) -> list[int]:
             f"per request (GATEWAY_DOCUMENT_MAX_PAGES); choose some with pages, e.g. "
             f"'1-{job.limits.max_pages}'",
             param=job.param,
-            code="document_too_many_pages",
+            code=ErrorCode.DOCUMENT_TOO_MANY_PAGES,
         )
     return numbers
 
@@ -152,7 +153,7 @@ def timeout_error(job: RenderJob) -> DocumentError:
         f"document took longer than {job.limits.render_timeout_s:g} s to render "
         f"(GATEWAY_DOCUMENT_RENDER_TIMEOUT_S)",
         param=job.param,
-        code="document_render_timeout",
+        code=ErrorCode.DOCUMENT_RENDER_TIMEOUT,
     )
 
 
@@ -163,7 +164,7 @@ def _check_pixels(job: RenderJob, number: int, width: int, height: int) -> None:
             f"page {number} is {width}x{height} = {width * height} pixels; the limit is "
             f"{job.limits.max_page_pixels} (GATEWAY_DOCUMENT_MAX_PAGE_PIXELS)",
             param=job.param,
-            code="document_page_too_many_pixels",
+            code=ErrorCode.DOCUMENT_PAGE_TOO_MANY_PIXELS,
         )
 
 
@@ -189,7 +190,7 @@ def _open_pdf(job: RenderJob) -> pdfium.PdfDocument:
             400,
             "the PDF is truncated (no %%EOF marker at its end); send the whole file",
             param=job.param,
-            code="document_truncated",
+            code=ErrorCode.DOCUMENT_TRUNCATED,
         )
     try:
         return pdfium.PdfDocument(job.data)
@@ -204,11 +205,13 @@ def _unreadable(job: RenderJob) -> DocumentError:
     The file's own markers decide instead."""
     if b"/Encrypt" in job.data:
         message = "the PDF is encrypted (password-protected); send it decrypted"
-        return DocumentError(400, message, param=job.param, code="document_encrypted")
+        return DocumentError(400, message, param=job.param, code=ErrorCode.DOCUMENT_ENCRYPTED)
     if _EMPTY_PAGE_TREE.search(job.data):
-        return DocumentError(400, "the PDF has no pages", param=job.param, code="document_no_pages")
+        return DocumentError(
+            400, "the PDF has no pages", param=job.param, code=ErrorCode.DOCUMENT_NO_PAGES
+        )
     message = "the PDF could not be read (corrupt, or not a PDF)"
-    return DocumentError(400, message, param=job.param, code="document_corrupt")
+    return DocumentError(400, message, param=job.param, code=ErrorCode.DOCUMENT_CORRUPT)
 
 
 def _render_pdf(job: RenderJob, started: float) -> tuple[int, list[RenderedPage]]:
@@ -258,7 +261,10 @@ def _px(points: float) -> int:
 
 def _corrupt_page(job: RenderJob, number: int) -> DocumentError:
     return DocumentError(
-        400, f"page {number} of the PDF could not be read", param=job.param, code="document_corrupt"
+        400,
+        f"page {number} of the PDF could not be read",
+        param=job.param,
+        code=ErrorCode.DOCUMENT_CORRUPT,
     )
 
 
@@ -290,7 +296,7 @@ def _split_tiff(job: RenderJob, started: float) -> tuple[int, list[RenderedPage]
             f"a TIFF page has more than {job.limits.max_page_pixels} pixels "
             f"(GATEWAY_DOCUMENT_MAX_PAGE_PIXELS)",
             param=job.param,
-            code="document_page_too_many_pixels",
+            code=ErrorCode.DOCUMENT_PAGE_TOO_MANY_PIXELS,
         ) from None
     except (
         UnidentifiedImageError,
@@ -305,7 +311,7 @@ def _split_tiff(job: RenderJob, started: float) -> tuple[int, list[RenderedPage]
             400,
             "the TIFF could not be decoded (corrupt or truncated)",
             param=job.param,
-            code="document_corrupt",
+            code=ErrorCode.DOCUMENT_CORRUPT,
         ) from None
 
 

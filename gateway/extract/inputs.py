@@ -1,17 +1,20 @@
-"""Reading an extraction request: JSON or multipart, the typed fields, the checked image.
+"""Reading an extraction request: JSON or multipart, the typed fields, the checked input.
 
-A JSON body carries ``image_url`` (a data URL or an http(s) URL fetched SSRF-safe); a
-multipart body carries the image as a file part named ``image`` and the other fields as form
-fields. Either way the image passes the same checks as a chat image and comes back as a
-data URL with the digest that routes it to a replica.
+A JSON body carries ``image_url`` (a data URL or an http(s) URL fetched SSRF-safe) or
+``image_urls`` (several images, read as pages); a multipart body carries the file as a part
+named ``image`` and the other fields as form fields. An image passes the same checks as a chat
+image and comes back as a data URL with the digest that routes it to a replica; a PDF or TIFF
+(told by its bytes) comes back as a `DocumentInput` for ``pages.load_pages`` to render.
 
-    req, image = await read_extract_request(request, ExtractRequest)
+    req, source = await read_extract_request(request, ExtractRequest)
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
@@ -22,18 +25,33 @@ from starlette.datastructures import UploadFile
 
 from .. import caps
 from ..bodies import parse_json_object, read_body
+from ..documents import DocumentKind, DocumentNotImage
 from ..errors import ErrorCode, GatewayError
 from ..images import ValidImage, check_image_bytes, validate_image
 from ..settings import Settings
 from .models import ExtractRequest
 
-__all__ = ["read_extract_request"]
+__all__ = ["DocumentInput", "Source", "read_extract_request"]
 
 R = TypeVar("R", bound=ExtractRequest)
 
 
-async def read_extract_request(request: Request, model: type[R]) -> tuple[R, ValidImage]:
-    """The validated request and the checked image (data URL and digest for routing)."""
+@dataclass(frozen=True)
+class DocumentInput:
+    """A PDF or TIFF as received; rendered into pages later."""
+
+    data: bytes
+    kind: DocumentKind
+    param: str
+    """The field it came in: ``image`` (upload) or ``image_url``."""
+
+
+Source = ValidImage | list[ValidImage] | DocumentInput
+"""One image, several images (``image_urls``), or a document."""
+
+
+async def read_extract_request(request: Request, model: type[R]) -> tuple[R, Source]:
+    """The validated request and its checked input (data URLs and digests for routing)."""
     state = request.app.state
     settings: Settings = state.settings
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -51,16 +69,48 @@ async def read_extract_request(request: Request, model: type[R]) -> tuple[R, Val
     # The caps a chat request obeys, checked before any image work.
     caps.check_num_crops(parsed.num_crops, settings, "num_crops")
     caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
-    if upload is not None:
-        checked = await anyio.to_thread.run_sync(
-            lambda: check_image_bytes(upload, settings, param="image")
+    if parsed.image_urls is not None:
+        if len(parsed.image_urls) > settings.max_images_per_request:
+            raise GatewayError(
+                422,
+                f"too many images: {len(parsed.image_urls)} in image_urls, at most "
+                f"{settings.max_images_per_request} allowed (GATEWAY_MAX_IMAGES_PER_REQUEST)",
+                param=f"image_urls[{settings.max_images_per_request}]",
+                code=ErrorCode.TOO_MANY_IMAGES,
+            )
+        images = await asyncio.gather(
+            *(
+                validate_image(
+                    url, settings, state.fetch_client, param=f"image_urls[{i}]", digest=True
+                )  # fmt: skip
+                for i, url in enumerate(parsed.image_urls)
+            )
         )
-        url = f"data:{checked.mime};base64," + base64.b64encode(upload).decode()
-        return parsed, ValidImage(url, hashlib.sha256(upload).digest())
-    valid = await validate_image(
-        parsed.image_url, settings, state.fetch_client, param="image_url", digest=True
-    )
+        return parsed, list(images)
+    try:
+        if upload is not None:
+            checked = await anyio.to_thread.run_sync(
+                lambda: check_image_bytes(upload, settings, param="image")
+            )
+            url = f"data:{checked.mime};base64," + base64.b64encode(upload).decode()
+            return parsed, ValidImage(url, hashlib.sha256(upload).digest())
+        assert parsed.image_url is not None  # the model insists on exactly one source
+        valid = await validate_image(
+            parsed.image_url,
+            settings,
+            state.fetch_client,
+            param="image_url",
+            digest=True,
+            max_bytes=_read_cap(settings),
+        )
+    except DocumentNotImage as document:
+        return parsed, DocumentInput(document.data, document.kind, document.param or "image")
     return parsed, valid
+
+
+def _read_cap(settings: Settings) -> int:
+    """Bytes read before the format is known: an image's cap or a document's, the larger."""
+    return max(settings.max_image_bytes, settings.document_max_bytes)
 
 
 async def _read_form(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes]:
@@ -73,7 +123,7 @@ async def _read_form(request: Request, settings: Settings) -> tuple[dict[str, An
             param="image",
             code=ErrorCode.IMAGE_MISSING,
         )
-    data = await upload.read(settings.max_image_bytes + 1)
+    data = await upload.read(_read_cap(settings) + 1)
     fields: dict[str, Any] = {
         k: v for k, v in form.multi_items() if isinstance(v, str) and k != "schemas"
     }

@@ -14,6 +14,7 @@ that flag only from the server config (a per-request ``structured_outputs`` next
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from schemas import SchemaSpec
@@ -26,7 +27,11 @@ SYSTEM_PROMPT = "You read images for business software. " + COMMON_RULES
 kinds share live here once, not in each kind's instructions after the image."""
 
 
-def build_messages(spec: SchemaSpec[Any], image_data_url: str, hint: str | None) -> list[Any]:
+def build_messages(
+    spec: SchemaSpec[Any], image_data_url: str | Sequence[str], hint: str | None
+) -> list[Any]:
+    """System prompt, then the image(s) in order (a deck's slides), then the instructions."""
+    urls = [image_data_url] if isinstance(image_data_url, str) else list(image_data_url)
     text = spec.instructions
     if hint and hint.strip():
         text += "\n\nAdditional guidance from the user: " + hint.strip()
@@ -35,7 +40,7 @@ def build_messages(spec: SchemaSpec[Any], image_data_url: str, hint: str | None)
         {
             "role": "user",
             "content": [
-                {"type": "image_url", "image_url": {"url": image_data_url}},
+                *({"type": "image_url", "image_url": {"url": url}} for url in urls),
                 {"type": "text", "text": text},
             ],
         },
@@ -46,7 +51,7 @@ def build_request(
     spec: SchemaSpec[Any],
     *,
     model: str,
-    image_data_url: str,
+    image_data_url: str | Sequence[str],
     hint: str | None,
     num_crops: int,
     max_tokens: int,

@@ -12,6 +12,7 @@ The crops and the answer budget go through ``caps`` like a chat request's, so th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -37,17 +38,19 @@ async def extract(
     request: Request,
     spec: SchemaSpec[Any],
     req: ExtractRequest,
-    image: ValidImage,
+    image: ValidImage | Sequence[ValidImage],
     num_crops: int,
 ) -> ExtractResponse[Any]:
-    """Run ``spec`` on ``image``; ``num_crops`` has already been through ``caps.num_crops``."""
+    """Run ``spec`` on ``image`` (or on several images in one request: a deck's slides);
+    ``num_crops`` has already been through ``caps.num_crops``."""
+    images = [image] if isinstance(image, ValidImage) else list(image)
     state = request.app.state
     settings: Settings = state.settings
     max_tokens = caps.max_tokens(req.max_tokens, spec.max_tokens, settings, "max_tokens")
     body = build_request(
         spec,
         model=settings.model_name,
-        image_data_url=image.url,
+        image_data_url=[i.url for i in images],
         hint=req.hint,
         num_crops=num_crops,
         max_tokens=max_tokens,
@@ -56,7 +59,7 @@ async def extract(
     )
     # Routed by the image's digest: every schema on one image lands where its KV blocks are.
     answer = await state.upstream.complete_json(
-        body, record_of(request), f"/v1/extract/{spec.name}", affinity=image.digest
+        body, record_of(request), f"/v1/extract/{spec.name}", affinity=images[0].digest
     )
     try:
         choice = answer["choices"][0]

@@ -35,6 +35,7 @@ import anyio
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from ..documents import DocumentNotImage, document_kind
 from ..errors import ErrorCode, GatewayError
 from ..settings import Settings
 from .fetch import fetch_image
@@ -108,7 +109,13 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def check_image_bytes(data: bytes, settings: Settings, *, param: str) -> CheckedImage:
-    """Check format, bytes and pixels, then decode the (first) frame fully. CPU-bound."""
+    """Check format, bytes and pixels, then decode the (first) frame fully. CPU-bound.
+
+    A PDF or TIFF raises `DocumentNotImage`, carrying the bytes, before any image cap: chat
+    answers it with a 400 that points to the extraction API, which renders it instead."""
+    kind = document_kind(data)
+    if kind is not None:
+        raise DocumentNotImage(data, kind, param=param)
     if len(data) > settings.max_image_bytes:
         raise GatewayError(
             413,
@@ -163,8 +170,12 @@ def _too_many_pixels(width: int, height: int, settings: Settings, param: str) ->
     )
 
 
-def decode_data_url(url: str, settings: Settings, *, param: str) -> tuple[str, str, bytes]:
-    """Split a base64 data URL into (declared media type, base64 text, bytes)."""
+def decode_data_url(
+    url: str, settings: Settings, *, param: str, max_bytes: int | None = None
+) -> tuple[str, str, bytes]:
+    """Split a base64 data URL into (declared media type, base64 text, bytes), at most
+    ``max_bytes`` of them (default: the image cap)."""
+    cap = max_bytes or settings.max_image_bytes
     match = _DATA_URL.match(url)
     if match is None or ";base64" not in match.group(2).lower():
         raise GatewayError(
@@ -174,10 +185,10 @@ def decode_data_url(url: str, settings: Settings, *, param: str) -> tuple[str, s
             code=ErrorCode.IMAGE_BAD_DATA_URL,
         )
     payload = url[match.end() :]
-    if len(payload) // 4 * 3 > settings.max_image_bytes + 3:
+    if len(payload) // 4 * 3 > cap + 3:
         raise GatewayError(
             413,
-            f"image is larger than {settings.max_image_bytes} bytes",
+            f"image is larger than {cap} bytes",
             param=param,
             code=ErrorCode.IMAGE_TOO_LARGE,
         )
@@ -208,10 +219,13 @@ async def validate_image(
     *,
     param: str,
     digest: bool = False,
+    max_bytes: int | None = None,
 ) -> ValidImage:
     """``validate_image_url``, plus the bytes' sha256 when ``digest`` (hashed in the same
     worker thread as the decode check, off the event loop). The URL is ``url`` itself when
-    it was already right, so callers can test ``checked.url is url``."""
+    it was already right, so callers can test ``checked.url is url``. ``max_bytes`` raises
+    what is read (decoded or fetched) above the image caps, for callers that also take
+    documents (`DocumentNotImage`); images still obey the image cap."""
     if not isinstance(url, str) or not url:
         raise GatewayError(
             400,
@@ -222,7 +236,7 @@ async def validate_image(
     head = url[:16]
     scheme = head.split(":", 1)[0].lower() if ":" in head else ""
     if scheme == "data":
-        declared, payload, data = decode_data_url(url, settings, param=param)
+        declared, payload, data = decode_data_url(url, settings, param=param, max_bytes=max_bytes)
         checked, sha = await anyio.to_thread.run_sync(_check, data, settings, param, digest)
         if declared == checked.mime:
             return ValidImage(url, sha)
@@ -235,7 +249,7 @@ async def validate_image(
                 param=param,
                 code=ErrorCode.IMAGE_FETCH_REFUSED,
             )
-        data = await fetch_image(url, settings, fetch_client, param=param)
+        data = await fetch_image(url, settings, fetch_client, param=param, max_bytes=max_bytes)
         checked, sha = await anyio.to_thread.run_sync(_check, data, settings, param, digest)
         encoded = base64.b64encode(data).decode("ascii")
         return ValidImage(f"data:{checked.mime};base64,{encoded}", sha)
