@@ -71,11 +71,11 @@ class Settings(BaseSettings):
     """Largest ``max_tokens`` / ``max_completion_tokens`` a client may ask for."""
     max_n: int = Field(default=4, ge=1)
     """Largest ``n`` (choices per request): each choice holds its own KV blocks."""
-    max_images_per_request: int = Field(default=24, ge=0)
-    """Images in one chat request; set it to the engine profile's ``limit_mm_per_prompt``
-    (vLLM refuses more). The gateway cannot ask vLLM for it, so the default is ``cpu-dev``'s
-    (24, as ``h100-80g`` and ``a100-80g``); ``l4-24g`` takes 8. ``make dev`` sets it from the
-    profile it starts."""
+    max_images_per_request: int = Field(default=20, ge=0)
+    """Images in one request; set it to the engine profile's ``limit_mm_per_prompt`` (vLLM
+    refuses more). The gateway cannot ask vLLM for it, so the default is ``cpu-dev``'s (20);
+    ``h100-80g`` and ``a100-80g`` take 24, ``l4-24g`` 8. ``make dev`` sets it from the profile
+    it starts."""
     max_image_bytes: int = Field(default=20 * MIB, ge=1)
     """Decoded bytes of one image."""
     max_image_pixels: int = Field(default=50_000_000, ge=1)

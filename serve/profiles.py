@@ -314,17 +314,18 @@ def builtin_profiles() -> dict[str, EngineProfile]:
             non_kv_overhead_gib=2.5, limit_mm_per_prompt=8, max_output_tokens=1536,
         ),
         # The tiny random-weight checkpoint on a 2-core laptop: fp32, eager, 1 GiB of KV
-        # (349k tokens for this 2-layer model). 24 images at num_crops 4 (20,280 tokens) in a
-        # 24k context, as on the GPU cards, so multi-image requests are tested for real; the
-        # KV cache is the same 1 GiB (only max_model_len grew).
+        # (349k tokens for this 2-layer model). Its 16k positions (max_position_embeddings)
+        # bound the context: 20 images at num_crops 3 (20 × 625 + 512 + 1,024 = 14,036
+        # tokens; 19 at num_crops 4), so multi-image requests are tested for real.
         # 32-token blocks instead of CPU's 128: several schemas on one image reused 96-98% of
         # their prompt instead of 93-95% (make bench); decoding was as fast, a cold 16-crop
         # prefill about 5% slower.
         _profile(
             name="cpu-dev", device="cpu", architecture="tiny-phi3v",
-            model=str(tiny_checkpoint_dir()), dtype="float32", max_model_len=24576,
+            model=str(tiny_checkpoint_dir()), dtype="float32", max_model_len=16384,
             max_num_seqs=8, max_num_batched_tokens=4096, cpu_kvcache_space_gib=1,
-            kv_block_size=32, limit_mm_per_prompt=24, prompt_text_tokens=512,
+            kv_block_size=32, limit_mm_per_prompt=20, multi_image_num_crops=3,
+            prompt_text_tokens=512,
             max_output_tokens=1024, enforce_eager=True,
         ),
     ]  # fmt: skip

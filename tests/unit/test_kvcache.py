@@ -182,10 +182,10 @@ def test_cpu_dev_plan_predicts_vllms_logged_capacity() -> None:
     assert result.kv_budget_bytes == GiB
     assert (result.block_size, result.num_blocks, result.tokens_fit) == (32, 10_922, 349_504)
     assert result.vllm_reported_tokens == 349_504
-    assert result.vllm_max_concurrency == pytest.approx(14.22, abs=0.005)
+    assert result.vllm_max_concurrency == pytest.approx(21.33, abs=0.005)
     assert result.single_request_tokens == 2653 + 512 + 1024
-    assert result.request_tokens == result.multi_request_tokens == 24 * 781 + 512 + 1024
-    assert result.concurrency_by_kv == 10_921 // (20_280 // 32 + 1) == 17
+    assert result.request_tokens == result.multi_request_tokens == 20 * 625 + 512 + 1024
+    assert result.concurrency_by_kv == 10_921 // (14_036 // 32 + 1) == 24
     assert result.concurrency == 8  # max_num_seqs caps it
 
 
@@ -208,12 +208,12 @@ def test_l4_fits_several_full_requests_only_thanks_to_fp8() -> None:
 
 
 def test_plan_refuses_a_context_too_short_for_one_full_request() -> None:
-    profile = get_profile("cpu-dev").model_copy(update={"max_model_len": 16384})
+    profile = get_profile("cpu-dev").model_copy(update={"max_model_len": 12288})
     with pytest.raises(ProfileError) as err:
         plan(profile, spec=TINY_PHI3V)
     message = str(err.value)
-    assert "20,280 tokens" in message and "24 images × 781 at num_crops 4" in message
-    assert "max_model_len is 16,384" in message
+    assert "14,036 tokens" in message and "20 images × 625 at num_crops 3" in message
+    assert "max_model_len is 12,288" in message
     one_image = profile.model_copy(update={"limit_mm_per_prompt": 1, "max_model_len": 4096})
     with pytest.raises(ProfileError, match="4,189 tokens \\(1 images × 2,653 at num_crops 16"):
         plan(one_image, spec=TINY_PHI3V)

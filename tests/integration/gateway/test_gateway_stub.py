@@ -240,18 +240,18 @@ def test_image_refusals_name_message_and_part(
 
 
 def test_too_many_images_is_422_naming_the_limit(stub_gateway: GatewayServer) -> None:
-    """The default limit is cpu-dev's 24 (GATEWAY_MAX_IMAGES_PER_REQUEST): the 25th is over."""
+    """The default limit is cpu-dev's 20 (GATEWAY_MAX_IMAGES_PER_REQUEST): the 21st is over."""
     key = stub_gateway.create_key("img-many")
     part = {"type": "image_url", "image_url": {"url": _png_url()}}
-    body = {"model": "stub", "messages": [{"role": "user", "content": [part] * 25}]}
+    body = {"model": "stub", "messages": [{"role": "user", "content": [part] * 21}]}
     r = httpx.post(stub_gateway.base_url + "/v1/chat/completions", json=body, headers=_auth(key))
     err = _error(r)
     assert (r.status_code, err["code"], err["param"]) == (
         422,
         "too_many_images",
-        "messages[0].content[24].image_url",
+        "messages[0].content[20].image_url",
     )
-    assert "at most 24" in str(err["message"])
+    assert "at most 20" in str(err["message"])
 
 
 def test_valid_images_pass_and_rejections_are_counted(stub_gateway: GatewayServer) -> None:
