@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench.gateway_overhead", "bench.prefix_cache", "bench.routing_affinity"]
+BENCHMARKS = [
+    "bench.gateway_overhead",
+    "bench.prefix_cache",
+    "bench.routing_affinity",
+    "bench.documents",
+]
 """Modules with a ``--out FOLDER`` command line, run in this order."""
 
 
