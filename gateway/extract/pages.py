@@ -58,6 +58,9 @@ from .service import extract
 
 __all__ = ["PageSet", "document_limits", "extract_pages", "load_pages"]
 
+_ENVELOPE = {"id", "object", "schema_name", "model", "pages"}
+"""The fields of an `ExtractResponse` that describe the call, not the page."""
+
 
 @dataclass(frozen=True)
 class PageSet:
@@ -150,14 +153,10 @@ async def extract_pages(
             raise outcome
         else:
             answers.append(outcome)
-            results.append(
-                PageResult(
-                    page=number,
-                    data=outcome.data,
-                    finish_reason=outcome.finish_reason,
-                    usage=outcome.usage,
-                )  # fmt: skip
-            )
+            # Everything a single-image result carries but its envelope: data, finish_reason,
+            # usage, and whatever later stages add to it (confidence, checks).
+            fields = outcome.model_dump(exclude=_ENVELOPE)
+            results.append(PageResult(page=number, **fields))
     failed = [o for o in outcomes if isinstance(o, GatewayError)]
     if failed and len(failed) == len(outcomes) and all(e.status >= 500 for e in failed):
         raise failed[0]  # the engine is down or broken: the document as a whole failed
