@@ -97,6 +97,12 @@ class EngineProfile(BaseModel):
     caching reuses whole blocks only, so a request loses on average half a block of its
     shared prefix: 64 tokens at CPU's default 128, which kept extraction prompts near 90%
     cached. vLLM's CPU attention takes multiples of 32."""
+    enable_chunked_prefill: bool = True
+    """Split a long prompt over several scheduler steps (vLLM's default), so running decodes
+    keep going. Off on CPU: vLLM 0.32's CPU runner kills the engine ("CPU Generator does not
+    use offset") when the prompt of a request with a ``seed`` is split, which any seeded
+    request over ``max_num_batched_tokens`` did (a slide deck). Off, every prompt is
+    prefilled whole, so ``max_num_batched_tokens`` must cover ``max_model_len``."""
     enable_prefix_caching: bool = True
     """Repeated images and the fixed system prompt reuse KV blocks (97% hits measured)."""
     limit_mm_per_prompt: int = Field(gt=0)
@@ -150,6 +156,11 @@ class EngineProfile(BaseModel):
                 f"max_num_batched_tokens {self.max_num_batched_tokens:,} is below one"
                 f" worst-case image ({worst:,} tokens at num_crops {self.max_num_crops});"
                 f" vLLM would refuse such images (encoder cache too small)"
+            )
+        if not self.enable_chunked_prefill and self.max_num_batched_tokens < self.max_model_len:
+            raise ValueError(
+                f"without chunked prefill max_num_batched_tokens ({self.max_num_batched_tokens:,})"
+                f" must cover max_model_len ({self.max_model_len:,})"
             )
         step = 32 if self.device == "cpu" else 16
         if self.kv_block_size is not None and self.kv_block_size % step:
@@ -234,6 +245,8 @@ class EngineProfile(BaseModel):
         if self.kv_block_size is not None:
             args += ["--block-size", str(self.kv_block_size)]
         args += [("--" if self.enable_prefix_caching else "--no-") + "enable-prefix-caching"]
+        if not self.enable_chunked_prefill:
+            args += ["--no-enable-chunked-prefill"]
         args += ["--limit-mm-per-prompt", _json({"image": self.limit_mm_per_prompt})]
         # Per-request num_crops up to max_num_crops fit the encoder cache because
         # max_num_batched_tokens covers a worst-case image at max_num_crops (validated).
@@ -316,14 +329,17 @@ def builtin_profiles() -> dict[str, EngineProfile]:
         # The tiny random-weight checkpoint on a 2-core laptop: fp32, eager, 1 GiB of KV
         # (349k tokens for this 2-layer model). Its 16k positions (max_position_embeddings)
         # bound the context: 20 images at num_crops 3 (20 × 625 + 512 + 1,024 = 14,036
-        # tokens; 19 at num_crops 4), so multi-image requests are tested for real.
+        # tokens; 19 at num_crops 4), so multi-image requests are tested for real. Prompts
+        # are prefilled whole (see enable_chunked_prefill): a 16k-token step on this 2-layer
+        # model is cheap.
         # 32-token blocks instead of CPU's 128: several schemas on one image reused 96-98% of
         # their prompt instead of 93-95% (make bench); decoding was as fast, a cold 16-crop
         # prefill about 5% slower.
         _profile(
             name="cpu-dev", device="cpu", architecture="tiny-phi3v",
             model=str(tiny_checkpoint_dir()), dtype="float32", max_model_len=16384,
-            max_num_seqs=8, max_num_batched_tokens=4096, cpu_kvcache_space_gib=1,
+            max_num_seqs=8, max_num_batched_tokens=16384, enable_chunked_prefill=False,
+            cpu_kvcache_space_gib=1,
             kv_block_size=32, limit_mm_per_prompt=20, multi_image_num_crops=3,
             prompt_text_tokens=512,
             max_output_tokens=1024, enforce_eager=True,

@@ -96,6 +96,10 @@ def test_unknown_profile_lists_the_known_ones() -> None:
     [
         ({"num_crops": 8, "max_num_crops": 4}, "num_crops 8 exceeds max_num_crops 4"),
         ({"multi_image_num_crops": 8, "max_num_crops": 4}, "multi_image_num_crops 8 exceeds"),
+        (
+            {"enable_chunked_prefill": False, "max_num_batched_tokens": 8192},
+            "without chunked prefill max_num_batched_tokens \\(8,192\\) must cover",
+        ),
         ({"max_num_crops": 17}, "less than or equal to 16"),
         ({"max_num_batched_tokens": 2048}, "2,048 is below one worst-case image \\(2,653"),
         ({"gpu_memory_utilization": None}, "one of gpu_memory_utilization or kv_cache"),
@@ -133,7 +137,10 @@ def test_block_size_defaults_to_the_devices_and_cpu_takes_multiples_of_32() -> N
 
 
 def test_smaller_max_num_crops_allows_a_smaller_batch() -> None:
-    profile = _variant("cpu-dev", num_crops=4, max_num_crops=4, max_num_batched_tokens=781)
+    profile = _variant(
+        "cpu-dev", num_crops=4, max_num_crops=4, max_num_batched_tokens=781,
+        enable_chunked_prefill=True,
+    )  # fmt: skip
     assert profile.max_num_batched_tokens == 781
 
 
