@@ -143,12 +143,13 @@ async def extract_pages(
     outcomes = await asyncio.gather(
         *(one(image) for _, image in pages.pages), return_exceptions=True
     )
+    page_type = PageResult[spec.model]  # type: ignore[name-defined]
     results: list[PageResult[Any]] = []
     answers = []
     for (number, _), outcome in zip(pages.pages, outcomes, strict=True):
         if isinstance(outcome, GatewayError):
             error = ExtractError.model_validate(outcome.body()["error"])
-            results.append(PageResult(page=number, status=outcome.status, error=error))
+            results.append(page_type(page=number, status=outcome.status, error=error))
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
@@ -156,7 +157,7 @@ async def extract_pages(
             # Everything a single-image result carries but its envelope: data, finish_reason,
             # usage, and whatever later stages add to it (confidence, checks).
             fields = outcome.model_dump(exclude=_ENVELOPE)
-            results.append(PageResult(page=number, **fields))
+            results.append(page_type(page=number, **fields))
     failed = [o for o in outcomes if isinstance(o, GatewayError)]
     if failed and len(failed) == len(outcomes) and all(e.status >= 500 for e in failed):
         raise failed[0]  # the engine is down or broken: the document as a whole failed
