@@ -60,6 +60,7 @@ async def read_extract_request(request: Request, model: type[R]) -> tuple[R, Sou
         fields, upload = parse_json_object(await read_body(request, settings.max_body_bytes)), None
     if upload is not None:
         fields.setdefault("image_url", "upload")
+    _check_one_source(fields)
     try:
         parsed = model.model_validate(fields)
     except ValidationError as exc:
@@ -106,6 +107,17 @@ async def read_extract_request(request: Request, model: type[R]) -> tuple[R, Sou
     except DocumentNotImage as document:
         return parsed, DocumentInput(document.data, document.kind, document.param or "image")
     return parsed, valid
+
+
+def _check_one_source(fields: dict[str, Any]) -> None:
+    """Exactly one of ``image_url`` (or an upload) and ``image_urls``, named in the 400."""
+    has_one, has_many = fields.get("image_url") is not None, fields.get("image_urls") is not None
+    if has_one and has_many:
+        message = "send image_url (or an 'image' upload) or image_urls, not both"
+        raise GatewayError(400, message, param="image_urls", code=ErrorCode.INVALID_VALUE)
+    if not (has_one or has_many):
+        message = "image_url is required: an image or document URL (or an 'image' upload)"
+        raise GatewayError(400, message, param="image_url", code=ErrorCode.INVALID_VALUE)
 
 
 def _read_cap(settings: Settings) -> int:

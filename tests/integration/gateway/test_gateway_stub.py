@@ -202,7 +202,7 @@ def _png_url(w: int = 64, h: int = 48) -> str:
             "data:image/tiff;base64,"
             + base64.b64encode(image_bytes(make_image(8, 8), "TIFF")).decode(),
             400,
-            "image_unsupported_format",
+            "document_needs_extraction",  # a TIFF is a document: the extraction API reads it
         ),
         (
             "data:image/svg+xml;base64," + base64.b64encode(b"<svg xmlns='x'/>").decode(),
