@@ -133,9 +133,15 @@ def test_strict_json_schema_validates(client: openai.OpenAI, vllm_engine: Engine
     assert Reading.model_validate_json(r.choices[0].message.content or "") == parsed
 
 
-def test_third_image_over_the_limit_is_refused(client: openai.OpenAI, vllm_engine: Engine) -> None:
-    parts = [image_part(make_image(64, 64, seed)) for seed in range(3)]
-    with pytest.raises(openai.BadRequestError, match="At most 2 image"):
+def test_an_image_over_the_profile_limit_is_refused(
+    client: openai.OpenAI, vllm_engine: Engine
+) -> None:
+    """vLLM itself enforces cpu-dev's limit_mm_per_prompt (the gateway checks it first)."""
+    from serve.profiles import get_profile
+
+    limit = get_profile("cpu-dev").limit_mm_per_prompt
+    parts = [image_part(make_image(32, 32, seed)) for seed in range(limit + 1)]
+    with pytest.raises(openai.BadRequestError, match=f"At most {limit} image"):
         client.chat.completions.create(
             model=vllm_engine.model,
             messages=[{"role": "user", "content": [*parts, {"type": "text", "text": "x"}]}],
