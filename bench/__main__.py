@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.routing_affinity",
     "bench.logprobs",
     "bench.image_path",
+    "bench.documents",
 ]
 """Modules with a ``--out FOLDER`` command line, run in this order."""
 

@@ -28,6 +28,7 @@ from PIL import Image
 
 from . import auth, chat, extract, ops, playground, responses
 from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
+from .documents import RenderPool
 from .errors import install_error_handlers
 from .images import DecodeSlots, default_decode_concurrency, make_fetch_client
 from .metrics import GatewayMetrics
@@ -73,6 +74,7 @@ def create_app(
                 task.cancel()
             await session.close()
             await fetch_client.aclose()
+            await app.state.render_pool.aclose()
             app.state.keys.close()
 
     app = FastAPI(
@@ -87,6 +89,8 @@ def create_app(
     )
     app.state.metrics = GatewayMetrics()
     app.state.keys = KeyStore(settings.keys_db)
+    # Worker processes for PDF/TIFF pages; none starts until a document arrives.
+    app.state.render_pool = RenderPool(settings.document_render_workers)
     app.state.auth = Authenticator(KeyCache(app.state.keys, settings.key_cache_ttl_s), KeyLimiter())
     for router in routers:
         app.include_router(router)

@@ -71,12 +71,33 @@ class Settings(BaseSettings):
     """Largest ``max_tokens`` / ``max_completion_tokens`` a client may ask for."""
     max_n: int = Field(default=4, ge=1)
     """Largest ``n`` (choices per request): each choice holds its own KV blocks."""
-    max_images_per_request: int = Field(default=2, ge=0)
-    """As the engine profiles allow (vLLM ``--limit-mm-per-prompt``)."""
+    max_images_per_request: int = Field(default=20, ge=0)
+    """Images in one request; set it to the engine profile's ``limit_mm_per_prompt`` (vLLM
+    refuses more). The gateway cannot ask vLLM for it, so the default is ``cpu-dev``'s (20);
+    ``h100-80g`` and ``a100-80g`` take 24, ``l4-24g`` 8. ``make dev`` sets it from the profile
+    it starts."""
     max_image_bytes: int = Field(default=20 * MIB, ge=1)
     """Decoded bytes of one image."""
     max_image_pixels: int = Field(default=50_000_000, ge=1)
     """Width x height of one image, checked from the header before decoding (bomb guard)."""
+    # --- documents (PDF, multi-page TIFF) on the extraction API ------------------------------
+    document_max_pages: int = Field(default=20, ge=1)
+    """Pages rendered from one document (after the ``pages`` selection); more is a 413 that
+    suggests a selection."""
+    document_max_bytes: int = Field(default=20 * MIB, ge=1)
+    """Bytes of one document file (upload, data URL or fetched URL)."""
+    document_max_page_pixels: int = Field(default=50_000_000, ge=1)
+    """Pixels of one page as rendered, or as decoded for a TIFF frame. Pages render at the
+    schema's crop grid (an A4 page at 16 crops: 950x1344), so this stops bombs, not pages."""
+    document_render_timeout_s: float = Field(default=30.0, gt=0)
+    """Wall time to render one document; a slower one is refused, and a render that hangs
+    has its worker process killed."""
+    document_render_workers: int = Field(default=2, ge=1)
+    """Worker processes rendering documents (PDFium is not thread-safe); more documents wait.
+    Each costs ~70 MB once started; they start on the first document."""
+    document_page_concurrency: int = Field(default=4, ge=1)
+    """Pages of one document asked of the model at once, for keys without a concurrency
+    limit; a key with one uses its own limit instead."""
     num_crops_min: int = Field(default=1, ge=1, le=MAX_NUM_CROPS)
     """Smallest ``num_crops`` a client may ask for (chat's ``mm_processor_kwargs.num_crops``,
     extraction's ``num_crops``)."""

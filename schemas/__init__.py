@@ -27,6 +27,7 @@ from schemas.people_count import PeopleCount
 from schemas.receipt import Receipt
 from schemas.registry import UnknownSchemaError, all_specs, get, names
 from schemas.scene import RiskLevel, Scene
+from schemas.slide_deck import Slide, SlideDeck
 from schemas.spec import SchemaSpec
 from schemas.table import Table
 
@@ -42,6 +43,8 @@ __all__ = [
     "RiskLevel",
     "Scene",
     "SchemaSpec",
+    "Slide",
+    "SlideDeck",
     "Table",
     "UnknownSchemaError",
     "all_specs",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.checks import CheckResult, arithmetic, dates
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text
 from schemas.line_item import LineItem
+from schemas.merge import FieldMerge
 from schemas.spec import SchemaSpec
 
 __all__ = ["CHECKS", "SPEC", "Invoice"]
@@ -80,6 +81,9 @@ SPEC: SchemaSpec[Invoice] = SchemaSpec(
     num_crops=16,
     max_tokens=1024,
     checks=CHECKS,
+    # A long invoice lists its lines over several pages: header on the first, totals on
+    # the last (an earlier page's "carried forward" subtotal must not win).
+    merge=FieldMerge(concatenate=("line_items",), last=("subtotal", "tax", "total")),
     example=Invoice(
         vendor_name="Acme Tools GmbH",
         vendor_address="Hauptstraße 5, 10115 Berlin, Germany",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.checks import CheckResult, arithmetic
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text, TimeOfDay
 from schemas.line_item import LineItem
+from schemas.merge import FieldMerge
 from schemas.spec import SchemaSpec
 
 __all__ = ["CHECKS", "SPEC", "Receipt"]
@@ -70,6 +71,10 @@ SPEC: SchemaSpec[Receipt] = SchemaSpec(
     num_crops=16,
     max_tokens=1024,
     checks=CHECKS,
+    # A long till roll scanned in parts: totals and the payment are printed at its end.
+    merge=FieldMerge(
+        concatenate=("line_items",), last=("subtotal", "tax", "tip", "total", "payment_method")
+    ),
     example=Receipt(
         vendor_name="Corner Café",
         vendor_address="12 Main St, Springfield",

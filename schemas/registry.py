@@ -25,6 +25,7 @@ from schemas import (
     people_count,
     receipt,
     scene,
+    slide_deck,
     table,
 )
 from schemas.spec import SchemaSpec
@@ -57,6 +58,7 @@ _REGISTRY = _build(
     invoice.SPEC,
     receipt.SPEC,
     table.SPEC,
+    slide_deck.SPEC,
     scene.SPEC,
     people_count.SPEC,
     object_count.SPEC,

@@ -20,12 +20,13 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from schemas.checks.result import Check, CheckResult
 from schemas.jsonschema import strict_json_schema
+from schemas.merge import FieldMerge
 
 __all__ = ["COMMON_RULES", "MAX_NUM_CROPS", "SchemaSpec"]
 
@@ -81,6 +82,12 @@ class SchemaSpec(Generic[M]):
     Each returns one result, whatever the data, so a kind's list of check names is fixed."""
     max_num_crops: int = MAX_NUM_CROPS
     """The most crops that still help this kind; a repair pass re-reads the image at it."""
+    merge: FieldMerge | None = None
+    """How the answers for the pages of one document become one answer (`schemas.merge`);
+    None: a multi-page document returns its pages only."""
+    pages: Literal["each", "together"] = "each"
+    """How a multi-page document is asked: one request per page (then merged), or one
+    request with every page as an image (a slide deck summarised as a whole)."""
 
     def __post_init__(self) -> None:
         """Refuse an inconsistent spec at import time rather than at request time."""
@@ -97,6 +104,10 @@ class SchemaSpec(Generic[M]):
             raise ValueError(f"{self.name}: instructions and description must not be empty")
         if not isinstance(self.example, self.model):
             raise TypeError(f"{self.name}: example is not a {self.model.__name__}")
+        if self.merge is not None:
+            if self.pages == "together":
+                raise ValueError(f"{self.name}: pages asked together leave nothing to merge")
+            self.merge.check(self.model)
 
     def run_checks(self, data: M) -> list[CheckResult]:
         """Every declared check's result on ``data``, in declaration order."""

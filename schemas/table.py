@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.checks import CheckResult, failed, passed, skipped
 from schemas.fields import ShortText, Text
+from schemas.merge import FieldMerge
 from schemas.spec import SchemaSpec
 
 __all__ = ["SPEC", "Table", "escape_cell", "row_widths"]
@@ -102,6 +103,9 @@ SPEC: SchemaSpec[Table] = SchemaSpec(
     num_crops=16,
     max_tokens=1024,
     checks=(row_widths,),
+    # A table continued over pages: rows under the first page's header; a header the
+    # printer repeats at the top of a later page is not a row.
+    merge=FieldMerge(concatenate=("rows",), repeated_header="columns"),
     example=Table(
         title="Quarterly revenue (EUR m)",
         columns=["Region", "Q1", "Q2"],

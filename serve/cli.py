@@ -114,6 +114,7 @@ def format_plan(p: KVPlan, profile: EngineProfile) -> str:
     """The plan as an aligned three-column table: quantity, value, how it was computed."""
     s = p.spec
     h, w = p.worst_grid
+    mh, mw = p.multi_grid
     rows = [
         ("model", s.name, p.spec_source),
         ("KV per token", f"{p.kv_bytes_per_token:,} B",
@@ -129,11 +130,16 @@ def format_plan(p: KVPlan, profile: EngineProfile) -> str:
          f"{p.vllm_max_concurrency:.2f}× max_model_len {p.max_model_len:,}"),
         ("worst-case image", f"{p.image_tokens:,} tokens",
          f"num_crops {profile.max_num_crops}, grid {h}×{w}"),
+        ("one-image request", f"{p.single_request_tokens:,} tokens",
+         f"1 × {p.image_tokens:,} image + {p.text_tokens:,} text + {p.output_tokens:,} output"),
+        ("multi-image request", f"{p.multi_request_tokens:,} tokens",
+         f"{p.images} images × {p.multi_image_tokens:,} (num_crops"
+         f" {profile.multi_image_num_crops}, grid {mh}×{mw}) + {p.text_tokens:,} text"
+         f" + {p.output_tokens:,} output"),
         ("one full request", f"{p.request_tokens:,} tokens",
-         f"{p.images} × {p.image_tokens:,} image + {p.text_tokens:,} text"
-         f" + {p.output_tokens:,} output ≤ {p.max_model_len:,}"),
+         f"the larger of the two ≤ max_model_len {p.max_model_len:,}"),
         ("concurrent requests", f"{p.concurrency}",
-         f"{p.concurrency_by_kv} by KV ({p.request_blocks:,} blocks each),"
+         f"{p.concurrency_by_kv} full requests by KV ({p.request_blocks:,} blocks each),"
          f" max_num_seqs {profile.max_num_seqs}"),
     ]  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(2)]

@@ -219,11 +219,19 @@ class KVPlan(BaseModel):
     """vLLM's "Maximum concurrency for max_model_len tokens per request"."""
     worst_grid: tuple[int, int]
     image_tokens: int
+    """The worst-case image at ``max_num_crops`` (a single-image OCR request)."""
+    multi_grid: tuple[int, int]
+    multi_image_tokens: int
+    """The worst-case image at ``multi_image_num_crops`` (each image of a multi-frame one)."""
     images: int
     text_tokens: int
     output_tokens: int
+    single_request_tokens: int
+    """One image at ``max_num_crops`` + text + output."""
+    multi_request_tokens: int
+    """``images × multi_image_tokens + text_tokens + output_tokens``."""
     request_tokens: int
-    """One full request: ``images × image_tokens + text_tokens + output_tokens``."""
+    """One full request: the larger of the single-image and the multi-image shapes."""
     request_blocks: int
     concurrency_by_kv: int
     """Full requests the pool holds at once (the null block excluded)."""
@@ -268,18 +276,23 @@ def plan(profile: EngineProfile, spec: ModelSpec | None = None) -> KVPlan:
     seq_blocks = blocks_per_sequence(spec, profile.max_model_len, bs, in_flight)
     grid = worst_case_grid(profile.max_num_crops)
     per_image = image_tokens(*grid)
-    request = (
-        profile.limit_mm_per_prompt * per_image
-        + profile.prompt_text_tokens
-        + profile.max_output_tokens
-    )
+    multi_grid = worst_case_grid(profile.multi_image_num_crops)
+    per_frame = image_tokens(*multi_grid)
+    rest = profile.prompt_text_tokens + profile.max_output_tokens
+    single = per_image + rest
+    multi = profile.limit_mm_per_prompt * per_frame + rest
+    request = max(single, multi)
     if request > profile.max_model_len:
+        images, crops, tokens = (
+            (profile.limit_mm_per_prompt, profile.multi_image_num_crops, per_frame)
+            if multi >= single
+            else (1, profile.max_num_crops, per_image)
+        )
         raise ProfileError(
             f"profile {profile.name}: one full request needs {request:,} tokens"
-            f" ({profile.limit_mm_per_prompt} images × {per_image:,} at num_crops"
-            f" {profile.max_num_crops} + {profile.prompt_text_tokens:,} text +"
-            f" {profile.max_output_tokens:,} output) but max_model_len is"
-            f" {profile.max_model_len:,}"
+            f" ({images} images × {tokens:,} at num_crops {crops} +"
+            f" {profile.prompt_text_tokens:,} text + {profile.max_output_tokens:,} output)"
+            f" but max_model_len is {profile.max_model_len:,}"
         )
     if blocks - 1 < seq_blocks:
         raise ProfileError(
@@ -298,8 +311,10 @@ def plan(profile: EngineProfile, spec: ModelSpec | None = None) -> KVPlan:
         tokens_fit=blocks * bs, max_model_len=profile.max_model_len,
         vllm_reported_tokens=vllm_reported_tokens(blocks, profile.max_model_len, seq_blocks),
         vllm_max_concurrency=blocks / seq_blocks, worst_grid=grid, image_tokens=per_image,
+        multi_grid=multi_grid, multi_image_tokens=per_frame,
         images=profile.limit_mm_per_prompt, text_tokens=profile.prompt_text_tokens,
-        output_tokens=profile.max_output_tokens, request_tokens=request,
+        output_tokens=profile.max_output_tokens, single_request_tokens=single,
+        multi_request_tokens=multi, request_tokens=request,
         request_blocks=request_blocks, concurrency_by_kv=by_kv,
         concurrency=min(by_kv, profile.max_num_seqs),
     )  # fmt: skip

@@ -97,10 +97,22 @@ class EngineProfile(BaseModel):
     caching reuses whole blocks only, so a request loses on average half a block of its
     shared prefix: 64 tokens at CPU's default 128, which kept extraction prompts near 90%
     cached. vLLM's CPU attention takes multiples of 32."""
+    enable_chunked_prefill: bool = True
+    """Split a long prompt over several scheduler steps (vLLM's default), so running decodes
+    keep going. Off on CPU: vLLM 0.32's CPU runner kills the engine ("CPU Generator does not
+    use offset") when the prompt of a request with a ``seed`` is split, which any seeded
+    request over ``max_num_batched_tokens`` did (a slide deck). Off, every prompt is
+    prefilled whole, so ``max_num_batched_tokens`` must cover ``max_model_len``."""
     enable_prefix_caching: bool = True
     """Repeated images and the fixed system prompt reuse KV blocks (97% hits measured)."""
     limit_mm_per_prompt: int = Field(gt=0)
-    """Images per prompt (``--limit-mm-per-prompt {"image": N}``); more get HTTP 400."""
+    """Images per prompt (``--limit-mm-per-prompt {"image": N}``); more get HTTP 400. Sized for
+    multi-frame requests (a slide deck, the pages of a document) at ``multi_image_num_crops``;
+    the gateway's ``GATEWAY_MAX_IMAGES_PER_REQUEST`` should equal it."""
+    multi_image_num_crops: int = Field(default=4, ge=1, le=MAX_NUM_CROPS)
+    """Crops per image that a request with ``limit_mm_per_prompt`` images is planned for: 4,
+    Phi-3.5-vision's advice for multi-frame input. So many images at more crops can exceed
+    ``max_model_len``, and vLLM refuses that one request with HTTP 400."""
     num_crops: int = Field(default=4, ge=1, le=MAX_NUM_CROPS)
     """vLLM's default for requests that do not choose (``--mm-processor-kwargs``): 4 is
     Phi-3.5-vision's own default and right for multi-image prompts and scenes."""
@@ -129,6 +141,11 @@ class EngineProfile(BaseModel):
 
     @model_validator(mode="after")
     def _check_rules_between_fields(self) -> Self:
+        if self.multi_image_num_crops > self.max_num_crops:
+            raise ValueError(
+                f"multi_image_num_crops {self.multi_image_num_crops} exceeds max_num_crops"
+                f" {self.max_num_crops}"
+            )
         if self.num_crops > self.max_num_crops:
             raise ValueError(
                 f"num_crops {self.num_crops} exceeds max_num_crops {self.max_num_crops}"
@@ -139,6 +156,11 @@ class EngineProfile(BaseModel):
                 f"max_num_batched_tokens {self.max_num_batched_tokens:,} is below one"
                 f" worst-case image ({worst:,} tokens at num_crops {self.max_num_crops});"
                 f" vLLM would refuse such images (encoder cache too small)"
+            )
+        if not self.enable_chunked_prefill and self.max_num_batched_tokens < self.max_model_len:
+            raise ValueError(
+                f"without chunked prefill max_num_batched_tokens ({self.max_num_batched_tokens:,})"
+                f" must cover max_model_len ({self.max_model_len:,})"
             )
         step = 32 if self.device == "cpu" else 16
         if self.kv_block_size is not None and self.kv_block_size % step:
@@ -223,6 +245,8 @@ class EngineProfile(BaseModel):
         if self.kv_block_size is not None:
             args += ["--block-size", str(self.kv_block_size)]
         args += [("--" if self.enable_prefix_caching else "--no-") + "enable-prefix-caching"]
+        if not self.enable_chunked_prefill:
+            args += ["--no-enable-chunked-prefill"]
         args += ["--limit-mm-per-prompt", _json({"image": self.limit_mm_per_prompt})]
         # Per-request num_crops up to max_num_crops fit the encoder cache because
         # max_num_batched_tokens covers a worst-case image at max_num_crops (validated).
@@ -278,38 +302,46 @@ def builtin_profiles() -> dict[str, EngineProfile]:
     """The named profiles, built fresh so ``$VISION_STACK_TINY_DIR`` is read at call time."""
     phi = {"architecture": "phi-3.5-vision", "model": "microsoft/Phi-3.5-vision-instruct"}
     profiles = [
-        # 4 images × 2,653 + 1,024 + 2,048 = 13,684 tokens → 16k context; ~60 GiB of KV
-        # holds ~12 such worst cases, and ~60 typical 1–3k-token extractions.
+        # A 24-slide deck at num_crops 4 (Microsoft's multi-frame advice): 24 × 781 + 1,024 +
+        # 2,048 = 21,816 tokens → 24k context; ~60 GiB of KV holds ~7 such requests at once,
+        # and ~60 typical 1–3k-token single-image extractions.
         _profile(
-            name="h100-80g", device="cuda", **phi, dtype="bfloat16", max_model_len=16384,
+            name="h100-80g", device="cuda", **phi, dtype="bfloat16", max_model_len=24576,
             max_num_seqs=64, max_num_batched_tokens=8192, gpu_memory_utilization=0.90,
-            gpu_memory_gib=79.18, limit_mm_per_prompt=4,
+            gpu_memory_gib=79.18, limit_mm_per_prompt=24,
         ),
         # Same memory as the H100; a third of its bf16 throughput, so smaller steps keep
         # running decodes responsive while a prefill chunk goes through. No fp8 on Ampere.
         _profile(
-            name="a100-80g", device="cuda", **phi, dtype="bfloat16", max_model_len=16384,
+            name="a100-80g", device="cuda", **phi, dtype="bfloat16", max_model_len=24576,
             max_num_seqs=48, max_num_batched_tokens=4096, gpu_memory_utilization=0.90,
-            gpu_memory_gib=79.15, limit_mm_per_prompt=4,
+            gpu_memory_gib=79.15, limit_mm_per_prompt=24,
         ),
-        # An edge card: fp8 weights (~4.1 GiB) and fp8 KV (192 KiB/token) leave ~13 GiB,
-        # ~9 worst-case 2-image requests; 2 images keep the context at 8k.
+        # An edge card: fp8 weights (~4.1 GiB) and fp8 KV (192 KiB/token) leave ~13 GiB.
+        # 8 images at num_crops 4 (8 × 781 + 1,024 + 1,536 = 8,808 tokens) in a 10k context:
+        # ~7 such requests at once. Longer decks belong on the 80 GB cards.
         _profile(
             name="l4-24g", device="cuda", **phi, dtype="bfloat16", quantization="fp8",
-            kv_cache_dtype="fp8", max_model_len=8192, max_num_seqs=16,
+            kv_cache_dtype="fp8", max_model_len=10240, max_num_seqs=16,
             max_num_batched_tokens=4096, gpu_memory_utilization=0.90, gpu_memory_gib=22.03,
-            non_kv_overhead_gib=2.5, limit_mm_per_prompt=2, max_output_tokens=1536,
+            non_kv_overhead_gib=2.5, limit_mm_per_prompt=8, max_output_tokens=1536,
         ),
         # The tiny random-weight checkpoint on a 2-core laptop: fp32, eager, 1 GiB of KV
-        # (349k tokens for this 2-layer model); 8k context fits 2 images at num_crops 16.
+        # (349k tokens for this 2-layer model). Its 16k positions (max_position_embeddings)
+        # bound the context: 20 images at num_crops 3 (20 × 625 + 512 + 1,024 = 14,036
+        # tokens; 19 at num_crops 4), so multi-image requests are tested for real. Prompts
+        # are prefilled whole (see enable_chunked_prefill): a 16k-token step on this 2-layer
+        # model is cheap.
         # 32-token blocks instead of CPU's 128: several schemas on one image reused 96-98% of
         # their prompt instead of 93-95% (make bench); decoding was as fast, a cold 16-crop
         # prefill about 5% slower.
         _profile(
             name="cpu-dev", device="cpu", architecture="tiny-phi3v",
-            model=str(tiny_checkpoint_dir()), dtype="float32", max_model_len=8192,
-            max_num_seqs=8, max_num_batched_tokens=4096, cpu_kvcache_space_gib=1,
-            kv_block_size=32, limit_mm_per_prompt=2, prompt_text_tokens=512,
+            model=str(tiny_checkpoint_dir()), dtype="float32", max_model_len=16384,
+            max_num_seqs=8, max_num_batched_tokens=16384, enable_chunked_prefill=False,
+            cpu_kvcache_space_gib=1,
+            kv_block_size=32, limit_mm_per_prompt=20, multi_image_num_crops=3,
+            prompt_text_tokens=512,
             max_output_tokens=1024, enforce_eager=True,
         ),
     ]  # fmt: skip

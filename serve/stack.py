@@ -24,6 +24,7 @@ from pathlib import Path
 
 from serve.launcher import ServerProcess
 from serve.lifeline import die_with_parent
+from serve.profiles import get_profile
 from serve.stopsignals import StopRequested, StopSignals
 
 __all__ = ["main"]
@@ -121,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             procs.append((engine, ENGINE_GRACE_S))
             engine.wait_until_healthy(engine_url + "/health", timeout=900)
             env = dict(os.environ, GATEWAY_UPSTREAM_URL=engine_url)
+            # vLLM does not tell clients its image limit; the gateway learns it from the profile.
+            images = str(get_profile(args.profile).limit_mm_per_prompt)
+            env.setdefault("GATEWAY_MAX_IMAGES_PER_REQUEST", images)
             env.setdefault("GATEWAY_KEYS_DB", str(REPO / ".cache" / "gateway-keys.db"))
             key = _dev_key(env)
             gateway_args = ["serve", "--host", args.host, "--port", str(args.gateway_port)]

@@ -1,17 +1,20 @@
-"""Reading an extraction request: JSON or multipart, the typed fields, the checked image.
+"""Reading an extraction request: JSON or multipart, the typed fields, the checked input.
 
-A JSON body carries ``image_url`` (a data URL or an http(s) URL fetched SSRF-safe); a
-multipart body carries the image as a file part named ``image`` and the other fields as form
-fields. Either way the image passes the same checks as a chat image, is pre-sized for the
-crops the request will use, and comes back as a data URL with the digest that routes it to a
-replica.
+A JSON body carries ``image_url`` (a data URL or an http(s) URL fetched SSRF-safe) or
+``image_urls`` (several images, read as pages); a multipart body carries the file as a part
+named ``image`` and the other fields as form fields. An image passes the same checks as a chat
+image, is pre-sized for the crops the request will use, and comes back as a data URL with the
+digest that routes it to a replica; a PDF or TIFF (told by its bytes) comes back as a
+`DocumentInput` for ``pages.load_pages`` to render.
 
-    req, image = await read_extract_request(request, ExtractRequest, crops_for)
+    req, source = await read_extract_request(request, ExtractRequest, crops_for)
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -23,12 +26,13 @@ from schemas import SchemaSpec, UnknownSchemaError, get
 
 from .. import caps
 from ..bodies import parse_json_object, read_body
+from ..documents import DocumentKind, DocumentNotImage
 from ..errors import ErrorCode, GatewayError
 from ..images import ValidImage, prepare_upload, validate_image
 from ..settings import Settings
 from .models import ExtractRequest
 
-__all__ = ["lookup_schema", "read_extract_request"]
+__all__ = ["DocumentInput", "Source", "lookup_schema", "read_extract_request"]
 
 R = TypeVar("R", bound=ExtractRequest)
 
@@ -41,11 +45,25 @@ def lookup_schema(name: str, param: str | None = None) -> SchemaSpec[Any]:
         raise GatewayError(404, str(exc), param=param, code=ErrorCode.UNKNOWN_SCHEMA) from None
 
 
+@dataclass(frozen=True)
+class DocumentInput:
+    """A PDF or TIFF as received; rendered into pages later."""
+
+    data: bytes
+    kind: DocumentKind
+    param: str
+    """The field it came in: ``image`` (upload) or ``image_url``."""
+
+
+Source = ValidImage | list[ValidImage] | DocumentInput
+"""One image, several images (``image_urls``), or a document."""
+
+
 async def read_extract_request(
     request: Request, model: type[R], crops_for: Callable[[R], int]
-) -> tuple[R, ValidImage]:
-    """The validated request and the checked image (data URL and digest for routing),
-    pre-sized for ``crops_for(request)`` crops."""
+) -> tuple[R, Source]:
+    """The validated request and its checked input (data URLs and digests for routing),
+    images pre-sized for ``crops_for(request)`` crops."""
     state = request.app.state
     settings: Settings = state.settings
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -54,6 +72,7 @@ async def read_extract_request(
         fields, upload = parse_json_object(await read_body(request, settings.max_body_bytes)), None
     if upload is not None:
         fields.setdefault("image_url", "upload")
+    _check_one_source(fields)
     try:
         parsed = model.model_validate(fields)
     except ValidationError as exc:
@@ -64,20 +83,64 @@ async def read_extract_request(
     caps.check_num_crops(parsed.num_crops, settings, "num_crops")
     caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
     num_crops, slots = crops_for(parsed), state.decode_slots
-    if upload is not None:
-        image = await prepare_upload(
-            upload, settings, param="image", num_crops=num_crops, slots=slots
+    if parsed.image_urls is not None:
+        if len(parsed.image_urls) > settings.max_images_per_request:
+            raise GatewayError(
+                422,
+                f"too many images: {len(parsed.image_urls)} in image_urls, at most "
+                f"{settings.max_images_per_request} allowed (GATEWAY_MAX_IMAGES_PER_REQUEST)",
+                param=f"image_urls[{settings.max_images_per_request}]",
+                code=ErrorCode.TOO_MANY_IMAGES,
+            )
+        images = await asyncio.gather(
+            *(
+                validate_image(
+                    url,
+                    settings,
+                    state.fetch_client,
+                    param=f"image_urls[{i}]",
+                    num_crops=num_crops,
+                    slots=slots,
+                )
+                for i, url in enumerate(parsed.image_urls)
+            )
         )
-        return parsed, image
-    valid = await validate_image(
-        parsed.image_url,
-        settings,
-        state.fetch_client,
-        param="image_url",
-        num_crops=num_crops,
-        slots=slots,
-    )
+        return parsed, list(images)
+    try:
+        if upload is not None:
+            image = await prepare_upload(
+                upload, settings, param="image", num_crops=num_crops, slots=slots
+            )
+            return parsed, image
+        assert parsed.image_url is not None  # the model insists on exactly one source
+        valid = await validate_image(
+            parsed.image_url,
+            settings,
+            state.fetch_client,
+            param="image_url",
+            num_crops=num_crops,
+            slots=slots,
+            max_bytes=_read_cap(settings),
+        )
+    except DocumentNotImage as document:
+        return parsed, DocumentInput(document.data, document.kind, document.param or "image")
     return parsed, valid
+
+
+def _check_one_source(fields: dict[str, Any]) -> None:
+    """Exactly one of ``image_url`` (or an upload) and ``image_urls``, named in the 400."""
+    has_one, has_many = fields.get("image_url") is not None, fields.get("image_urls") is not None
+    if has_one and has_many:
+        message = "send image_url (or an 'image' upload) or image_urls, not both"
+        raise GatewayError(400, message, param="image_urls", code=ErrorCode.INVALID_VALUE)
+    if not (has_one or has_many):
+        message = "image_url is required: an image or document URL (or an 'image' upload)"
+        raise GatewayError(400, message, param="image_url", code=ErrorCode.INVALID_VALUE)
+
+
+def _read_cap(settings: Settings) -> int:
+    """Bytes read before the format is known: an image's cap or a document's, the larger."""
+    return max(settings.max_image_bytes, settings.document_max_bytes)
 
 
 async def _read_form(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes]:
@@ -90,7 +153,7 @@ async def _read_form(request: Request, settings: Settings) -> tuple[dict[str, An
             param="image",
             code=ErrorCode.IMAGE_MISSING,
         )
-    data = await upload.read(settings.max_image_bytes + 1)
+    data = await upload.read(_read_cap(settings) + 1)
     fields: dict[str, Any] = {
         k: v for k, v in form.multi_items() if isinstance(v, str) and k != "schemas"
     }

@@ -7,9 +7,9 @@ real classes instead of ``object``.
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.checks import CheckResult
 
@@ -25,6 +25,8 @@ __all__ = [
     "SchemaInfo",
     "SchemaList",
     "SchemaOutcome",
+    "DocumentResponse",
+    "PageResult",
     "Usage",
     "VerifyResponse",
 ]
@@ -33,14 +35,30 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class ExtractRequest(BaseModel):
-    """One image and optional guidance. Also accepted as multipart/form-data with the image
-    as a file part named ``image`` and the other fields as form fields."""
+    """One image or document, or a list of images, and optional guidance. Also accepted as
+    multipart/form-data with the image or document as a file part named ``image`` and the
+    other fields as form fields."""
 
     model_config = ConfigDict(extra="forbid")
 
-    image_url: str = Field(
+    image_url: str | None = Field(
+        default=None,
         min_length=1,
-        description="The image: an http(s) URL (fetched by the gateway) or a data: URL.",
+        description="The image, or a PDF or multi-page TIFF document: an http(s) URL (fetched "
+        "by the gateway) or a data: URL (data:application/pdf;base64,...).",
+    )
+    image_urls: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Several images read as the pages of one document (or the slides of a "
+        "deck), in order; instead of image_url. At most GATEWAY_MAX_IMAGES_PER_REQUEST.",
+    )
+    pages: str | None = Field(
+        default=None,
+        max_length=256,
+        description="For a PDF or TIFF: the pages to read, 1-based, e.g. '1-3,5' or '2-'; "
+        "default: every page (at most GATEWAY_DOCUMENT_MAX_PAGES).",
     )
     hint: str | None = Field(
         default=None,
@@ -87,6 +105,12 @@ class ExtractRequest(BaseModel):
         "fails, and returns the better reading. At most one extra call per schema.",
     )
 
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.image_url is None) == (self.image_urls is None):
+            raise ValueError("send exactly one of image_url (or an 'image' upload) and image_urls")
+        return self
+
 
 class MultiExtractRequest(ExtractRequest):
     """Several schemas on one image, run concurrently; the image is checked once and its KV
@@ -107,6 +131,15 @@ class Usage(BaseModel):
     completion_tokens: int
     total_tokens: int
 
+    @classmethod
+    def total(cls, usages: list[Usage]) -> Usage:
+        """The sum over several calls (the pages of a document)."""
+        return cls(
+            prompt_tokens=sum(u.prompt_tokens for u in usages),
+            completion_tokens=sum(u.completion_tokens for u in usages),
+            total_tokens=sum(u.total_tokens for u in usages),
+        )
+
 
 class ExtractResponse(BaseModel, Generic[T]):
     """A validated, typed extraction with its confidence, checks and review flag."""
@@ -123,6 +156,11 @@ class ExtractResponse(BaseModel, Generic[T]):
     usage: Usage = Field(description="Tokens of every reading, a repair reading included.")
     repair: Repair | None = Field(
         default=None, description="Both readings when `verify: 'repair'` read the image again."
+    )
+    pages: list[int] | None = Field(
+        default=None,
+        description="For a schema that reads all pages together (slide_deck): the page "
+        "numbers sent, in order; null for a single image.",
     )
 
 
@@ -149,6 +187,11 @@ class SchemaOutcome(BaseModel):
     finish_reason: str | None = None
     usage: Usage | None = None
     error: ExtractError | None = None
+    pages: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="For a document: one result per page, as in the single-schema route; "
+        "``data`` is then the merged document (null for kinds without a merge rule).",
+    )
 
 
 class VerifyResponse(BaseModel):
@@ -164,6 +207,49 @@ class MultiExtractResponse(BaseModel):
     object: Literal["extraction.multi"] = "extraction.multi"
     model: str
     results: dict[str, SchemaOutcome] = Field(description="By schema name, in request order.")
+
+
+class PageResult(BaseModel, Generic[T]):
+    """One page of a document: its ``data`` or its ``error``. Open to more per-page fields
+    (confidence, checks) as the pipeline grows."""
+
+    model_config = ConfigDict(extra="allow")
+
+    page: int = Field(description="1-based page number in the document.")
+    status: int = Field(default=200, description="The HTTP status this page alone would have.")
+    data: T | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    error: ExtractError | None = None
+
+
+class DocumentResponse(BaseModel, Generic[T]):
+    """A multi-page document: one result per page, and the merged document where the schema
+    declares how its pages merge."""
+
+    id: str = Field(description="An id for this document extraction.")
+    object: Literal["extraction.document"] = "extraction.document"
+    schema_name: str = Field(serialization_alias="schema", description="The schema used.")
+    model: str
+    page_count: int = Field(description="Pages in the document, selected or not.")
+    pages: list[PageResult[T]] = Field(description="The selected pages, in document order.")
+    data: T | None = Field(
+        default=None,
+        description="The whole document, merged from the pages that succeeded by the "
+        "schema's rule; null for kinds without one, or when no page succeeded.",
+    )
+    merge_rule: str | None = Field(default=None, description="The schema's merge rule.")
+    checks: list[CheckResult] | None = Field(
+        default=None,
+        description="The schema's checks on the merged `data` (an invoice's lines against its "
+        "totals across pages); null when nothing was merged. Each page has its own too.",
+    )
+    review: bool = Field(
+        default=False,
+        description="True when any page needs review, a page failed, or a check of the merged "
+        "document failed.",
+    )
+    usage: Usage = Field(description="The sum over every page.")
 
 
 class SchemaInfo(BaseModel):

@@ -14,6 +14,7 @@ that flag only from the server config (a per-request ``structured_outputs`` next
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from schemas import SchemaSpec
@@ -27,10 +28,15 @@ kinds share live here once, not in each kind's instructions after the image."""
 
 
 def build_messages(
-    spec: SchemaSpec[Any], image_data_url: str, hint: str | None, note: str | None = None
+    spec: SchemaSpec[Any],
+    image_data_url: str | Sequence[str],
+    hint: str | None,
+    note: str | None = None,
 ) -> list[Any]:
-    """System prompt, image, then the instructions, the user's hint and a repair note (what
-    failed in an earlier reading, `gateway.extract.verdict.repair_note`), in that order."""
+    """System prompt, then the image(s) in order (a deck's slides), then the instructions,
+    the user's hint and a repair note (what failed in an earlier reading,
+    `gateway.extract.verdict.repair_note`), in that order."""
+    urls = [image_data_url] if isinstance(image_data_url, str) else list(image_data_url)
     text = spec.instructions
     if hint and hint.strip():
         text += "\n\nAdditional guidance from the user: " + hint.strip()
@@ -41,7 +47,7 @@ def build_messages(
         {
             "role": "user",
             "content": [
-                {"type": "image_url", "image_url": {"url": image_data_url}},
+                *({"type": "image_url", "image_url": {"url": url}} for url in urls),
                 {"type": "text", "text": text},
             ],
         },
@@ -52,7 +58,7 @@ def build_request(
     spec: SchemaSpec[Any],
     *,
     model: str,
-    image_data_url: str,
+    image_data_url: str | Sequence[str],
     hint: str | None,
     num_crops: int,
     max_tokens: int,

@@ -2,8 +2,9 @@
 
     GET  /v1/schemas              every registered schema (name, description, JSON Schema)
     GET  /v1/schemas/{name}       one of them
-    POST /v1/extract/{name}       one schema on one image (JSON body or multipart upload)
-    POST /v1/extract              several schemas on one image, concurrently
+    POST /v1/extract/{name}       one schema on one image (JSON body or multipart upload),
+                                  or on a PDF/TIFF document or a list of images (``pages``)
+    POST /v1/extract              several schemas on one image or document, concurrently
 
 Each schema gets its own route (``/v1/extract/passport`` → ``ExtractResponse[Passport]``) so
 the OpenAPI document carries the real type of ``data``. The work is in ``inputs`` (reading the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,9 +26,11 @@ from schemas import SchemaSpec, all_specs
 from .. import caps
 from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
+from ..images import ValidImage
 from ..openapi import BODY, KEYED, UPSTREAM, error_responses
 from .inputs import lookup_schema, read_extract_request
 from .models import (
+    DocumentResponse,
     ExtractError,
     ExtractRequest,
     ExtractResponse,
@@ -36,6 +40,7 @@ from .models import (
     SchemaList,
     SchemaOutcome,
 )
+from .pages import extract_pages, load_pages
 from .service import extract
 
 __all__ = ["router"]
@@ -91,20 +96,28 @@ async def get_schema(name: str, key: ExtractKey) -> SchemaInfo:
 
 
 def _route_for(spec: SchemaSpec[Any]) -> None:
-    async def extract_one(request: Request, key: ExtractKey) -> ExtractResponse[Any]:
+    async def extract_one(
+        request: Request, key: ExtractKey
+    ) -> ExtractResponse[Any] | DocumentResponse[Any]:
         settings = request.app.state.settings
 
         def crops_for(req: ExtractRequest) -> int:
             return caps.num_crops(req.num_crops, spec.num_crops, settings, "num_crops")
 
-        req, image = await read_extract_request(request, ExtractRequest, crops_for)
-        return await extract(request, spec, req, image, crops_for(req))
+        req, source = await read_extract_request(request, ExtractRequest, crops_for)
+        crops = crops_for(req)
+        pages = await load_pages(request, source, crops, req.pages)
+        if pages is None:
+            assert isinstance(source, ValidImage)
+            return await extract(request, spec, req, source, crops)
+        return await extract_pages(request, spec, req, pages, crops, key)
 
+    model = spec.model
     router.add_api_route(
         f"/v1/extract/{spec.name}",
         extract_one,
         methods=["POST"],
-        response_model=ExtractResponse[spec.model],  # type: ignore[name-defined]
+        response_model=ExtractResponse[model] | DocumentResponse[model],  # type: ignore[valid-type]
         summary=f"Extract: {spec.description}",
         name=f"extract_{spec.name}",
         openapi_extra=_body_doc(ExtractRequest),
@@ -145,12 +158,17 @@ async def extract_many(request: Request, key: ExtractKey) -> MultiExtractRespons
         default = max(spec.num_crops for spec in specs)
         return caps.num_crops(req.num_crops, default, settings, "num_crops")
 
-    req, image = await read_extract_request(request, MultiExtractRequest, crops_for)
+    req, source = await read_extract_request(request, MultiExtractRequest, crops_for)
     specs = [lookup_schema(n) for n in req.schemas]
     crops = crops_for(req)
-    outcomes = await asyncio.gather(
-        *(extract(request, spec, req, image, crops) for spec in specs), return_exceptions=True
-    )
+    pages = await load_pages(request, source, crops, req.pages)  # rendered once for all
+    calls: list[Coroutine[Any, Any, ExtractResponse[Any] | DocumentResponse[Any]]]
+    if pages is None:
+        assert isinstance(source, ValidImage)
+        calls = [extract(request, spec, req, source, crops) for spec in specs]
+    else:
+        calls = [extract_pages(request, spec, req, pages, crops, key) for spec in specs]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
     results: dict[str, SchemaOutcome] = {}
     for spec, outcome in zip(specs, outcomes, strict=True):
         if isinstance(outcome, GatewayError):
@@ -158,6 +176,16 @@ async def extract_many(request: Request, key: ExtractKey) -> MultiExtractRespons
             results[spec.name] = SchemaOutcome(status=outcome.status, error=err)
         elif isinstance(outcome, BaseException):
             raise outcome
+        elif isinstance(outcome, DocumentResponse):
+            document = json.loads(outcome.model_dump_json(by_alias=True))
+            results[spec.name] = SchemaOutcome(
+                status=200,
+                data=document["data"],
+                checks=outcome.checks,
+                review=outcome.review,
+                usage=outcome.usage,
+                pages=document["pages"],
+            )
         else:
             data = json.loads(outcome.data.model_dump_json())
             results[spec.name] = SchemaOutcome(

@@ -15,6 +15,7 @@ opt-in repair reading) is `repair.read_verified`'s; this module makes each readi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -67,10 +68,11 @@ async def extract(
     request: Request,
     spec: SchemaSpec[Any],
     req: ExtractRequest,
-    image: ValidImage,
+    image: ValidImage | Sequence[ValidImage],
     num_crops: int,
 ) -> ExtractResponse[Any]:
-    """Run ``spec`` on ``image`` and verify the answer (`repair.read_verified`): confidence
+    """Run ``spec`` on ``image`` (or on several images in one request: a deck's slides)
+    and verify the answer (`repair.read_verified`): confidence
     per field, the schema's checks, ``review``, and with ``verify: "repair"`` at most one
     more reading. ``num_crops`` has already been through ``caps.num_crops``."""
     settings: Settings = request.app.state.settings
@@ -105,18 +107,20 @@ async def read_once(
     request: Request,
     spec: SchemaSpec[Any],
     req: ExtractRequest,
-    image: ValidImage,
+    image: ValidImage | Sequence[ValidImage],
     num_crops: int,
     note: str | None = None,
 ) -> Reading:
-    """One request to vLLM and its answer validated into the model (422 if it cannot be)."""
+    """One request to vLLM and its answer validated into the model (422 if it cannot be).
+    Several images go in one request (a deck's slides), routed by the first one's digest."""
+    images = [image] if isinstance(image, ValidImage) else list(image)
     state = request.app.state
     settings: Settings = state.settings
     max_tokens = caps.max_tokens(req.max_tokens, spec.max_tokens, settings, "max_tokens")
     body = build_request(
         spec,
         model=settings.model_name,
-        image_data_url=image.url,
+        image_data_url=[i.url for i in images],
         hint=req.hint,
         num_crops=num_crops,
         max_tokens=max_tokens,
@@ -127,7 +131,7 @@ async def read_once(
     )
     # Routed by the image's digest: every schema on one image lands where its KV blocks are.
     answer = await state.upstream.complete_json(
-        body, record_of(request), f"/v1/extract/{spec.name}", affinity=image.digest
+        body, record_of(request), f"/v1/extract/{spec.name}", affinity=images[0].digest
     )
     try:
         choice = answer["choices"][0]

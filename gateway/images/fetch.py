@@ -136,12 +136,18 @@ async def _checked_target(url: str, settings: Settings, param: str) -> tuple[htt
 
 
 async def fetch_image(
-    url: str, settings: Settings, client: httpx.AsyncClient, *, param: str
+    url: str,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    *,
+    param: str,
+    max_bytes: int | None = None,
 ) -> bytes:
-    """Fetch ``url`` under every rule above; raise ``GatewayError`` (400/413) naming ``param``."""
+    """Fetch ``url`` under every rule above; raise ``GatewayError`` (400/413) naming ``param``.
+    ``max_bytes`` replaces ``fetch_max_bytes`` (the extraction API fetches documents too)."""
     try:
         with anyio.fail_after(settings.fetch_timeout_s):
-            return await _fetch(url, settings, client, param)
+            return await _fetch(url, settings, client, param, max_bytes or settings.fetch_max_bytes)
     except TimeoutError as exc:
         raise GatewayError(
             400,
@@ -151,8 +157,9 @@ async def fetch_image(
         ) from exc
 
 
-async def _fetch(url: str, settings: Settings, client: httpx.AsyncClient, param: str) -> bytes:
-    cap = settings.fetch_max_bytes
+async def _fetch(
+    url: str, settings: Settings, client: httpx.AsyncClient, param: str, cap: int
+) -> bytes:
     for _hop in range(settings.fetch_max_redirects + 1):
         target, host_header = await _checked_target(url, settings, param)
         extensions = {"sni_hostname": urlsplit(url).hostname} if target.scheme == "https" else {}

@@ -48,6 +48,7 @@ import anyio
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from ..documents import DocumentNotImage, document_kind
 from ..errors import ErrorCode, GatewayError
 from ..settings import Settings
 from .decodes import DecodeSlots
@@ -127,7 +128,13 @@ def sniff_format(data: bytes) -> str | None:
 
 
 def _sniff_allowed(data: bytes, settings: Settings, param: str) -> str:
-    """The byte cap and the format, from the magic bytes; the Pillow format name."""
+    """The byte cap and the format, from the magic bytes; the Pillow format name.
+
+    A PDF or TIFF raises `DocumentNotImage`, carrying the bytes, before any image cap: chat
+    answers it with a 400 that points to the extraction API, which renders it instead."""
+    kind = document_kind(data)
+    if kind is not None:
+        raise DocumentNotImage(data, kind, param=param)
     if len(data) > settings.max_image_bytes:
         raise GatewayError(
             413,
@@ -222,9 +229,13 @@ def _too_many_pixels(width: int, height: int, settings: Settings, param: str) ->
     )
 
 
-def _data_url_head(url: str, settings: Settings, *, param: str) -> tuple[str, int]:
+def _data_url_head(
+    url: str, settings: Settings, *, param: str, max_bytes: int | None = None
+) -> tuple[str, int]:
     """(declared media type, where the base64 text starts) of a data URL, and the byte cap
-    checked from the text's length; nothing is copied or decoded here."""
+    (``max_bytes``, default: the image cap) checked from the text's length; nothing is copied
+    or decoded here."""
+    cap = max_bytes or settings.max_image_bytes
     match = _DATA_URL.match(url)
     if match is None or ";base64" not in match.group(2).lower():
         raise GatewayError(
@@ -233,10 +244,10 @@ def _data_url_head(url: str, settings: Settings, *, param: str) -> tuple[str, in
             param=param,
             code=ErrorCode.IMAGE_BAD_DATA_URL,
         )
-    if (len(url) - match.end()) // 4 * 3 > settings.max_image_bytes + 3:
+    if (len(url) - match.end()) // 4 * 3 > cap + 3:
         raise GatewayError(
             413,
-            f"image is larger than {settings.max_image_bytes} bytes",
+            f"image is larger than {cap} bytes",
             param=param,
             code=ErrorCode.IMAGE_TOO_LARGE,
         )
@@ -263,11 +274,14 @@ async def validate_image(
     param: str,
     num_crops: int | None = None,
     slots: DecodeSlots | None = None,
+    max_bytes: int | None = None,
 ) -> ValidImage:
     """``validate_image_url`` for ``num_crops`` (None: ``settings.default_num_crops``), with
     the sha256 of the bytes sent. The work runs in one of ``slots`` (None: anyio's default
     threads, for callers outside the app). The URL is ``url`` itself when it was already
-    right, so callers can test ``checked.url is url``."""
+    right, so callers can test ``checked.url is url``. ``max_bytes`` raises what is read
+    (decoded or fetched) above the image caps, for callers that also take documents
+    (`DocumentNotImage`); images still obey the image cap."""
     if not isinstance(url, str) or not url:
         raise GatewayError(
             400,
@@ -279,7 +293,7 @@ async def validate_image(
     head = url[:16]
     scheme = head.split(":", 1)[0].lower() if ":" in head else ""
     if scheme == "data":
-        declared, start = _data_url_head(url, settings, param=param)
+        declared, start = _data_url_head(url, settings, param=param, max_bytes=max_bytes)
         prepared = await _in_slot(slots, _prepare_data_url, url, start, settings, param, crops)
         if not prepared.presized and declared == prepared.mime:
             return ValidImage(url, prepared.digest)
@@ -294,7 +308,7 @@ async def validate_image(
                 param=param,
                 code=ErrorCode.IMAGE_FETCH_REFUSED,
             )
-        data = await fetch_image(url, settings, fetch_client, param=param)
+        data = await fetch_image(url, settings, fetch_client, param=param, max_bytes=max_bytes)
         prepared = await _in_slot(
             slots, prepare_image_bytes, data, settings, param=param, num_crops=crops
         )

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.documents import invoice_pages, pdf_bytes
 from tests.support.gateway_server import GatewayServer, start_gateway
 from tests.support.images import image_bytes, make_image
 
@@ -45,6 +46,11 @@ def image_server() -> Iterator[str]:
         "/to-metadata": (302, {"location": "http://169.254.169.254/latest/meta-data/"}, b""),
         "/to-private": (302, {"location": "http://10.0.0.1/cat.png"}, b""),
         "/to-cat": (302, {"location": "/cat.png"}, b""),
+        "/invoice.pdf": (
+            200,
+            {"content-type": "application/pdf"},
+            pdf_bytes(invoice_pages(2)),
+        ),  # fmt: skip
     }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ImageHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Literal
 
 import openai
@@ -13,7 +12,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from transformers import AutoProcessor
 
-from tests.support.engine import Engine
+from tests.support.engine import Engine, expected_prompt_tokens
 from tests.support.images import data_url, make_image
 
 pytestmark = pytest.mark.engine
@@ -27,18 +26,6 @@ def client(vllm_engine: Engine) -> Iterator[openai.OpenAI]:
 
 def image_part(img: Image.Image) -> dict[str, object]:
     return {"type": "image_url", "image_url": {"url": data_url(img)}}
-
-
-def expected_prompt_tokens(
-    model_dir: Path, text: str, images: list[Image.Image], crops: int
-) -> int:
-    """What our processor counts for the prompt vLLM builds from the chat template."""
-    proc = AutoProcessor.from_pretrained(model_dir, trust_remote_code=True, num_crops=crops)
-    tags = "".join(f"<|image_{i + 1}|>\n" for i in range(len(images)))
-    prompt = proc.tokenizer.apply_chat_template(
-        [{"role": "user", "content": tags + text}], tokenize=False, add_generation_prompt=True
-    )
-    return int(proc(text=prompt, images=images)["input_ids"].shape[1])
 
 
 def test_text_chat(client: openai.OpenAI, vllm_engine: Engine) -> None:
@@ -146,9 +133,15 @@ def test_strict_json_schema_validates(client: openai.OpenAI, vllm_engine: Engine
     assert Reading.model_validate_json(r.choices[0].message.content or "") == parsed
 
 
-def test_third_image_over_the_limit_is_refused(client: openai.OpenAI, vllm_engine: Engine) -> None:
-    parts = [image_part(make_image(64, 64, seed)) for seed in range(3)]
-    with pytest.raises(openai.BadRequestError, match="At most 2 image"):
+def test_an_image_over_the_profile_limit_is_refused(
+    client: openai.OpenAI, vllm_engine: Engine
+) -> None:
+    """vLLM itself enforces cpu-dev's limit_mm_per_prompt (the gateway checks it first)."""
+    from serve.profiles import get_profile
+
+    limit = get_profile("cpu-dev").limit_mm_per_prompt
+    parts = [image_part(make_image(32, 32, seed)) for seed in range(limit + 1)]
+    with pytest.raises(openai.BadRequestError, match=f"At most {limit} image"):
         client.chat.completions.create(
             model=vllm_engine.model,
             messages=[{"role": "user", "content": [*parts, {"type": "text", "text": "x"}]}],

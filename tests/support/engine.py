@@ -12,12 +12,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.procs import REPO, free_port, spawn, stop_process, wait_until_healthy
 
 __all__ = [
     "REPO",
     "Engine",
+    "expected_prompt_tokens",
     "prefix_cache_counts",
     "settled_prefix_cache_counts",
     "start_engine",
@@ -115,3 +117,16 @@ def tree_rss_bytes(pid: int) -> int:
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def expected_prompt_tokens(model_dir: Path, text: str, images: list[Any], crops: int) -> int:
+    """What our processor counts for the prompt vLLM builds from the chat template (one user
+    message: the images, then ``text``)."""
+    from transformers import AutoProcessor
+
+    proc = AutoProcessor.from_pretrained(model_dir, trust_remote_code=True, num_crops=crops)
+    tags = "".join(f"<|image_{i + 1}|>\n" for i in range(len(images)))
+    prompt = proc.tokenizer.apply_chat_template(
+        [{"role": "user", "content": tags + text}], tokenize=False, add_generation_prompt=True
+    )
+    return int(proc(text=prompt, images=images)["input_ids"].shape[1])

@@ -182,9 +182,11 @@ def test_cpu_dev_plan_predicts_vllms_logged_capacity() -> None:
     assert result.kv_budget_bytes == GiB
     assert (result.block_size, result.num_blocks, result.tokens_fit) == (32, 10_922, 349_504)
     assert result.vllm_reported_tokens == 349_504
-    assert result.vllm_max_concurrency == pytest.approx(42.66, abs=0.005)
-    assert result.request_tokens == 2 * 2653 + 512 + 1024
-    assert result.concurrency == 8  # the KV holds 51; max_num_seqs caps it
+    assert result.vllm_max_concurrency == pytest.approx(21.33, abs=0.005)
+    assert result.single_request_tokens == 2653 + 512 + 1024
+    assert result.request_tokens == result.multi_request_tokens == 20 * 625 + 512 + 1024
+    assert result.concurrency_by_kv == 10_921 // (14_036 // 32 + 1) == 24
+    assert result.concurrency == 8  # max_num_seqs caps it
 
 
 def test_h100_plan_budget_is_utilisation_minus_weights_minus_overhead() -> None:
@@ -193,9 +195,9 @@ def test_h100_plan_budget_is_utilisation_minus_weights_minus_overhead() -> None:
     expected = int(0.90 * 79.18 * GiB) - 8_300_000_000 - 3 * GiB
     assert result.kv_budget_bytes == expected
     assert result.num_blocks == expected // (16 * 393_216)
-    assert result.request_tokens == 4 * 2653 + 1024 + 2048
-    assert result.concurrency_by_kv == (result.num_blocks - 1) // (-(-13_684 // 16) + 1)
-    assert result.concurrency_by_kv >= 10
+    assert result.request_tokens == 24 * 781 + 1024 + 2048 == 21_816
+    assert result.concurrency_by_kv == (result.num_blocks - 1) // (-(-21_816 // 16) + 1)
+    assert result.concurrency_by_kv >= 6
 
 
 def test_l4_fits_several_full_requests_only_thanks_to_fp8() -> None:
@@ -206,12 +208,15 @@ def test_l4_fits_several_full_requests_only_thanks_to_fp8() -> None:
 
 
 def test_plan_refuses_a_context_too_short_for_one_full_request() -> None:
-    profile = get_profile("cpu-dev").model_copy(update={"max_model_len": 4096})
+    profile = get_profile("cpu-dev").model_copy(update={"max_model_len": 12288})
     with pytest.raises(ProfileError) as err:
         plan(profile, spec=TINY_PHI3V)
     message = str(err.value)
-    assert "6,842 tokens" in message and "2 images × 2,653" in message
-    assert "max_model_len is 4,096" in message
+    assert "14,036 tokens" in message and "20 images × 625 at num_crops 3" in message
+    assert "max_model_len is 12,288" in message
+    one_image = profile.model_copy(update={"limit_mm_per_prompt": 1, "max_model_len": 4096})
+    with pytest.raises(ProfileError, match="4,189 tokens \\(1 images × 2,653 at num_crops 16"):
+        plan(one_image, spec=TINY_PHI3V)
 
 
 def test_plan_refuses_a_kv_budget_below_one_sequence() -> None:
@@ -221,8 +226,8 @@ def test_plan_refuses_a_kv_budget_below_one_sequence() -> None:
     with pytest.raises(ProfileError) as err:
         plan(profile, spec=PHI35_VISION)
     message = str(err.value)
-    assert "341 blocks" in message and "max_model_len 16,384" in message
-    assert "1,025 blocks" in message  # 16,384 / 16 + 1 for the sliding window
+    assert "341 blocks" in message and "max_model_len 24,576" in message
+    assert "1,537 blocks" in message  # 24,576 / 16 + 1 for the sliding window
 
 
 def test_plan_refuses_weights_larger_than_the_gpu_share() -> None:

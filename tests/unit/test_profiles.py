@@ -45,6 +45,33 @@ def test_named_profile_validates_and_plans(name: str) -> None:
     assert profile.served_model_name == SERVED_MODEL_NAME == "phi-3.5-vision"
 
 
+@pytest.mark.parametrize("name", ["h100-80g", "a100-80g"])
+def test_gpu_profiles_take_twenty_images_at_four_crops_in_one_request(name: str) -> None:
+    """Microsoft's multi-frame example: ~20 slides at num_crops 4 (~15,000 image tokens)."""
+    profile = get_profile(name)
+    assert profile.limit_mm_per_prompt >= 20 and profile.multi_image_num_crops == 4
+    result = plan(profile, spec=BUILTIN_SPECS[profile.architecture])
+    assert result.multi_request_tokens >= 20 * 757 >= 15_000
+    assert result.request_tokens <= profile.max_model_len
+    assert result.concurrency >= 4
+
+
+def test_cpu_dev_takes_twenty_images_within_the_tiny_checkpoints_positions() -> None:
+    """The tiny checkpoint has 16k positions: 20 images fit at num_crops 3 (CI sends 1)."""
+    profile = get_profile("cpu-dev")
+    assert profile.limit_mm_per_prompt >= 20 and profile.max_model_len == 16384
+    result = plan(profile, spec=BUILTIN_SPECS[profile.architecture])
+    assert result.multi_request_tokens == 20 * 625 + 512 + 1024 <= profile.max_model_len
+
+
+def test_l4_states_its_own_smaller_image_limit() -> None:
+    profile = get_profile("l4-24g")
+    assert profile.limit_mm_per_prompt == 8
+    assert plan(profile, spec=BUILTIN_SPECS["phi-3.5-vision"]).concurrency >= 4
+    with pytest.raises(ProfileError, match="max_model_len is 10,240"):
+        plan(_variant("l4-24g", limit_mm_per_prompt=12), spec=BUILTIN_SPECS["phi-3.5-vision"])
+
+
 def test_every_field_says_why() -> None:
     missing = [n for n, f in EngineProfile.model_fields.items() if not f.description]
     assert missing == []
@@ -68,6 +95,11 @@ def test_unknown_profile_lists_the_known_ones() -> None:
     ("changes", "message"),
     [
         ({"num_crops": 8, "max_num_crops": 4}, "num_crops 8 exceeds max_num_crops 4"),
+        ({"multi_image_num_crops": 8, "max_num_crops": 4}, "multi_image_num_crops 8 exceeds"),
+        (
+            {"enable_chunked_prefill": False, "max_num_batched_tokens": 8192},
+            "without chunked prefill max_num_batched_tokens \\(8,192\\) must cover",
+        ),
         ({"max_num_crops": 17}, "less than or equal to 16"),
         ({"max_num_batched_tokens": 2048}, "2,048 is below one worst-case image \\(2,653"),
         ({"gpu_memory_utilization": None}, "one of gpu_memory_utilization or kv_cache"),
@@ -105,7 +137,10 @@ def test_block_size_defaults_to_the_devices_and_cpu_takes_multiples_of_32() -> N
 
 
 def test_smaller_max_num_crops_allows_a_smaller_batch() -> None:
-    profile = _variant("cpu-dev", num_crops=4, max_num_crops=4, max_num_batched_tokens=781)
+    profile = _variant(
+        "cpu-dev", num_crops=4, max_num_crops=4, max_num_batched_tokens=781,
+        enable_chunked_prefill=True,
+    )  # fmt: skip
     assert profile.max_num_batched_tokens == 781
 
 

@@ -83,7 +83,10 @@ def test_plan_prints_the_arithmetic_as_an_aligned_table() -> None:
     assert "393,216 B" in rows["KV per token"]
     assert "7.73 GiB" in rows["weights"]
     assert "2,653 tokens" in rows["worst-case image"] and "grid 16×1" in rows["worst-case image"]
-    assert "13,684 tokens" in rows["one full request"]
+    assert "5,725 tokens" in rows["one-image request"]
+    assert "24 images × 781 (num_crops 4" in rows["multi-image request"]
+    assert "21,816 tokens" in rows["one full request"]
+    assert rows["concurrent requests"].split()[2] == "7"
     notes = ["built-in phi-3.5-vision", "2 × 32 layers", "num_crops 16", "blocks × block size"]
     note_columns = {line.index(note) for line in lines[1:] for note in notes if note in line}
     assert len(note_columns) == 1  # the columns line up

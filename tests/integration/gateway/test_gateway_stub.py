@@ -202,7 +202,7 @@ def _png_url(w: int = 64, h: int = 48) -> str:
             "data:image/tiff;base64,"
             + base64.b64encode(image_bytes(make_image(8, 8), "TIFF")).decode(),
             400,
-            "image_unsupported_format",
+            "document_needs_extraction",  # a TIFF is a document: the extraction API reads it
         ),
         (
             "data:image/svg+xml;base64," + base64.b64encode(b"<svg xmlns='x'/>").decode(),
@@ -239,17 +239,19 @@ def test_image_refusals_name_message_and_part(
     assert err["param"] == "messages[1].content[1].image_url"
 
 
-def test_too_many_images_is_422(stub_gateway: GatewayServer) -> None:
+def test_too_many_images_is_422_naming_the_limit(stub_gateway: GatewayServer) -> None:
+    """The default limit is cpu-dev's 20 (GATEWAY_MAX_IMAGES_PER_REQUEST): the 21st is over."""
     key = stub_gateway.create_key("img-many")
     part = {"type": "image_url", "image_url": {"url": _png_url()}}
-    body = {"model": "stub", "messages": [{"role": "user", "content": [part, part, part]}]}
+    body = {"model": "stub", "messages": [{"role": "user", "content": [part] * 21}]}
     r = httpx.post(stub_gateway.base_url + "/v1/chat/completions", json=body, headers=_auth(key))
     err = _error(r)
     assert (r.status_code, err["code"], err["param"]) == (
         422,
         "too_many_images",
-        "messages[0].content[2].image_url",
+        "messages[0].content[20].image_url",
     )
+    assert "at most 20" in str(err["message"])
 
 
 def test_valid_images_pass_and_rejections_are_counted(stub_gateway: GatewayServer) -> None:

@@ -12,7 +12,7 @@ from gateway.chat.checks import check_chat_request
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 
-S = Settings(max_tokens_cap=100, max_n=2)
+S = Settings(max_tokens_cap=100, max_n=2, max_images_per_request=2)
 IMG = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
 
 

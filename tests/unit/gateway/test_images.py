@@ -128,20 +128,28 @@ async def test_truncated_image_is_400() -> None:
 @pytest.mark.parametrize(
     "payload,label",
     [
-        (None, "TIFF"),
         (
             b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9"/>',
             "SVG",
         ),
         (b"<svg xmlns='http://www.w3.org/2000/svg'></svg>", "SVG"),
-        (b"%PDF-1.7\n", "PDF"),
     ],
 )
-async def test_unsupported_formats_are_400(payload: bytes | None, label: str) -> None:
-    data = _encode("TIFF") if payload is None else payload
-    err = await _reject(_data_url(data, "image/whatever"))
+async def test_unsupported_formats_are_400(payload: bytes, label: str) -> None:
+    err = await _reject(_data_url(payload, "image/whatever"))
     assert (err.status, err.code) == (400, "image_unsupported_format")
     assert label in err.message
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("payload", "label"), [(None, "TIFF"), (b"%PDF-1.7\n%%EOF", "PDF")])
+async def test_documents_are_400s_pointing_to_the_extraction_api(
+    payload: bytes | None, label: str
+) -> None:
+    data = _encode("TIFF") if payload is None else payload
+    err = await _reject(_data_url(data, "application/pdf"))
+    assert (err.status, err.code) == (400, "document_needs_extraction")
+    assert label in err.message and "/v1/extract/" in err.message
 
 
 @pytest.mark.anyio

@@ -18,7 +18,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.upstream_url == "http://127.0.0.1:8000"
     assert (s.host, s.port) == ("127.0.0.1", 8080)
     assert s.max_image_bytes == 20 * MIB and s.max_image_pixels == 50_000_000
-    assert s.max_images_per_request == 2
+    assert s.max_images_per_request == 20
     assert s.allow_private_fetch is False and s.metrics_public is False
     assert s.fetch_allowed_hosts == []
     assert 0 < s.key_cache_ttl_s <= 1
