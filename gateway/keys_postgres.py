@@ -26,7 +26,15 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .keys import KEY_PATTERN, PREFIX_LEN, KeyRecord, KeyStoreError, check_new_key, hash_key, new_key
+from .keys import (
+    KEY_PATTERN,
+    PREFIX_LEN,
+    KeyRecord,
+    KeyStoreError,
+    check_new_key,
+    hash_key,
+    new_key,
+)
 from .keystore import KeyStoreUnavailable
 from .migrations import POSTGRES_MIGRATIONS, migrate_postgres, postgres_version
 
@@ -76,7 +84,8 @@ class PostgresKeys:
             async with self.pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise KeyStoreUnavailable(f"the key database cannot be reached: {_reason(exc)}") from exc
+            reason = _reason(exc)
+            raise KeyStoreUnavailable(f"the key database cannot be reached: {reason}") from exc
 
     async def lookup(self, key: str) -> KeyRecord | None:
         if not KEY_PATTERN.fullmatch(key):
