@@ -8,7 +8,8 @@ output of ``keys create``.
 Its schema is versioned (``migrations.py``); opening a store brings the file up to date, which
 is safe for SQLite (one ``BEGIN IMMEDIATE`` transaction). The file is opened in WAL mode, so
 several gateway workers (and the CLI) share it: readers never wait for a writer, and a
-revocation written by the CLI is seen by the next lookup in every process. ``KeyStore`` opens one connection per instance; use it from one thread.
+revocation written by the CLI is seen by the next lookup in every process. ``KeyStore`` opens
+one connection per instance; use it from one thread.
 
     store = KeyStore(Path("gateway-keys.db"))
     key = store.create("alice", scopes=("chat",), rpm=60)   # show `key` once
