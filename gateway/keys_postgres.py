@@ -15,6 +15,7 @@ becomes ``KeyStoreUnavailable``; the caller decides what a request gets then (se
 
 from __future__ import annotations
 
+import builtins
 import hmac
 import logging
 import math
@@ -153,7 +154,7 @@ class PostgresKeys:
             raise KeyStoreError(f"no active key with {column} {name_or_prefix!r}")
         return KeyRecord.from_row(row)
 
-    async def migrate(self) -> list[int]:
+    async def migrate(self) -> builtins.list[int]:
         async with self._conn() as conn:
             applied = await migrate_postgres(conn)
         if applied:

@@ -15,6 +15,7 @@ cannot be reached, which the gateway turns into a 503, never a 500.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -60,7 +61,7 @@ class KeyBackend(Protocol):
         """Revoke the active key with this name, or the key with this prefix."""
         ...
 
-    async def migrate(self) -> list[int]:
+    async def migrate(self) -> builtins.list[int]:
         """Apply pending schema versions; the versions applied now."""
         ...
 
@@ -93,13 +94,13 @@ class SqliteKeys:
             name, scopes=scopes, rpm=rpm, max_concurrent=max_concurrent, expires_at=expires_at
         )
 
-    async def list(self) -> list[KeyRecord]:
+    async def list(self) -> builtins.list[KeyRecord]:
         return self.store.list()
 
     async def revoke(self, name_or_prefix: str) -> KeyRecord:
         return self.store.revoke(name_or_prefix)
 
-    async def migrate(self) -> list[int]:
+    async def migrate(self) -> builtins.list[int]:
         return migrate_sqlite(self.store._db)
 
     async def schema_version(self) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
@@ -120,7 +120,7 @@ def migrate_sqlite(
     return applied
 
 
-async def postgres_version(conn: psycopg.AsyncConnection[object]) -> int:
+async def postgres_version(conn: psycopg.AsyncConnection[Any]) -> int:
     """The newest applied version, 0 for an empty database."""
     cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
     row = await cur.fetchone()
@@ -132,7 +132,7 @@ async def postgres_version(conn: psycopg.AsyncConnection[object]) -> int:
 
 
 async def migrate_postgres(
-    conn: psycopg.AsyncConnection[object],
+    conn: psycopg.AsyncConnection[Any],
     migrations: tuple[Migration, ...] = POSTGRES_MIGRATIONS,
 ) -> list[int]:
     """Apply what the database lacks, serialised between replicas by an advisory lock."""
