@@ -75,8 +75,8 @@ class KeyBackend(Protocol):
 class SqliteKeys:
     """``KeyBackend`` over the SQLite ``KeyStore`` (which migrates the file when it opens)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.store = KeyStore(path)
+    def __init__(self, path: Path | str | KeyStore) -> None:
+        self.store = path if isinstance(path, KeyStore) else KeyStore(path)
 
     async def lookup(self, key: str) -> KeyRecord | None:
         return self.store.lookup(key)
