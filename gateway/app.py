@@ -1,9 +1,11 @@
 """``create_app(settings)`` wires the gateway: state, routers, error handlers, observer.
 
-State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the SQLite store),
-``auth`` (key cache + limiter), ``metrics``, and, while the app runs, ``upstream`` (the pooled
+State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the key store, SQLite
+or PostgreSQL), ``auth`` (key cache + limiter, in-process or Redis; ``auth.access``),
+``metrics``, and, while the app runs, ``upstream`` (the pooled
 aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
-fetches), both owned by the lifespan, which also runs the replicas' health checks. What
+fetches), both owned by the lifespan, which also runs the replicas' health checks and the key
+store's tasks (migrations, lease refresh, revocation channel). What
 belongs to one request lives on its ``RequestRecord`` (``record.py``).
 
 A new API is one more feature package with a router, added to ``DEFAULT_ROUTERS``; it reuses
@@ -26,7 +28,7 @@ from fastapi import APIRouter, FastAPI
 from PIL import Image
 
 from . import auth, chat, extract, ops, playground, responses
-from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
+from .auth import SECURITY_SCHEMES, build_access, run_access
 from .errors import install_error_handlers
 from .images import make_fetch_client
 from .metrics import GatewayMetrics
@@ -66,13 +68,13 @@ def create_app(
         # One replica is always chosen anyway, so only a real set needs the polling.
         polls = [asyncio.create_task(poll_forever(upstream, settings))] if len(replicas) > 1 else []
         try:
-            yield
+            async with run_access(access, settings):
+                yield
         finally:
             for task in polls:
                 task.cancel()
             await session.close()
             await fetch_client.aclose()
-            app.state.keys.close()
 
     app = FastAPI(
         title="Vision gateway",
@@ -82,8 +84,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = GatewayMetrics()
-    app.state.keys = KeyStore(settings.keys_db)
-    app.state.auth = Authenticator(KeyCache(app.state.keys, settings.key_cache_ttl_s), KeyLimiter())
+    access = build_access(settings, app.state.metrics)
+    app.state.keys, app.state.auth = access.keys, access.auth
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)

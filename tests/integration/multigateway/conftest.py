@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.keystore import KeyBackend, open_key_store
+from gateway.auth.store import KeyBackend, open_key_store
 from tests.support.pg import PostgresServer
 from tests.support.redis_server import RedisServer
 

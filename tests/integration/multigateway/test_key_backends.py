@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from gateway.keys import PREFIX_LEN, KeyStoreError
-from gateway.keystore import KeyBackend, open_key_store
+from gateway.auth.keys import PREFIX_LEN, KeyStoreError
+from gateway.auth.store import KeyBackend, open_key_store
 
 from .conftest import BOTH_STORES
 

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.auth.revocation import listen_for_revocations, publish_revocation
+from gateway.auth.shared_limits import RedisLimiter
 from gateway.errors import GatewayError
 from gateway.metrics import GatewayMetrics
-from gateway.revocation import listen_for_revocations, publish_revocation
-from gateway.shared_limits import RedisLimiter
 from tests.support.procs import free_port
 from tests.support.redis_server import RedisServer
 

@@ -18,7 +18,7 @@ warning is logged (at most every 10 s) and ``gateway_limiter_errors_total`` coun
     limiter = RedisLimiter(redis.asyncio.Redis.from_url(url), metrics)
     await limiter.check_rate("alice", 60)        # GatewayError(429) with Retry-After
     lease = await limiter.acquire("alice", 2)    # GatewayError(429) when 2 are running
-    lease.release()                              # idempotent; the ZREM runs in the background
+    lease.release()              # a leases.Lease: idempotent; the ZREM runs in the background
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .errors import GatewayError
+from ..errors import ErrorCode, GatewayError
+from ..leases import NO_LEASE, Lease
 from .limits import WINDOW_S, concurrency_exceeded, rate_exceeded
 
-__all__ = ["RedisLease", "RedisLimiter", "FailMode"]
+__all__ = ["RedisLimiter", "FailMode"]
 
 log = logging.getLogger("gateway.limits")
 
@@ -89,35 +90,6 @@ return held
 _WARN_EVERY_S = 10.0
 
 
-class RedisLease:
-    """One in-flight request's slot in Redis; ``release`` gives it back exactly once."""
-
-    __slots__ = ("_limiter", "_key", "_id", "_open")
-
-    def __init__(self, limiter: RedisLimiter, key: str, lease_id: str) -> None:
-        self._limiter = limiter
-        self._key = key
-        self._id = lease_id
-        self._open = True
-
-    def release(self) -> None:
-        if self._open:
-            self._open = False
-            self._limiter._release(self)
-
-
-class _NoLease:
-    """The slot of an unlimited key, or of a request admitted while Redis was unreachable."""
-
-    __slots__ = ()
-
-    def release(self) -> None:
-        pass
-
-
-NO_LEASE = _NoLease()
-
-
 class RedisLimiter:
     """``check_rate`` and ``acquire`` against Redis; see the module docstring."""
 
@@ -138,7 +110,7 @@ class RedisLimiter:
         self._rate = client.register_script(_RATE)
         self._acquire = client.register_script(_ACQUIRE)
         self._refresh = client.register_script(_REFRESH)
-        self._open: dict[str, dict[str, RedisLease]] = {}
+        self._open: dict[str, set[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = count()
         self._tag = f"{os.uname().nodename}:{os.getpid()}:{time.time_ns()}:"
@@ -160,7 +132,7 @@ class RedisLimiter:
         if not admitted:
             raise rate_exceeded(rpm, max(1, math.ceil(int(wait_ms) / 1000)))
 
-    async def acquire(self, name: str, limit: int | None) -> RedisLease | _NoLease:
+    async def acquire(self, name: str, limit: int | None) -> Lease:
         """Take an in-flight slot, or raise 429 when ``limit`` requests are already running."""
         if limit is None:
             return NO_LEASE
@@ -173,9 +145,8 @@ class RedisLimiter:
             return NO_LEASE
         if not taken:
             raise concurrency_exceeded(limit)
-        lease = RedisLease(self, key, lease_id)
-        self._open.setdefault(key, {})[lease_id] = lease
-        return lease
+        self._open.setdefault(key, set()).add(lease_id)
+        return Lease(lambda: self._release(key, lease_id))
 
     def open_leases(self) -> int:
         return sum(len(leases) for leases in self._open.values())
@@ -199,13 +170,13 @@ class RedisLimiter:
             await asyncio.sleep(period)
             await self.refresh()
 
-    def _release(self, lease: RedisLease) -> None:
-        leases = self._open.get(lease._key)
+    def _release(self, key: str, lease_id: str) -> None:
+        leases = self._open.get(key)
         if leases is not None:
-            leases.pop(lease._id, None)
+            leases.discard(lease_id)
             if not leases:
-                del self._open[lease._key]
-        task = asyncio.get_running_loop().create_task(self._remove(lease._key, lease._id))
+                del self._open[key]
+        task = asyncio.get_running_loop().create_task(self._remove(key, lease_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -232,6 +203,6 @@ class RedisLimiter:
                 503,
                 "rate limits cannot be checked right now (limiter unavailable); retry shortly",
                 type="service_unavailable",
-                code="limiter_unavailable",
+                code=ErrorCode.LIMITER_UNAVAILABLE,
                 headers={"Retry-After": "1"},
             ) from exc

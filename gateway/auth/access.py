@@ -21,12 +21,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from .auth import Authenticator, LocalLimiter
-from .key_cache import KeyCache
-from .keystore import KeyBackend, KeyStoreUnavailable, is_postgres_url, open_key_store
+from ..settings import Settings
+from .admission import Authenticator, LocalLimiter
+from .cache import KeyCache
 from .revocation import listen_for_revocations
-from .settings import Settings
 from .shared_limits import RedisLimiter
+from .store import KeyBackend, KeyStoreUnavailable, is_postgres_url, open_key_store
 
 __all__ = ["Access", "build_access", "redis_client", "run_access"]
 

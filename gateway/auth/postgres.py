@@ -6,7 +6,7 @@ taken from the pool (one round trip, and only on key-cache misses), so connectio
 database restart are replaced rather than failing a request, and the gateway recovers by
 itself when the database returns. Anything that means "the database cannot be reached"
 becomes ``KeyStoreUnavailable``; the caller decides what a request gets then (see
-``key_cache.KeyCache``).
+``cache.KeyCache``).
 
     store = PostgresKeys("postgresql://gw:secret@db:5432/gateway")
     await store.migrate()
@@ -36,8 +36,8 @@ from .keys import (
     hash_key,
     new_key,
 )
-from .keystore import KeyStoreUnavailable
 from .migrations import POSTGRES_MIGRATIONS, migrate_postgres, postgres_version
+from .store import KeyStoreUnavailable
 
 __all__ = ["PostgresKeys"]
 

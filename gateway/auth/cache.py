@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .errors import GatewayError
+from ..errors import ErrorCode, GatewayError
 from .keys import KeyRecord, hash_key
-from .keystore import KeyBackend, KeyStoreUnavailable
+from .store import KeyBackend, KeyStoreUnavailable
 
 __all__ = ["KeyCache", "store_unavailable"]
 
@@ -31,7 +31,7 @@ def store_unavailable() -> GatewayError:
         503,
         "the key store is unreachable and this API key was not seen recently; retry shortly",
         type="service_unavailable",
-        code="key_store_unavailable",
+        code=ErrorCode.KEY_STORE_UNAVAILABLE,
         headers={"Retry-After": "1"},
     )
 

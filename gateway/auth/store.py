@@ -120,7 +120,7 @@ def open_key_store(
     """A PostgreSQL store for a ``postgresql://`` URL, else a SQLite file at ``target``.
     The PostgreSQL pool connects lazily: call ``open()`` on it, or just use it."""
     if is_postgres_url(target):
-        from .keys_postgres import PostgresKeys
+        from .postgres import PostgresKeys
 
         return PostgresKeys(str(target), pool_size=pool_size, timeout_s=timeout_s)
     return SqliteKeys(target)
