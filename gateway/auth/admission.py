@@ -61,6 +61,10 @@ class Limiter(Protocol):
 
     async def acquire(self, name: str, limit: int | None) -> Lease: ...
 
+    async def admit(self, name: str, rpm: int | None, limit: int | None) -> Lease:
+        """``check_rate`` then ``acquire`` (the Redis one in a single round trip)."""
+        ...
+
 
 class LocalLimiter:
     """The in-process ``KeyLimiter`` behind the async ``Limiter`` interface."""
@@ -72,6 +76,10 @@ class LocalLimiter:
         self.limiter.check_rate(name, rpm)
 
     async def acquire(self, name: str, limit: int | None) -> Lease:
+        return self.limiter.acquire(name, limit)
+
+    async def admit(self, name: str, rpm: int | None, limit: int | None) -> Lease:
+        self.limiter.check_rate(name, rpm)
         return self.limiter.acquire(name, limit)
 
 
@@ -132,8 +140,7 @@ async def admit(request: Request, scope: str | None) -> KeyRecord:
     record.key_name = key.name
     if scope is not None:
         auth.authorize(key, scope)
-    await auth.limiter.check_rate(key.name, key.rpm)
-    record.hold(await auth.limiter.acquire(key.name, key.max_concurrent))
+    record.hold(await auth.limiter.admit(key.name, key.rpm, key.max_concurrent))
     return key
 
 

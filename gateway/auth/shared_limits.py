@@ -1,8 +1,10 @@
 """Per-key rpm and concurrency limits shared by every worker and replica, kept in Redis
 (or Valkey) when ``GATEWAY_REDIS_URL`` is set.
 
-Each check is one Lua script, so it is atomic on the server and costs one round trip. Both use
-the server's clock (``TIME``), so replicas with skewed clocks still agree.
+Admission is one Lua script (``admit``: both checks), so it is atomic on the server and costs
+one round trip; it uses the server's clock (``TIME``), so replicas with skewed clocks still
+agree. A key's two sorted sets share a hash tag (``gateway:{name}:rpm``, ``…:conc``), so the
+script also runs on Redis Cluster.
 
 * **rpm**: a sliding 60 s window, exact like the in-process ``KeyLimiter``: a sorted set of
   request times per key; over the limit the answer carries when the oldest one leaves.
@@ -16,8 +18,7 @@ still checked against the key store) admits the request, ``closed`` answers 503.
 warning is logged (at most every 10 s) and ``gateway_limiter_errors_total`` counts it.
 
     limiter = RedisLimiter(redis.asyncio.Redis.from_url(url), metrics)
-    await limiter.check_rate("alice", 60)        # GatewayError(429) with Retry-After
-    lease = await limiter.acquire("alice", 2)    # GatewayError(429) when 2 are running
+    lease = await limiter.admit("alice", rpm=60, limit=2)   # GatewayError(429), Retry-After
     lease.release()              # a leases.Lease: idempotent; the ZREM runs in the background
 """
 
@@ -73,6 +74,33 @@ return 1
 """
 )
 
+# Both checks in one round trip, in the in-process order (a request refused for concurrency
+# still counts against rpm). KEYS rpm zset, lease zset; ARGV rpm (0: none), window ms, member,
+# limit (0: none), lease ttl ms, lease id. -> {1, 0} admitted, {0, ms} over rpm, {-1, 0} full
+_ADMIT = (
+    _NOW_MS
+    + """
+local rpm, limit = tonumber(ARGV[1]), tonumber(ARGV[4])
+if rpm > 0 then
+  local window = tonumber(ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[1]) >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    return {0, tonumber(oldest[2]) + window - now}
+  end
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+if limit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) >= limit then return {-1, 0} end
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[6])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+end
+return {1, 0}
+"""
+)
+
 # KEYS[1] lease zset; ARGV ttl ms, lease ids... -> leases still held (XX: a lease that already
 # expired and was dropped is not brought back; its request keeps running, uncounted)
 _REFRESH = (
@@ -109,12 +137,40 @@ class RedisLimiter:
         self.prefix = prefix
         self._rate = client.register_script(_RATE)
         self._acquire = client.register_script(_ACQUIRE)
+        self._admit = client.register_script(_ADMIT)
         self._refresh = client.register_script(_REFRESH)
         self._open: dict[str, set[str]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._to_remove: list[tuple[str, str]] = []
+        self._remover: asyncio.Task[None] | None = None
         self._ids = count()
         self._tag = f"{os.uname().nodename}:{os.getpid()}:{time.time_ns()}:"
         self._warned_at = -math.inf
+
+    async def admit(self, name: str, rpm: int | None, limit: int | None) -> Lease:
+        """``check_rate`` and ``acquire`` in one script: one round trip per request."""
+        if rpm is None and limit is None:
+            return NO_LEASE
+        key, lease_id = f"{self.prefix}{{{name}}}:conc", self._tag + str(next(self._ids))
+        try:
+            admitted, wait_ms = await self._admit(
+                keys=[f"{self.prefix}{{{name}}}:rpm", key],
+                args=[
+                    rpm or 0,
+                    int(WINDOW_S * 1000),
+                    lease_id,
+                    limit or 0,
+                    self.lease_ttl_ms,
+                    lease_id,
+                ],
+            )
+        except RedisError as exc:
+            self._unreachable(exc)
+            return NO_LEASE
+        if admitted == 0:
+            raise rate_exceeded(rpm or 0, max(1, math.ceil(int(wait_ms) / 1000)))
+        if admitted == -1:
+            raise concurrency_exceeded(limit or 0)
+        return self._hold(key, lease_id) if limit is not None else NO_LEASE
 
     async def check_rate(self, name: str, rpm: int | None) -> None:
         """Count one request against ``rpm`` in the last 60 s, or raise 429 with Retry-After."""
@@ -124,7 +180,7 @@ class RedisLimiter:
         window_ms = int(WINDOW_S * 1000)
         try:
             admitted, wait_ms = await self._rate(
-                keys=[f"{self.prefix}rpm:{name}"], args=[rpm, window_ms, member]
+                keys=[f"{self.prefix}{{{name}}}:rpm"], args=[rpm, window_ms, member]
             )
         except RedisError as exc:
             self._unreachable(exc)
@@ -136,8 +192,7 @@ class RedisLimiter:
         """Take an in-flight slot, or raise 429 when ``limit`` requests are already running."""
         if limit is None:
             return NO_LEASE
-        key = f"{self.prefix}conc:{name}"
-        lease_id = self._tag + str(next(self._ids))
+        key, lease_id = f"{self.prefix}{{{name}}}:conc", self._tag + str(next(self._ids))
         try:
             taken = await self._acquire(keys=[key], args=[limit, self.lease_ttl_ms, lease_id])
         except RedisError as exc:
@@ -145,6 +200,9 @@ class RedisLimiter:
             return NO_LEASE
         if not taken:
             raise concurrency_exceeded(limit)
+        return self._hold(key, lease_id)
+
+    def _hold(self, key: str, lease_id: str) -> Lease:
         self._open.setdefault(key, set()).add(lease_id)
         return Lease(lambda: self._release(key, lease_id))
 
@@ -171,20 +229,27 @@ class RedisLimiter:
             await self.refresh()
 
     def _release(self, key: str, lease_id: str) -> None:
+        """Forget the lease here at once; remove it in Redis soon. Releases are batched into
+        one pipeline by one task, so a burst of responses costs one connection, not one each."""
         leases = self._open.get(key)
         if leases is not None:
             leases.discard(lease_id)
             if not leases:
                 del self._open[key]
-        task = asyncio.get_running_loop().create_task(self._remove(key, lease_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._to_remove.append((key, lease_id))
+        if self._remover is None or self._remover.done():
+            self._remover = asyncio.get_running_loop().create_task(self._remove_released())
 
-    async def _remove(self, key: str, lease_id: str) -> None:
-        try:
-            await self.client.zrem(key, lease_id)
-        except RedisError as exc:  # the lease expires by itself
-            self._unreachable(exc, closed_refuses=False)
+    async def _remove_released(self) -> None:
+        while self._to_remove:
+            batch, self._to_remove = self._to_remove, []
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for key, lease_id in batch:
+                        pipe.zrem(key, lease_id)
+                    await pipe.execute()
+            except RedisError as exc:  # those leases expire by themselves
+                self._unreachable(exc, closed_refuses=False)
 
     def _unreachable(self, exc: Exception, *, closed_refuses: bool = True) -> None:
         if self.metrics is not None:

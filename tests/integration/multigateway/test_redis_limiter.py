@@ -127,3 +127,20 @@ async def test_revocations_reach_every_listener(clean_redis: RedisServer) -> Non
             task.cancel()
         await asyncio.gather(*listeners, return_exceptions=True)
         await client.aclose()
+
+
+async def test_admit_checks_both_limits_in_one_script(replicas: list[RedisLimiter]) -> None:
+    a, b = replicas
+    held = [await a.admit("alice", 3, 2), await b.admit("alice", 3, 2)]
+    with pytest.raises(GatewayError) as full:
+        await a.admit("alice", 3, 2)
+    assert full.value.code == "concurrency_limit_exceeded"  # and it counted against rpm
+    with pytest.raises(GatewayError) as over:
+        await b.admit("alice", 3, 2)
+    assert over.value.code == "rate_limit_exceeded"
+    for lease in held:
+        lease.release()
+    await asyncio.sleep(0.05)
+    assert await a.client.zcard("gateway:{alice}:conc") == 0  # the batched release ran
+    free = await a.admit("bob", None, None)  # nothing to count: no round trip, no lease
+    assert not free.held

@@ -17,7 +17,7 @@ from tests.support.redis_server import RedisServer
 
 from .gateways import HoldingRequests, chat, error_code, wait_for
 
-LEASE_TTL_S = 1.5
+LEASE_TTL_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +122,12 @@ def test_a_killed_gateways_slots_expire_within_the_lease_ttl(
         doomed.proc.kill()  # SIGKILL: no release, no more refreshes
         doomed.proc.wait()
         killed_at = time.monotonic()
-        wait_for(lambda: chat(a, key).status_code == 200, "the dead gateway's slots", 10)
-        freed_after = time.monotonic() - killed_at
-        assert freed_after <= LEASE_TTL_S + 0.5, freed_after
-        print(f"slots of the killed gateway freed {freed_after:.2f} s after the kill")
+        assert chat(a, key).status_code == 429, "a dead gateway's leases outlive it, briefly"
+        # Its last refresh was at most a third of the TTL before the kill, so by one TTL after
+        # the kill (plus the margin of one refresh period) both slots must be free again.
+        time.sleep(max(0.0, killed_at + LEASE_TTL_S + LEASE_TTL_S / 3 - time.monotonic()))
+        holding.hold(a, key, count=2)  # both slots at once: neither is still taken
+        assert holding.release()[-2:] == [200, 200]
     finally:
         doomed.stop()
     httpx.get(stub.base_url + "/stub/release")
