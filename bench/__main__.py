@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.prefix_cache",
     "bench.routing_affinity",
     "bench.logprobs",
+    "bench.shared_limits",
 ]
 """Modules with a ``--out FOLDER`` command line, run in this order."""
 
