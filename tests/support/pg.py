@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -60,7 +61,7 @@ def _as_server_user() -> dict[str, object]:
     """``Popen`` options that drop root to ``nobody`` (nothing when we are not root)."""
     if os.geteuid() != 0:
         return {}
-    return {"user": _USER, "group": "nogroup", "extra_groups": []}
+    return {"user": _USER, "group": pwd.getpwnam(_USER).pw_gid, "extra_groups": []}
 
 
 @dataclass
