@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -69,25 +70,42 @@ async def _create_key(target: str) -> str:
         await store.close()
 
 
-async def _admission_us(env: dict[str, str], key: str, count: int) -> list[float]:
-    """Time the gateway's admission steps in this process, one at a time (microseconds)."""
-    settings = Settings(
-        keys_db=env["GATEWAY_KEYS_DB"],
-        redis_url=env.get("GATEWAY_REDIS_URL"),  # type: ignore[arg-type]
-    )
-    access = build_access(settings, GatewayMetrics())
-    auth, header = access.auth, f"Bearer {key}"
-    times: list[float] = []
-    async with run_access(access, settings):
-        for i in range(count + count // 10):
-            start = time.perf_counter()
-            record = await auth.authenticate(header)
-            lease = await auth.limiter.admit(record.name, record.rpm, record.max_concurrent)
-            elapsed = time.perf_counter() - start
-            lease.release()
-            await asyncio.sleep(0)  # let a background release run, as between requests
-            if i >= count // 10:  # the first tenth warms up
-                times.append(elapsed * 1e6)
+async def _admission_us(
+    envs: dict[str, dict[str, str]], keys: dict[str, str], count: int, rounds: int
+) -> dict[str, list[float]]:
+    """Time the gateway's admission (key lookup through the cache, then the limits) in this
+    process, one at a time, in microseconds; the configurations take turns in blocks so that
+    a busy neighbour slows both alike. ``ping`` is one bare Redis round trip, for scale."""
+    times: dict[str, list[float]] = {c: [] for c in (*CONFIGS, "ping")}
+    async with AsyncExitStack() as stack:
+        ready = {}
+        for config in CONFIGS:
+            settings = Settings(
+                keys_db=envs[config]["GATEWAY_KEYS_DB"],
+                redis_url=envs[config].get("GATEWAY_REDIS_URL"),  # type: ignore[arg-type]
+            )
+            access = build_access(settings, GatewayMetrics())
+            await stack.enter_async_context(run_access(access, settings))
+            ready[config] = access
+        redis = ready["shared"].redis
+        assert redis is not None
+        block = max(1, count // rounds)
+        for _ in range(rounds):
+            for config in CONFIGS:
+                auth, header = ready[config].auth, f"Bearer {keys[config]}"
+                for i in range(block + block // 10):
+                    start = time.perf_counter()
+                    record = await auth.authenticate(header)
+                    lease = await auth.limiter.admit(record.name, record.rpm, record.max_concurrent)
+                    elapsed = time.perf_counter() - start
+                    lease.release()
+                    await asyncio.sleep(0)  # let a background release run, as between requests
+                    if i >= block // 10:  # the first tenth of each block warms up
+                        times[config].append(elapsed * 1e6)
+            for _ in range(block // 4):
+                start = time.perf_counter()
+                await redis.ping()
+                times["ping"].append((time.perf_counter() - start) * 1e6)
     return times
 
 
@@ -136,6 +154,7 @@ def _report(
         }
     local, shared = summary["local"], summary["shared"]
     ratios = {
+        "redis_ping_p50_us": round(_pct(admission["ping"], 0.50), 1),
         "added_p50_ms_at_1": round(shared["p50_ms_at_1"] - local["p50_ms_at_1"], 3),
         "admission_added_p50_us": round(shared["admission_p50_us"] - local["admission_p50_us"], 1),
         "throughput_kept_at_16": round(shared["rps_at_16"] / local["rps_at_16"], 3),
@@ -166,7 +185,8 @@ def _report(
             *rows,
             "",
             f"Redis adds {ratios['added_p50_ms_at_1']:+.3f} ms at p50 end to end with 1 in flight "
-            f"({ratios['admission_added_p50_us']:+.0f} µs to admission alone); at 16 in flight "
+            f"({ratios['admission_added_p50_us']:+.0f} µs to admission alone, where one bare "
+            f"Redis PING took {ratios['redis_ping_p50_us']:.0f} µs at p50); at 16 in flight "
             f"the shared gateway keeps {ratios['throughput_kept_at_16']:.0%} of the local one's "
             "requests/s.",
             "",
@@ -223,9 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             wait_until_healthy(
                 f"http://127.0.0.1:{ports[name]}/health", proc, 60, work / f"{name}.log"
             )
-        admission = {
-            c: asyncio.run(_admission_us(envs[c], keys[c], args.admissions)) for c in CONFIGS
-        }
+        admission = asyncio.run(_admission_us(envs, keys, args.admissions, args.rounds))
         results = asyncio.run(
             _end_to_end(ports, keys, args.requests, args.requests_16, args.rounds)
         )

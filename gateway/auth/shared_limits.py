@@ -39,7 +39,7 @@ from ..errors import ErrorCode, GatewayError
 from ..leases import NO_LEASE, Lease
 from .limits import WINDOW_S, concurrency_exceeded, rate_exceeded
 
-__all__ = ["RedisLimiter", "FailMode"]
+__all__ = ["RedisLimiter", "FailMode", "RELEASE_DELAY_S"]
 
 log = logging.getLogger("gateway.limits")
 
@@ -47,40 +47,17 @@ FailMode = Literal["open", "closed"]
 
 _NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
 
-# KEYS[1] window zset; ARGV rpm, window ms, member. -> {admitted 0|1, ms until a slot frees}
-_RATE = (
-    _NOW_MS
-    + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(oldest[2]) + tonumber(ARGV[2]) - now}
-end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, 0}
-"""
-)
-
-# KEYS[1] lease zset; ARGV limit, ttl ms, lease id. -> 1 taken, 0 full
-_ACQUIRE = (
-    _NOW_MS
-    + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-)
-
-# Both checks in one round trip, in the in-process order (a request refused for concurrency
-# still counts against rpm). KEYS rpm zset, lease zset; ARGV rpm (0: none), window ms, member,
-# limit (0: none), lease ttl ms, lease id. -> {1, 0} admitted, {0, ms} over rpm, {-1, 0} full
+# Admission: both checks in one round trip, in the in-process order (a request refused for
+# concurrency still counts against rpm); either check alone when the other limit is 0.
+# KEYS rpm zset, lease zset; ARGV rpm (0: none), window ms, member, limit (0: none), lease
+# ttl ms, lease id, then ids of this key's released leases to remove first (piggybacked: a
+# request after a release costs one round trip, not two). -> {1, 0} admitted, {0, ms} over
+# rpm, {-1, 0} full
 _ADMIT = (
     _NOW_MS
     + """
 local rpm, limit = tonumber(ARGV[1]), tonumber(ARGV[4])
+for i = 7, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
 if rpm > 0 then
   local window = tonumber(ARGV[2])
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -116,6 +93,8 @@ return held
 )
 
 _WARN_EVERY_S = 10.0
+RELEASE_DELAY_S = 0.02
+"""A released slot is free for this process at once, for other processes within this long."""
 
 
 class RedisLimiter:
@@ -135,13 +114,12 @@ class RedisLimiter:
         self.fail_mode: FailMode = fail_mode
         self.lease_ttl_ms = max(1, int(lease_ttl_s * 1000))
         self.prefix = prefix
-        self._rate = client.register_script(_RATE)
-        self._acquire = client.register_script(_ACQUIRE)
         self._admit = client.register_script(_ADMIT)
         self._refresh = client.register_script(_REFRESH)
         self._open: dict[str, set[str]] = {}
-        self._to_remove: list[tuple[str, str]] = []
-        self._remover: asyncio.Task[None] | None = None
+        self._released: dict[str, list[str]] = {}
+        self._flush: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
         self._ids = count()
         self._tag = f"{os.uname().nodename}:{os.getpid()}:{time.time_ns()}:"
         self._warned_at = -math.inf
@@ -151,6 +129,7 @@ class RedisLimiter:
         if rpm is None and limit is None:
             return NO_LEASE
         key, lease_id = f"{self.prefix}{{{name}}}:conc", self._tag + str(next(self._ids))
+        released = self._released.pop(key, [])
         try:
             admitted, wait_ms = await self._admit(
                 keys=[f"{self.prefix}{{{name}}}:rpm", key],
@@ -161,6 +140,7 @@ class RedisLimiter:
                     limit or 0,
                     self.lease_ttl_ms,
                     lease_id,
+                    *released,
                 ],
             )
         except RedisError as exc:
@@ -174,33 +154,11 @@ class RedisLimiter:
 
     async def check_rate(self, name: str, rpm: int | None) -> None:
         """Count one request against ``rpm`` in the last 60 s, or raise 429 with Retry-After."""
-        if rpm is None:
-            return
-        member = self._tag + str(next(self._ids))
-        window_ms = int(WINDOW_S * 1000)
-        try:
-            admitted, wait_ms = await self._rate(
-                keys=[f"{self.prefix}{{{name}}}:rpm"], args=[rpm, window_ms, member]
-            )
-        except RedisError as exc:
-            self._unreachable(exc)
-            return
-        if not admitted:
-            raise rate_exceeded(rpm, max(1, math.ceil(int(wait_ms) / 1000)))
+        await self.admit(name, rpm, None)
 
     async def acquire(self, name: str, limit: int | None) -> Lease:
         """Take an in-flight slot, or raise 429 when ``limit`` requests are already running."""
-        if limit is None:
-            return NO_LEASE
-        key, lease_id = f"{self.prefix}{{{name}}}:conc", self._tag + str(next(self._ids))
-        try:
-            taken = await self._acquire(keys=[key], args=[limit, self.lease_ttl_ms, lease_id])
-        except RedisError as exc:
-            self._unreachable(exc)
-            return NO_LEASE
-        if not taken:
-            raise concurrency_exceeded(limit)
-        return self._hold(key, lease_id)
+        return await self.admit(name, None, limit)
 
     def _hold(self, key: str, lease_id: str) -> Lease:
         self._open.setdefault(key, set()).add(lease_id)
@@ -229,27 +187,33 @@ class RedisLimiter:
             await self.refresh()
 
     def _release(self, key: str, lease_id: str) -> None:
-        """Forget the lease here at once; remove it in Redis soon. Releases are batched into
-        one pipeline by one task, so a burst of responses costs one connection, not one each."""
+        """Forget the lease here at once; remove it in Redis with the next admission of the
+        same key, or within ``RELEASE_DELAY_S`` in one pipeline with every other release."""
         leases = self._open.get(key)
         if leases is not None:
             leases.discard(lease_id)
             if not leases:
                 del self._open[key]
-        self._to_remove.append((key, lease_id))
-        if self._remover is None or self._remover.done():
-            self._remover = asyncio.get_running_loop().create_task(self._remove_released())
+        self._released.setdefault(key, []).append(lease_id)
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(RELEASE_DELAY_S, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush = None
+        if self._released:
+            task = asyncio.get_running_loop().create_task(self._remove_released())
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
 
     async def _remove_released(self) -> None:
-        while self._to_remove:
-            batch, self._to_remove = self._to_remove, []
-            try:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for key, lease_id in batch:
-                        pipe.zrem(key, lease_id)
-                    await pipe.execute()
-            except RedisError as exc:  # those leases expire by themselves
-                self._unreachable(exc, closed_refuses=False)
+        batch, self._released = self._released, {}
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key, lease_ids in batch.items():
+                    pipe.zrem(key, *lease_ids)
+                await pipe.execute()
+        except RedisError as exc:  # those leases expire by themselves
+            self._unreachable(exc, closed_refuses=False)
 
     def _unreachable(self, exc: Exception, *, closed_refuses: bool = True) -> None:
         if self.metrics is not None:

@@ -1,5 +1,5 @@
-"""Fixtures for the many-replica tests: key stores of both kinds, a clean Redis, and the
-async backend (asyncio, through anyio's pytest plugin)."""
+"""Fixtures for the many-replica tests: key stores of both kinds, a clean Redis, the stub
+upstream, and the async backend (asyncio, through anyio's pytest plugin)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.auth.store import KeyBackend, open_key_store
+from tests.support.gateway_server import Proc, start_stub
 from tests.support.pg import PostgresServer
 from tests.support.redis_server import RedisServer
 
@@ -39,6 +40,14 @@ async def key_store(keys_target: str) -> AsyncIterator[KeyBackend]:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture(scope="module")
+def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    """The stub upstream (fixed answers, ``stub-hold`` to keep requests in flight)."""
+    proc = start_stub(tmp_path_factory.mktemp("stub"))
+    yield proc
+    proc.stop()
 
 
 @pytest.fixture

@@ -11,20 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
+from tests.support.gateway_server import GatewayServer, Proc, start_gateway
 from tests.support.pg import PostgresServer
 from tests.support.redis_server import RedisServer
 
 from .gateways import HoldingRequests, chat, error_code, wait_for
 
 LEASE_TTL_S = 3.0
-
-
-@pytest.fixture(scope="module")
-def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    proc = start_stub(tmp_path_factory.mktemp("stub"))
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")
