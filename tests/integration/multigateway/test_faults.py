@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from gateway.auth.revocation import CHANNEL
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway
 from tests.support.pg import PostgresServer
 from tests.support.redis_server import RedisServer
@@ -29,6 +31,15 @@ def own_postgres() -> Iterator[PostgresServer]:
     server = PostgresServer.create()
     yield server
     server.destroy()
+
+
+def _listeners(server: RedisServer) -> int:
+    """Gateway processes subscribed to the revocation channel."""
+    client = redis.Redis.from_url(server.url)
+    try:
+        return int(dict(client.pubsub_numsub(CHANNEL))[CHANNEL.encode()])
+    finally:
+        client.close()
 
 
 def _limiter_errors(gw: GatewayServer, key: str) -> float:
@@ -51,6 +62,7 @@ def test_redis_down_fails_open_with_a_warning_and_a_metric_then_recovers(
         assert gw.log.read_text().count("Redis unreachable for rate limits") == 1
         own_redis.start()  # same port, empty: the window starts again
         wait_for(lambda: chat(gw, key).status_code == 429, "limits to hold again", 10)
+        wait_for(lambda: _listeners(own_redis) == 1, "the revocation channel to return", 10)
     finally:
         gw.stop()
 
