@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
 
@@ -57,7 +58,13 @@ def _copy_install(binaries: Path, to: Path) -> Path:
     return to / package.name / "pginstall" / "bin"
 
 
-def _as_server_user() -> dict[str, object]:
+class _ServerUser(TypedDict, total=False):
+    user: str
+    group: int
+    extra_groups: list[int]
+
+
+def _as_server_user() -> _ServerUser:
     """``Popen`` options that drop root to ``nobody`` (nothing when we are not root)."""
     if os.geteuid() != 0:
         return {}
@@ -106,7 +113,7 @@ class PostgresServer:
                 check=True,
                 capture_output=True,
                 timeout=120,
-                **_as_server_user(),  # type: ignore[arg-type]
+                **_as_server_user(),
             )
             server.start()
         except BaseException:
@@ -136,7 +143,7 @@ class PostgresServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                **_as_server_user(),  # type: ignore[arg-type]
+                **_as_server_user(),
             )
         deadline = time.monotonic() + timeout
         while True:
