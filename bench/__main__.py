@@ -18,6 +18,7 @@ BENCHMARKS = [
     "bench.logprobs",
     "bench.image_path",
     "bench.documents",
+    "bench.shared_limits",
 ]
 """Modules with a ``--out FOLDER`` command line, run in this order."""
 

@@ -7,12 +7,13 @@ Public surface (see each module's docstring):
     RequestRecord, record_of(request)      what one request's log line and metrics are made of
     validate_image_url(url, settings, fetch_client, param=...) -> data URL
     require_scope("chat" | "extract")      FastAPI dependency: key, scope, limits
-    admit(request, scope)                  the same check, called from a plain route
+    await admit(request, scope)            the same check, called from a plain route
     KeyStore                               SQLite store of hashed API keys
+    open_key_store(file or URL)            KeyBackend: SQLite or PostgreSQL (many replicas)
 """
 
 from .app import create_app
-from .auth import KeyRecord, KeyStore, admit, require_scope
+from .auth import KeyRecord, KeyStore, admit, open_key_store, require_scope
 from .errors import ErrorCode, GatewayError, error_body
 from .images import validate_image_url
 from .record import RequestRecord, record_of
@@ -31,4 +32,5 @@ __all__ = [
     "admit",
     "KeyStore",
     "KeyRecord",
+    "open_key_store",
 ]

@@ -5,16 +5,19 @@
                                   [--scopes chat,extract] [--expires 2027-01-31]
     python -m gateway keys list
     python -m gateway keys revoke NAME|PREFIX
+    python -m gateway keys migrate    # apply pending key-store schema versions
     python -m gateway settings        # every GATEWAY_* variable, its default and meaning
 
 ``keys create`` prints the full key once, on stdout, and nothing else there (so
 ``KEY=$(python -m gateway keys create --name ci)`` works); it is not stored anywhere.
-The key store is ``GATEWAY_KEYS_DB`` (or ``--db``).
+The key store is ``GATEWAY_KEYS_DB`` (or ``--db``): a SQLite file or a ``postgresql://`` URL.
+With ``GATEWAY_REDIS_URL`` set, ``revoke`` also tells every running gateway at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sqlite3
 import sys
@@ -23,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .auth import KeyStore, KeyStoreError
+from .auth import KeyBackend, KeyStoreError, KeyStoreUnavailable, open_key_store
 from .settings import Settings, settings_table
 
 __all__ = ["main", "parse_expiry"]
@@ -77,28 +80,40 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
-    for action in ("create", "list", "revoke"):
+    for action in ("create", "list", "revoke", "migrate"):
         p = keys.add_parser(action)
-        p.add_argument("--db", type=Path, help="key store (default GATEWAY_KEYS_DB)")
+        p.add_argument("--db", help="SQLite file or postgresql:// URL (default GATEWAY_KEYS_DB)")
         if action == "create":
             p.add_argument("--name", required=True)
-            p.add_argument("--rpm", type=int, help="requests per minute (per process)")
-            p.add_argument("--max-concurrent", type=int, help="requests in flight (per process)")
+            p.add_argument(
+                "--rpm", type=int, help="requests per minute (per process unless Redis is set)"
+            )
+            p.add_argument(
+                "--max-concurrent",
+                type=int,
+                help="requests in flight (per process unless Redis is set)",
+            )
             p.add_argument("--scopes", default="chat,extract", help="comma-separated")
             p.add_argument("--expires", type=parse_expiry, help="ISO date or datetime (UTC)")
         elif action == "list":
             p.add_argument("--json", action="store_true", help="one JSON object per line")
-        else:
+        elif action == "revoke":
             p.add_argument("target", metavar="NAME|PREFIX")
     return parser
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    store = KeyStore(args.db or settings.keys_db)
+    target = args.db or settings.keys_db
+    if isinstance(target, str) and not target.startswith(("postgresql://", "postgres://")):
+        target = Path(target)
+    return asyncio.run(_keys_async(args, settings, open_key_store(target)))
+
+
+async def _keys_async(args: argparse.Namespace, settings: Settings, store: KeyBackend) -> int:
     try:
         if args.action == "create":
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-            key = store.create(
+            key = await store.create(
                 args.name,
                 scopes=scopes,
                 rpm=args.rpm,
@@ -111,7 +126,7 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
         elif args.action == "list":
-            rows = store.list()
+            rows = await store.list()
             if args.json:
                 for r in rows:
                     print(
@@ -147,15 +162,44 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
                         f"{r.rpm or '-':>5} {r.max_concurrent or '-':>5} "
                         f"{_when(r.expires_at):20} {status:8} {_when(r.created_at)}"
                     )
+        elif args.action == "migrate":
+            applied = await store.migrate()
+            version, newest = await store.schema_version()
+            done = f"applied {', '.join(map(str, applied))}" if applied else "nothing to apply"
+            print(f"key store at schema version {version} of {newest} ({done})")
         else:
-            record = store.revoke(args.target)
+            record = await store.revoke(args.target)
             print(f"revoked {record.name} ({record.prefix}…)")
-    except KeyStoreError as exc:
+            await _announce(settings, record.prefix)
+    except (KeyStoreError, KeyStoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        store.close()
+        await store.close()
     return 0
+
+
+async def _announce(settings: Settings, prefix: str) -> None:
+    """Tell running gateways (with Redis) to forget the key now, not at their cache's TTL."""
+    from redis.exceptions import RedisError
+
+    from .auth.access import redis_client
+    from .auth.revocation import publish_revocation
+
+    client = redis_client(settings)
+    if client is None:
+        return
+    try:
+        heard = await publish_revocation(client, prefix)
+        print(f"{heard} gateway process(es) told through Redis", file=sys.stderr)
+    except RedisError as exc:
+        print(
+            f"warning: Redis unreachable ({type(exc).__name__}); gateways see the revocation"
+            f" within GATEWAY_KEY_CACHE_TTL_S ({settings.key_cache_ttl_s} s)",
+            file=sys.stderr,
+        )
+    finally:
+        await client.aclose()
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -189,9 +233,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host, port = args.host or settings.host, args.port or settings.port
     workers = args.workers or settings.workers
     try:  # here, once, rather than as a traceback from every worker
-        KeyStore(settings.keys_db).close()
-    except (OSError, sqlite3.Error) as exc:
-        print(f"error: cannot open the key store {settings.keys_db}: {exc}", file=sys.stderr)
+        asyncio.run(_prepare_store(settings))
+    except (OSError, sqlite3.Error, KeyStoreUnavailable) as exc:
+        print(f"error: cannot open the key store {_shown(settings)}: {exc}", file=sys.stderr)
         return 1
     from .workers import hangup_stops_gracefully, run_workers
 
@@ -205,6 +249,31 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:  # the port is taken, or the host is not an address of this machine
         print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+
+
+async def _prepare_store(settings: Settings) -> None:
+    """Open the store once; migrate it if asked, else refuse an outdated schema."""
+    store = open_key_store(settings.keys_db, timeout_s=settings.keys_db_timeout_s)
+    try:
+        if settings.keys_migrate_on_start:
+            await store.migrate()
+        version, newest = await store.schema_version()
+        if version < newest:
+            raise KeyStoreUnavailable(
+                f"schema version {version}, this gateway needs {newest}:"
+                " run `python -m gateway keys migrate`"
+            )
+    finally:
+        await store.close()
+
+
+def _shown(settings: Settings) -> str:
+    """The store's name for messages: a URL without its password."""
+    target = str(settings.keys_db)
+    if "://" in target and "@" in target:
+        scheme, rest = target.split("://", 1)
+        return f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
+    return target
 
 
 def main(argv: Sequence[str] | None = None) -> int:

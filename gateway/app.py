@@ -1,10 +1,13 @@
 """``create_app(settings)`` wires the gateway: state, routers, error handlers, observer.
 
-State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the SQLite store),
-``auth`` (key cache + limiter), ``metrics``, ``decode_slots`` (the bounded pool every image
-decode takes a slot from), and, while the app runs, ``upstream`` (the pooled
+State lives on ``app.state`` (no module globals): ``settings``, ``keys`` (the key store, SQLite
+or PostgreSQL), ``auth`` (key cache + limiter, in-process or Redis; ``auth.access``),
+``metrics``, ``decode_slots`` (the bounded pool every image decode takes a slot from),
+``render_pool`` (worker processes for document pages), and, while the app runs, ``upstream``
+(the pooled
 aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
-fetches), both owned by the lifespan, which also runs the replicas' health checks. What
+fetches), both owned by the lifespan, which also runs the replicas' health checks and the key
+store's tasks (migrations, lease refresh, revocation channel). What
 belongs to one request lives on its ``RequestRecord`` (``record.py``).
 
 A new API is one more feature package with a router, added to ``DEFAULT_ROUTERS``; it reuses
@@ -27,7 +30,7 @@ from fastapi import APIRouter, FastAPI
 from PIL import Image
 
 from . import auth, chat, extract, ops, playground, responses
-from .auth import SECURITY_SCHEMES, Authenticator, KeyCache, KeyLimiter, KeyStore
+from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
 from .errors import install_error_handlers
 from .images import DecodeSlots, default_decode_concurrency, make_fetch_client
@@ -68,14 +71,14 @@ def create_app(
         # One replica is always chosen anyway, so only a real set needs the polling.
         polls = [asyncio.create_task(poll_forever(upstream, settings))] if len(replicas) > 1 else []
         try:
-            yield
+            async with run_access(access, settings):
+                yield
         finally:
             for task in polls:
                 task.cancel()
             await session.close()
             await fetch_client.aclose()
             await app.state.render_pool.aclose()
-            app.state.keys.close()
 
     app = FastAPI(
         title="Vision gateway",
@@ -88,10 +91,10 @@ def create_app(
         settings.image_decode_concurrency or default_decode_concurrency()
     )
     app.state.metrics = GatewayMetrics()
-    app.state.keys = KeyStore(settings.keys_db)
+    access = build_access(settings, app.state.metrics)
+    app.state.keys, app.state.auth = access.keys, access.auth
     # Worker processes for PDF/TIFF pages; none starts until a document arrives.
     app.state.render_pool = RenderPool(settings.document_render_workers)
-    app.state.auth = Authenticator(KeyCache(app.state.keys, settings.key_cache_ttl_s), KeyLimiter())
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)

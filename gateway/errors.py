@@ -54,6 +54,8 @@ class ErrorCode(StrEnum):
     MISSING_SCOPE = "missing_scope"
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
     CONCURRENCY_LIMIT_EXCEEDED = "concurrency_limit_exceeded"
+    KEY_STORE_UNAVAILABLE = "key_store_unavailable"
+    LIMITER_UNAVAILABLE = "limiter_unavailable"
     # the request itself
     BODY_TOO_LARGE = "body_too_large"
     INVALID_JSON = "invalid_json"

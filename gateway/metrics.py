@@ -117,6 +117,18 @@ class GatewayMetrics:
             ["replica"],
             registry=r,
         )
+        self.limiter_errors = Counter(
+            "gateway_limiter_errors",
+            "Rate-limit checks that could not reach Redis (admitted or refused per"
+            " GATEWAY_LIMITS_FAIL_MODE).",
+            registry=r,
+        )
+        self.key_store_errors = Counter(
+            "gateway_key_store_errors",
+            "Key lookups that could not reach the key database (a recently seen key is"
+            " still served from the cache; others get 503).",
+            registry=r,
+        )
 
         self.request_children = _Children(
             lambda route, status, key: (

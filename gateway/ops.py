@@ -68,7 +68,7 @@ async def ready(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     state = request.app.state
     if not state.settings.metrics_public:
-        record = state.auth.authenticate(request.headers.get("authorization"))
+        record = await state.auth.authenticate(request.headers.get("authorization"))
         record_of(request).key_name = record.name
     body, content_type = state.metrics.render()
     return Response(body, media_type=content_type)

@@ -52,15 +52,37 @@ class Settings(BaseSettings):
     that cannot even connect takes it out at once (and is retried on the next replica)."""
     upstream_api_key: SecretStr | None = None
     """Sent as ``Authorization: Bearer`` to vLLM if vLLM was started with ``--api-key``."""
-    keys_db: Path = Path("gateway-keys.db")
-    """SQLite file of API keys; created on first use. All workers share it (WAL mode)."""
+    keys_db: Path | str = Path("gateway-keys.db")
+    """Key store: a SQLite file (created on first use, shared by the workers of one machine),
+    or a ``postgresql://user:password@host:port/db`` URL for several replicas."""
+    keys_db_pool_size: int = Field(default=10, ge=1)
+    """PostgreSQL connections per gateway process (only key-cache misses use one)."""
+    keys_db_timeout_s: float = Field(default=2.0, gt=0)
+    """PostgreSQL: connecting, or waiting for a pooled connection; past it the database counts
+    as unreachable for that lookup."""
+    keys_migrate_on_start: bool = True
+    """Apply pending key-store migrations when the gateway starts (replicas serialise on a
+    PostgreSQL advisory lock). Turn off to run ``python -m gateway keys migrate`` as a deploy
+    step instead."""
+    redis_url: SecretStr | None = None
+    """``redis://[:password@]host:port/db`` (Redis or Valkey): rpm and concurrency limits then
+    hold across every worker and replica, and revocations reach them all at once. Unset, limits
+    are per process."""
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    """One Redis call (connect or command); past it Redis counts as unreachable."""
+    limits_fail_mode: Literal["open", "closed"] = "open"
+    """With Redis unreachable: ``open`` admits requests unlimited (keys are still checked), with
+    a warning line and ``gateway_limiter_errors_total``; ``closed`` answers 503."""
+    limit_lease_ttl_s: float = Field(default=10.0, ge=0.3)
+    """A concurrency slot in Redis expires this long after its last refresh (live requests
+    refresh theirs every third of it), so a crashed gateway frees its slots by then."""
     host: str = "127.0.0.1"
     """Address to listen on (``0.0.0.0`` in a container); ``serve --host`` overrides it."""
     port: int = Field(default=8080, ge=1, le=65535)
     """``serve --port`` overrides it."""
     workers: int = Field(default=1, ge=1)
     """Gateway processes, each accepting connections on its own socket; ``serve --workers``
-    overrides it. Limits are per process."""
+    overrides it. Limits are per process unless ``redis_url`` is set."""
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     """uvicorn's log level; the JSON access lines are written at ``info``."""
 
@@ -158,6 +180,9 @@ class Settings(BaseSettings):
     # --- auth and operations --------------------------------------------------------------------
     key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)
     """How long a key lookup is reused. A revocation takes effect within this time (<= 1 s)."""
+    key_cache_stale_s: float = Field(default=300.0, ge=0)
+    """While the key store is unreachable, a key seen within this many seconds keeps working
+    from the cache; other keys get 503 until the store is back."""
     metrics_public: bool = False
     """Serve ``/metrics`` without a key (for a scraper on a private network)."""
 
@@ -176,6 +201,13 @@ class Settings(BaseSettings):
 
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("keys_db", mode="before")
+    @classmethod
+    def _file_or_url(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.startswith(("postgresql://", "postgres://")):
+            return Path(value)
         return value
 
     @field_validator("log_level", mode="before")

@@ -1,4 +1,5 @@
-"""Session-wide fixtures: one real vLLM CPU engine on the tiny checkpoint for all tests."""
+"""Session-wide fixtures: one real vLLM CPU engine on the tiny checkpoint, one PostgreSQL and
+one Redis (Valkey) server, each started on first use and stopped at the end."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")  # vLLM imports in tests must not pick AVX-512
 
 from tests.support.engine import Engine, start_engine  # noqa: E402
+from tests.support.pg import PostgresServer  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +34,24 @@ def tiny_checkpoint() -> Path:
     from tests.support.engine import tiny_dir
 
     return ensure_checkpoint(tiny_dir())
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL, started once per session on a free loopback port; tests take a
+    fresh database from it (``fresh_database``) rather than restarting it."""
+    server = PostgresServer.create()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Valkey/Redis, started once per session; tests flush it, never restart it."""
+    server = RedisServer.create()
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -1,8 +1,11 @@
 """Who is calling: bearer key → ``KeyRecord``, scope check, rpm and concurrency limits.
 
-Lookups go through a short TTL cache (``settings.key_cache_ttl_s``, at most 1 s) in front of
-SQLite, so a revocation made by ``python -m gateway keys revoke`` reaches every worker within
-that time without a restart, while the hot path does no database read most of the time.
+Lookups go through a short TTL cache (``cache.KeyCache``, ``settings.key_cache_ttl_s``, at
+most 1 s) in front of the key store (SQLite or PostgreSQL, ``store.py``), so a revocation made
+by ``python -m gateway keys revoke`` reaches every worker within that time without a restart
+(with Redis, within milliseconds), while the hot path does no database read most of the time.
+The limiter is the in-process ``KeyLimiter`` or, with ``GATEWAY_REDIS_URL``, the shared
+``RedisLimiter``; both hand out a ``leases.Lease``.
 
 The chat route (a plain Starlette route, the hot path) calls ``admit(request, "chat")``
 itself; FastAPI routes declare the same check as a typed dependency:
@@ -13,22 +16,25 @@ itself; FastAPI routes declare the same check as a typed dependency:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import ErrorCode, GatewayError
+from ..leases import Lease
 from ..record import record_of
-from .keys import KEY_PATTERN, KeyRecord, KeyStore, hash_key
+from .cache import KeyCache
+from .keys import KEY_PATTERN, KeyRecord
 from .limits import KeyLimiter
 
 __all__ = [
     "admit",
     "Authenticator",
     "KeyCache",
+    "Limiter",
+    "LocalLimiter",
     "require_scope",
     "ChatKey",
     "ExtractKey",
@@ -45,40 +51,48 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "GatewayKey": {"type": "http", "scheme": "bearer", "description": "A gateway key: `sk-…`"}
 }
 
-_CACHE_MAX = 10_000
 _WWW = {"WWW-Authenticate": "Bearer"}
 
 
-class KeyCache:
-    """Memoises ``KeyStore.lookup`` for ``ttl`` seconds, misses included (bounded size)."""
+class Limiter(Protocol):
+    """Per-key limits: ``LocalLimiter`` (this process) or ``shared_limits.RedisLimiter``."""
 
-    def __init__(self, store: KeyStore, ttl: float) -> None:
-        self.store = store
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
+    async def check_rate(self, name: str, rpm: int | None) -> None: ...
 
-    def lookup(self, key: str) -> KeyRecord | None:
-        now = time.monotonic()
-        digest = hash_key(key)
-        hit = self._entries.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        record = self.store.lookup(key)
-        if self.ttl > 0:
-            if len(self._entries) >= _CACHE_MAX:
-                self._entries.clear()
-            self._entries[digest] = (now + self.ttl, record)
-        return record
+    async def acquire(self, name: str, limit: int | None) -> Lease: ...
+
+    async def admit(self, name: str, rpm: int | None, limit: int | None) -> Lease:
+        """``check_rate`` then ``acquire`` (the Redis one in a single round trip)."""
+        ...
+
+
+class LocalLimiter:
+    """The in-process ``KeyLimiter`` behind the async ``Limiter`` interface."""
+
+    def __init__(self, limiter: KeyLimiter | None = None) -> None:
+        self.limiter = limiter or KeyLimiter()
+
+    async def check_rate(self, name: str, rpm: int | None) -> None:
+        self.limiter.check_rate(name, rpm)
+
+    async def acquire(self, name: str, limit: int | None) -> Lease:
+        return self.limiter.acquire(name, limit)
+
+    async def admit(self, name: str, rpm: int | None, limit: int | None) -> Lease:
+        self.limiter.check_rate(name, rpm)
+        return self.limiter.acquire(name, limit)
 
 
 class Authenticator:
-    """Turns an ``Authorization`` header into an active ``KeyRecord`` or a 401/403/429."""
+    """Turns an ``Authorization`` header into an active ``KeyRecord`` or a 401/403/429/503."""
 
-    def __init__(self, cache: KeyCache, limiter: KeyLimiter) -> None:
+    def __init__(self, cache: KeyCache, limiter: Limiter | KeyLimiter) -> None:
         self.cache = cache
-        self.limiter = limiter
+        self.limiter: Limiter = (
+            LocalLimiter(limiter) if isinstance(limiter, KeyLimiter) else limiter
+        )
 
-    def authenticate(self, authorization: str | None) -> KeyRecord:
+    async def authenticate(self, authorization: str | None) -> KeyRecord:
         if not authorization:
             raise GatewayError(
                 401,
@@ -95,7 +109,7 @@ class Authenticator:
                 code=ErrorCode.INVALID_API_KEY,
                 headers=_WWW,
             )
-        record = self.cache.lookup(key)
+        record = await self.cache.lookup(key)
         if record is None:
             raise GatewayError(401, "unknown API key", code=ErrorCode.INVALID_API_KEY, headers=_WWW)
         if record.revoked_at is not None:
@@ -112,7 +126,7 @@ class Authenticator:
             )
 
 
-def admit(request: Request, scope: str | None) -> KeyRecord:
+async def admit(request: Request, scope: str | None) -> KeyRecord:
     """A valid key (with ``scope`` unless None), counted against its limits.
 
     The in-flight slot (a ``Lease``) is held by the request's ``RequestRecord``;
@@ -121,13 +135,12 @@ def admit(request: Request, scope: str | None) -> KeyRecord:
     stream has finished.)
     """
     auth: Authenticator = request.app.state.auth
-    key = auth.authenticate(request.headers.get("authorization"))
+    key = await auth.authenticate(request.headers.get("authorization"))
     record = record_of(request)
     record.key_name = key.name
     if scope is not None:
         auth.authorize(key, scope)
-    auth.limiter.check_rate(key.name, key.rpm)
-    record.hold(auth.limiter.acquire(key.name, key.max_concurrent))
+    record.hold(await auth.limiter.admit(key.name, key.rpm, key.max_concurrent))
     return key
 
 
@@ -144,7 +157,7 @@ def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
         request: Request,
         _: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
     ) -> KeyRecord:
-        return admit(request, scope)
+        return await admit(request, scope)
 
     return dependency
 

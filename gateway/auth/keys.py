@@ -5,9 +5,11 @@ are its *prefix*: not secret, unique, shown by ``keys list`` and used to find th
 which the stored hash is compared with ``hmac.compare_digest``. The full key exists only in the
 output of ``keys create``.
 
-The file is opened in WAL mode, so several gateway workers (and the CLI) share it: readers never
-wait for a writer, and a revocation written by the CLI is seen by the next lookup in every
-process. ``KeyStore`` opens one connection per instance; use it from one thread.
+Its schema is versioned (``migrations.py``); opening a store brings the file up to date, which
+is safe for SQLite (one ``BEGIN IMMEDIATE`` transaction). The file is opened in WAL mode, so
+several gateway workers (and the CLI) share it: readers never wait for a writer, and a
+revocation written by the CLI is seen by the next lookup in every process. ``KeyStore`` opens
+one connection per instance; use it from one thread.
 
     store = KeyStore(Path("gateway-keys.db"))
     key = store.create("alice", scopes=("chat",), rpm=60)   # show `key` once
@@ -27,6 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .migrations import migrate_sqlite
+
 __all__ = [
     "KeyRecord",
     "KeyStore",
@@ -34,29 +38,15 @@ __all__ = [
     "KEY_PATTERN",
     "PREFIX_LEN",
     "SCOPES",
+    "check_new_key",
     "hash_key",
+    "new_key",
 ]
 
 KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{20,200}")
 PREFIX_LEN = 12
 SCOPES = frozenset({"chat", "extract"})
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    prefix TEXT NOT NULL UNIQUE,
-    hash TEXT NOT NULL,
-    scopes TEXT NOT NULL,
-    rpm INTEGER,
-    max_concurrent INTEGER,
-    expires_at REAL,
-    revoked_at REAL,
-    created_at REAL NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS api_keys_active_name ON api_keys(name)
-    WHERE revoked_at IS NULL;
-"""
 _COLUMNS = "name, prefix, hash, scopes, rpm, max_concurrent, expires_at, revoked_at, created_at"
 
 
@@ -105,6 +95,28 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_key() -> str:
+    """A fresh key: ``sk-`` and 256 random bits, URL-safe."""
+    return "sk-" + secrets.token_urlsafe(32)
+
+
+def check_new_key(
+    name: str, scopes: Iterable[str], rpm: int | None, max_concurrent: int | None
+) -> frozenset[str]:
+    """The rules every store applies before creating a key; the scopes as a set."""
+    scope_set = frozenset(scopes)
+    if not name or "," in name:
+        raise KeyStoreError("name must be non-empty and contain no comma")
+    if name.startswith("sk-"):
+        raise KeyStoreError("name must not start with 'sk-' (reserved for key prefixes)")
+    if unknown := scope_set - SCOPES:
+        raise KeyStoreError(f"unknown scope(s): {', '.join(sorted(unknown))}")
+    for limit, label in ((rpm, "rpm"), (max_concurrent, "max_concurrent")):
+        if limit is not None and limit < 1:
+            raise KeyStoreError(f"{label} must be at least 1")
+    return scope_set
+
+
 class KeyStore:
     """SQLite-backed key store; safe to share one file between processes."""
 
@@ -117,7 +129,7 @@ class KeyStore:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        migrate_sqlite(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -132,18 +144,9 @@ class KeyStore:
         expires_at: float | None = None,
     ) -> str:
         """Create a key and return it. This is the only time the full key is available."""
-        scope_set = frozenset(scopes)
-        if not name or "," in name:
-            raise KeyStoreError("name must be non-empty and contain no comma")
-        if name.startswith("sk-"):
-            raise KeyStoreError("name must not start with 'sk-' (reserved for key prefixes)")
-        if unknown := scope_set - SCOPES:
-            raise KeyStoreError(f"unknown scope(s): {', '.join(sorted(unknown))}")
-        for limit, label in ((rpm, "rpm"), (max_concurrent, "max_concurrent")):
-            if limit is not None and limit < 1:
-                raise KeyStoreError(f"{label} must be at least 1")
+        scope_set = check_new_key(name, scopes, rpm, max_concurrent)
         for _ in range(5):
-            key = "sk-" + secrets.token_urlsafe(32)
+            key = new_key()
             try:
                 self._db.execute(
                     f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,NULL,?)",

@@ -21,9 +21,31 @@ from collections import deque
 from ..errors import ErrorCode, GatewayError
 from ..leases import NO_LEASE, Lease
 
-__all__ = ["KeyLimiter", "WINDOW_S"]
+__all__ = ["KeyLimiter", "WINDOW_S", "concurrency_exceeded", "rate_exceeded"]
 
 WINDOW_S = 60.0
+
+
+def rate_exceeded(rpm: int, retry_after_s: int) -> GatewayError:
+    """The 429 for a key over its requests per minute (here and in ``shared_limits``)."""
+    return GatewayError(
+        429,
+        f"rate limit of {rpm} requests per minute exceeded for this key",
+        type="rate_limit_error",
+        code=ErrorCode.RATE_LIMIT_EXCEEDED,
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def concurrency_exceeded(limit: int) -> GatewayError:
+    """The 429 for a key with ``limit`` requests already in flight."""
+    return GatewayError(
+        429,
+        f"concurrency limit of {limit} requests in flight exceeded for this key",
+        type="rate_limit_error",
+        code=ErrorCode.CONCURRENCY_LIMIT_EXCEEDED,
+        headers={"Retry-After": "1"},
+    )
 
 
 class KeyLimiter:
@@ -44,14 +66,7 @@ class KeyLimiter:
         while hits and hits[0] <= now - WINDOW_S:
             hits.popleft()
         if len(hits) >= rpm:
-            retry = max(1, math.ceil(hits[0] + WINDOW_S - now))
-            raise GatewayError(
-                429,
-                f"rate limit of {rpm} requests per minute exceeded for this key",
-                type="rate_limit_error",
-                code=ErrorCode.RATE_LIMIT_EXCEEDED,
-                headers={"Retry-After": str(retry)},
-            )
+            raise rate_exceeded(rpm, max(1, math.ceil(hits[0] + WINDOW_S - now)))
         hits.append(now)
 
     def acquire(self, name: str, limit: int | None) -> Lease:
@@ -60,13 +75,7 @@ class KeyLimiter:
             return NO_LEASE
         current = self._inflight.get(name, 0)
         if current >= limit:
-            raise GatewayError(
-                429,
-                f"concurrency limit of {limit} requests in flight exceeded for this key",
-                type="rate_limit_error",
-                code=ErrorCode.CONCURRENCY_LIMIT_EXCEEDED,
-                headers={"Retry-After": "1"},
-            )
+            raise concurrency_exceeded(limit)
         self._inflight[name] = current + 1
         return Lease(lambda: self._release(name))
 

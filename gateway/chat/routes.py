@@ -48,7 +48,7 @@ OPENAPI_PATHS: dict[str, Any] = generating_operation(
 
 
 async def chat_completions(request: Request) -> Response:
-    admit(request, "chat")
+    await admit(request, "chat")
     state = request.app.state
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)

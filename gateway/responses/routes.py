@@ -38,7 +38,7 @@ OPENAPI_PATHS: dict[str, Any] = generating_operation(
 
 
 async def create_response(request: Request) -> Response:
-    admit(request, "chat")
+    await admit(request, "chat")
     state = request.app.state
     settings = state.settings
     payload = parse_json_object(await read_body(request, settings.max_body_bytes))

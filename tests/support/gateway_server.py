@@ -9,13 +9,14 @@ gw.stop(); upstream.stop()
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.auth.keys import KeyStore
+from gateway.auth.store import open_key_store
 from tests.support.procs import REPO, free_port, spawn, stop_process, wait_until_healthy
 
 __all__ = [
@@ -47,22 +48,27 @@ class Proc:
 
 @dataclass
 class GatewayServer(Proc):
-    keys_db: Path = field(default=Path())
+    keys_db: Path | str = field(default=Path())
     env: dict[str, str] = field(default_factory=dict)
 
     def create_key(self, name: str, **options: object) -> str:
-        store = KeyStore(self.keys_db)
-        try:
-            return store.create(name, **options)  # type: ignore[arg-type]
-        finally:
-            store.close()
+        """A key in this server's store (SQLite file or PostgreSQL)."""
+
+        async def create() -> str:
+            store = open_key_store(self.keys_db)
+            try:
+                return await store.create(name, **options)  # type: ignore[arg-type]
+            finally:
+                await store.close()
+
+        return asyncio.run(create())
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``python -m gateway …`` against this server's key store."""
         return run_gateway(self.env, *args)
 
 
-def gateway_env(keys_db: Path, **overrides: str) -> dict[str, str]:
+def gateway_env(keys_db: Path | str, **overrides: str) -> dict[str, str]:
     """This process's environment without its ``GATEWAY_*`` variables, with the key store,
     the repository on the path, and ``overrides``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -100,9 +106,10 @@ def start_stub(log_dir: Path, name: str = "stub", port: int | None = None) -> Pr
 
 
 def start_gateway(upstream_url: str, work_dir: Path, **env_overrides: str) -> GatewayServer:
-    """``python -m gateway serve`` on a free port with a fresh key store in ``work_dir``."""
+    """``python -m gateway serve`` on a free port with a fresh key store in ``work_dir``
+    (or the one ``GATEWAY_KEYS_DB`` names, a PostgreSQL URL shared by several gateways)."""
     port = free_port()
-    keys_db = work_dir / f"keys-{port}.db"
+    keys_db: Path | str = env_overrides.pop("GATEWAY_KEYS_DB", None) or work_dir / f"keys-{port}.db"
     env = gateway_env(keys_db, GATEWAY_UPSTREAM_URL=upstream_url, **env_overrides)
     log = work_dir / f"gateway-{port}.log"
     proc = spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], log, env)

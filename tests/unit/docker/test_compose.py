@@ -134,7 +134,7 @@ def test_hf_token_reaches_only_the_gpu_build_and_only_as_a_file_secret(
     secret = compose["secrets"]["hf_token"]
     assert set(secret) == {"file"}, "env-sourced build secrets vary across Compose versions"
     for service in compose["services"].values():
-        args = service["build"].get("args", {})
+        args = service.get("build", {}).get("args", {})
         assert not any("TOKEN" in str(key).upper() for key in args), "never a build arg"
 
 
@@ -185,12 +185,29 @@ def test_gateway_is_published_and_reaches_vllm_by_name(compose: dict[str, Any]) 
     assert exposed is not None and exposed.args == "8080" == env["GATEWAY_PORT"]
 
 
-def test_gateway_keeps_its_key_store_on_a_named_volume(compose: dict[str, Any]) -> None:
-    gateway = compose["services"]["gateway"]
-    db_dir = gateway["environment"]["GATEWAY_KEYS_DB"].rsplit("/", 1)[0]
-    mounts = dict(v.split(":", 1) for v in gateway["volumes"])
-    volume = next(name for name, target in mounts.items() if target == db_dir)
-    assert volume in compose["volumes"], "a named volume, not a bind mount"
+def test_gateways_share_keys_in_postgres_and_limits_in_valkey(compose: dict[str, Any]) -> None:
+    services, networks = compose["services"], compose["networks"]
+    for name in ("gateway", "gateway-2"):
+        env = services[name]["environment"]
+        keys, limits = urlsplit(env["GATEWAY_KEYS_DB"]), urlsplit(env["GATEWAY_REDIS_URL"])
+        assert (keys.scheme, keys.hostname, keys.port) == ("postgresql", "postgres", 5432)
+        assert (limits.scheme, limits.hostname, limits.port) == ("redis", "valkey", 6379)
+        assert keys.password == services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+        for store in ("postgres", "valkey"):
+            assert services[name]["depends_on"][store]["condition"] == "service_healthy"
+    assert services["gateway-2"]["ports"] == ["8081:8080"]
+    assert services["gateway-2"]["profiles"] == ["replicas"]
+    for store in ("postgres", "valkey"):
+        service = services[store]
+        assert sorted(service["profiles"]) == ["cpu", "gpu"]
+        assert "ports" not in service, "the stores are never published"
+        assert all(networks[net].get("internal") is True for net in service["networks"])
+        name, _, tag = service["image"].partition(":")
+        # PostgreSQL's major.minor is already a patch release
+        assert name in ("postgres", "valkey/valkey") and re.match(r"\d+\.\d+", tag), tag
+        (mount,) = service["volumes"]
+        assert mount.split(":", 1)[0] in compose["volumes"], "a named volume, not a bind mount"
+        assert service["healthcheck"]["test"][0] == "CMD"
 
 
 def test_gateway_environment_names_real_settings(compose: dict[str, Any]) -> None:
@@ -225,6 +242,14 @@ def test_make_up_starts_the_chosen_profile_and_waits_for_health(stack: str) -> N
     assert {"up", "--build", "--detach", "--wait"} <= set(first)
 
 
+def test_make_up_replicas_adds_the_second_gateway() -> None:
+    result = make("up", "STACK=cpu", "REPLICAS=2", "COMPOSE=echo compose")
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.splitlines()[0].split()
+    assert words[3:7] == ["--profile", "cpu", "--profile", "replicas"]
+    assert make("up", "REPLICAS=3", "COMPOSE=echo compose").returncode != 0
+
+
 def test_make_up_refuses_an_unknown_stack() -> None:
     result = make("up", "STACK=tpu", "COMPOSE=echo compose")
     assert result.returncode != 0
@@ -235,5 +260,5 @@ def test_make_down_stops_both_variants_and_keeps_the_keys() -> None:
     result = make("down", "COMPOSE=echo compose")
     assert result.returncode == 0, result.stderr
     words = result.stdout.split()
-    assert words.count("--profile") == 2 and {"gpu", "cpu"} <= set(words)
+    assert words.count("--profile") == 3 and {"gpu", "cpu", "replicas"} <= set(words)
     assert "down" in words and "--volumes" not in words and "-v" not in words

@@ -124,6 +124,8 @@ def test_selectors_match_the_pods_they_are_meant_for(
     assert selects(objects["Service", "gateway"]["spec"]["selector"], gateway_labels)
     pdb = objects["PodDisruptionBudget", "vllm"]
     assert selects(pdb["spec"]["selector"]["matchLabels"], vllm_labels)
+    gateway_pdb = objects["PodDisruptionBudget", "gateway"]
+    assert selects(gateway_pdb["spec"]["selector"]["matchLabels"], gateway_labels)
 
 
 def test_statefulset_has_a_headless_service_for_per_replica_names(
@@ -164,7 +166,9 @@ def test_config_and_secret_references_exist(
                 if ref:
                     assert ref["name"] == example_secret["metadata"]["name"]
                     assert ref["key"] in example_secret["stringData"]
-                    assert ref["optional"] is True, "the stack must start without the Secret"
+                    # vLLM's key is optional; the gateway's stores are not (no default works)
+                    required = ref["key"] in ("keys-db-url", "redis-url")
+                    assert ref.get("optional", False) is not required, ref["key"]
             for volume in pod_spec(obj).get("volumes", []):
                 claim = volume.get("persistentVolumeClaim")
                 if claim:
@@ -247,23 +251,28 @@ def test_pods_run_unprivileged_as_the_images_user(
     assert context["capabilities"]["drop"] == ["ALL"]
 
 
-def test_gateway_key_store_volume_fits_one_node(
+def test_gateway_replicas_spread_over_nodes_and_keep_no_state(
     objects: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     gateway = objects["Deployment", "gateway"]
-    (claim,) = [v["persistentVolumeClaim"]["claimName"] for v in pod_spec(gateway)["volumes"]
-                if "persistentVolumeClaim" in v]  # fmt: skip
-    assert objects["PersistentVolumeClaim", claim]["spec"]["accessModes"] == ["ReadWriteOnce"]
-    # A rolling update could start the new pod on another node, where RWO cannot attach.
-    assert gateway["spec"]["strategy"]["type"] == "Recreate"
-    (term,) = pod_spec(gateway)["affinity"]["podAffinity"][
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    ]
-    assert term["topologyKey"] == "kubernetes.io/hostname"
-    assert selects(term["labelSelector"]["matchLabels"],
-                   gateway["spec"]["template"]["metadata"]["labels"])  # fmt: skip
-    text = (K8S / "gateway.yaml").read_text()
-    assert "ReadWriteOnce" in text and "shared key store" in text, "the limit is documented"
+    pod = pod_spec(gateway)
+    labels = gateway["spec"]["template"]["metadata"]["labels"]
+    assert gateway["spec"]["replicas"] >= 2
+    assert objects["HorizontalPodAutoscaler", "gateway"]["spec"]["minReplicas"] >= 2
+    assert gateway["spec"]["strategy"]["type"] == "RollingUpdate"
+    spread = {c["topologyKey"]: c for c in pod["topologySpreadConstraints"]}
+    by_node = spread["kubernetes.io/hostname"]
+    assert by_node["maxSkew"] == 1 and by_node["whenUnsatisfiable"] == "DoNotSchedule"
+    assert all(selects(c["labelSelector"]["matchLabels"], labels) for c in spread.values())
+    assert "affinity" not in pod and "nodeSelector" not in pod and "nodeName" not in pod
+    assert all("persistentVolumeClaim" not in v for v in pod.get("volumes", []))
+    assert not [k for k, _ in objects if k == "PersistentVolumeClaim"], "no RWO volume"
+    env = {v["name"]: v for v in container(gateway)["env"]}
+    for name, key in (("GATEWAY_KEYS_DB", "keys-db-url"), ("GATEWAY_REDIS_URL", "redis-url")):
+        assert env[name]["valueFrom"]["secretKeyRef"]["key"] == key
+    (secret,) = load_yaml_docs(K8S / "secret.example.yaml")
+    assert "postgresql://" in secret["stringData"]["keys-db-url"]
+    assert "managed PostgreSQL" in (K8S / "gateway.yaml").read_text()
 
 
 # --- settings that must agree ---------------------------------------------------------------------
@@ -289,9 +298,7 @@ def test_gateway_config_names_real_settings_and_an_existing_upstream(
     service = objects["Service", url.hostname or ""]
     assert url.port in [p["port"] for p in service["spec"]["ports"]]
     assert service["spec"].get("clusterIP") != "None", "one URL needs a balancing Service"
-    assert data["GATEWAY_KEYS_DB"].startswith("/data/")
-    mounts = [m["mountPath"] for m in container(objects["Deployment", "gateway"])["volumeMounts"]]
-    assert "/data" in mounts
+    assert "GATEWAY_KEYS_DB" not in data and "GATEWAY_REDIS_URL" not in data, "in the Secret"
 
 
 def test_multi_upstream_setting_is_documented_with_stable_pod_names() -> None:

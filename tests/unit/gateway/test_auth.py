@@ -10,6 +10,7 @@ import pytest
 from gateway.auth import Authenticator, KeyCache
 from gateway.auth.keys import KeyStore
 from gateway.auth.limits import KeyLimiter
+from gateway.auth.store import SqliteKeys
 from gateway.errors import GatewayError
 
 
@@ -20,41 +21,48 @@ def store(tmp_path: Path) -> KeyStore:
     s.close()
 
 
-def _status(auth: Authenticator, header: str | None) -> tuple[int, str | None]:
+async def _status(auth: Authenticator, header: str | None) -> tuple[int, str | None]:
     with pytest.raises(GatewayError) as info:
-        auth.authenticate(header)
+        await auth.authenticate(header)
     return info.value.status, info.value.code
 
 
-def test_authentication_outcomes(store: KeyStore) -> None:
-    auth = Authenticator(KeyCache(store, ttl=0), KeyLimiter())
+def _cached(store: KeyStore, ttl: float) -> KeyCache:
+    return KeyCache(SqliteKeys(store), ttl=ttl)
+
+
+@pytest.mark.anyio
+async def test_authentication_outcomes(store: KeyStore) -> None:
+    auth = Authenticator(_cached(store, ttl=0), KeyLimiter())
     good = store.create("good", scopes=["chat"])
     revoked = store.create("revoked")
     store.revoke("revoked")
     expired = store.create("expired", expires_at=time.time() - 5)
-    assert auth.authenticate(f"Bearer {good}").name == "good"
-    assert _status(auth, None) == (401, "missing_api_key")
-    assert _status(auth, f"Basic {good}") == (401, "invalid_api_key")
-    assert _status(auth, "Bearer nope") == (401, "invalid_api_key")
-    assert _status(auth, "Bearer sk-" + "a" * 43) == (401, "invalid_api_key")
-    assert _status(auth, f"Bearer {revoked}") == (401, "revoked_api_key")
-    assert _status(auth, f"Bearer {expired}") == (401, "expired_api_key")
-    record = auth.authenticate(f"Bearer {good}")
+    assert (await auth.authenticate(f"Bearer {good}")).name == "good"
+    assert await _status(auth, None) == (401, "missing_api_key")
+    assert await _status(auth, f"Basic {good}") == (401, "invalid_api_key")
+    assert await _status(auth, "Bearer nope") == (401, "invalid_api_key")
+    assert await _status(auth, "Bearer sk-" + "a" * 43) == (401, "invalid_api_key")
+    assert await _status(auth, f"Bearer {revoked}") == (401, "revoked_api_key")
+    assert await _status(auth, f"Bearer {expired}") == (401, "expired_api_key")
+    record = await auth.authenticate(f"Bearer {good}")
     with pytest.raises(GatewayError) as info:
         auth.authorize(record, "extract")
     assert info.value.status == 403
 
 
-def test_cache_sees_revocation_after_its_ttl(store: KeyStore) -> None:
+@pytest.mark.anyio
+async def test_cache_sees_revocation_after_its_ttl(store: KeyStore) -> None:
     key = store.create("alice")
     other = KeyStore(store.path)  # another worker's connection
-    cache = KeyCache(store, ttl=0.2)
-    assert cache.lookup(key) is not None and cache.lookup(key).is_active()  # type: ignore[union-attr]
+    cache = _cached(store, ttl=0.2)
+    first = await cache.lookup(key)
+    assert first is not None and first.is_active()
     other.revoke("alice")
     other.close()
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
-        record = cache.lookup(key)
+        record = await cache.lookup(key)
         if record is not None and not record.is_active():
             break
         time.sleep(0.05)

@@ -1,0 +1,156 @@
+"""Versioned schema of the key store, one ordered list per database.
+
+A migration is applied once, in order, inside one transaction with the record of its version,
+so a failed upgrade leaves the previous schema intact. Never edit a released migration: append
+the next version.
+
+* SQLite keeps the version in ``PRAGMA user_version``; ``BEGIN IMMEDIATE`` makes concurrent
+  openers (several workers, the CLI) wait for each other, so every ``KeyStore`` migrates on
+  open. Version 1 uses ``IF NOT EXISTS``, so files from before versioning upgrade in place.
+* PostgreSQL keeps them in ``schema_migrations``; a transaction-scoped advisory lock lets
+  several replicas start at once, and DDL is transactional there, so each replica may migrate
+  on start (``GATEWAY_KEYS_MIGRATE_ON_START``) or a deploy step may run
+  ``python -m gateway keys migrate`` first.
+
+    migrate_sqlite(sqlite3.connect("keys.db"))        # -> versions applied now
+    await migrate_postgres(conn)                        # psycopg.AsyncConnection
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "Migration",
+    "POSTGRES_MIGRATIONS",
+    "SQLITE_MIGRATIONS",
+    "migrate_postgres",
+    "migrate_sqlite",
+    "postgres_version",
+    "sqlite_version",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+SQLITE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "api_keys",
+        """
+        CREATE TABLE IF NOT EXISTS api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            prefix TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            rpm INTEGER,
+            max_concurrent INTEGER,
+            expires_at REAL,
+            revoked_at REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS api_keys_active_name ON api_keys(name)
+            WHERE revoked_at IS NULL;
+        """,
+    ),
+)
+
+POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "api_keys",
+        """
+        CREATE TABLE api_keys (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name TEXT NOT NULL CHECK (name <> ''),
+            prefix TEXT NOT NULL UNIQUE,
+            hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            rpm INTEGER CHECK (rpm >= 1),
+            max_concurrent INTEGER CHECK (max_concurrent >= 1),
+            expires_at TIMESTAMPTZ,
+            revoked_at TIMESTAMPTZ,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+        """,
+    ),
+)
+
+# pg_advisory_xact_lock key: any constant the gateway alone uses ("vsgw" in ASCII).
+_PG_LOCK = 0x76736777
+
+
+def sqlite_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate_sqlite(
+    db: sqlite3.Connection, migrations: tuple[Migration, ...] = SQLITE_MIGRATIONS
+) -> list[int]:
+    """Apply what ``db`` lacks (``db`` in autocommit mode, ``isolation_level=None``)."""
+    if sqlite_version(db) >= migrations[-1].version:
+        return []
+    applied: list[int] = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        current = sqlite_version(db)
+        for step in migrations:
+            if step.version > current:
+                for statement in step.sql.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {int(step.version)}")
+                applied.append(step.version)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return applied
+
+
+async def postgres_version(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The newest applied version, 0 for an empty database."""
+    cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return 0
+    cur = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def migrate_postgres(
+    conn: psycopg.AsyncConnection[Any],
+    migrations: tuple[Migration, ...] = POSTGRES_MIGRATIONS,
+) -> list[int]:
+    """Apply what the database lacks, serialised between replicas by an advisory lock."""
+    applied: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK,))
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        current = await postgres_version(conn)
+        for step in migrations:
+            if step.version > current:
+                await conn.execute(step.sql.encode())
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (step.version, step.name),
+                )
+                applied.append(step.version)
+    return applied
