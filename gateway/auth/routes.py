@@ -19,7 +19,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from .admission import SECURITY_DOC, require_scope
+from ..openapi import error_responses
+from .admission import require_scope
 from .keys import KeyRecord
 
 __all__ = ["router", "KeyInfo"]
@@ -45,7 +46,7 @@ class KeyInfo(BaseModel):
     "/v1/me",
     response_model=KeyInfo,
     summary="The calling key's scopes and limits",
-    openapi_extra=SECURITY_DOC,
+    responses=error_responses(401, 429),
 )
 async def me(key: OwnKey) -> KeyInfo:
     return KeyInfo(
