@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .auth import SECURITY_DOC
+from .auth.admission import SECURITY_DOC
 
 __all__ = [
     "ErrorInfo",

@@ -19,13 +19,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from ..openapi import KEYED, error_responses
+from ..openapi import error_responses
 from .admission import require_scope
 from .keys import KeyRecord
 
 __all__ = ["router", "KeyInfo"]
 
-router = APIRouter(tags=["keys"], responses=error_responses(*KEYED))
+router = APIRouter(tags=["keys"])
 OwnKey = Annotated[KeyRecord, Depends(require_scope(None))]
 
 
@@ -46,6 +46,7 @@ class KeyInfo(BaseModel):
     "/v1/me",
     response_model=KeyInfo,
     summary="The calling key's scopes and limits",
+    responses=error_responses(401, 429),
 )
 async def me(key: OwnKey) -> KeyInfo:
     return KeyInfo(

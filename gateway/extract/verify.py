@@ -17,14 +17,14 @@ from pydantic import ValidationError
 from ..auth import ExtractKey
 from ..bodies import parse_json_object, read_body
 from ..errors import ErrorCode
-from ..openapi import KEYED, error_responses
+from ..openapi import BODY, KEYED, error_responses
 from .inputs import lookup_schema
 from .models import VerifyResponse
 from .service import invalid_data
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["extraction"], responses=error_responses(*KEYED, 400, 404, 413, 422))
+router = APIRouter(tags=["extraction"])
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -40,6 +40,7 @@ _BODY_DOC: dict[str, Any] = {
     response_model=VerifyResponse,
     summary="Run a schema's checks on your own object",
     openapi_extra=_BODY_DOC,
+    responses=error_responses(*BODY, 404, *KEYED),
 )
 async def verify(name: str, request: Request, key: ExtractKey) -> VerifyResponse:
     spec = lookup_schema(name)
