@@ -13,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +62,13 @@ class GatewayServer(Proc):
             finally:
                 await store.close()
 
-        return asyncio.run(create())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(create())
+        # A loop already runs in this thread (Playwright's sync API keeps one): use another.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, create()).result()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``python -m gateway …`` against this server's key store."""

@@ -188,7 +188,7 @@ function checksTable(checks) {
                 { class: `check-${check.status}` },
                 h("td", {}, statusBadge(String(check.status ?? "?"))),
                 h("th", { scope: "row" }, String(check.name ?? "")),
-                h("td", {}, (Array.isArray(check.fields) ? check.fields : [check.fields ?? ""]).map((f) => h("code", {}, String(f)))),
+                h("td", {}, (Array.isArray(check.fields) ? check.fields : [check.fields ?? ""]).map((f, i) => [i ? ", " : "", h("code", {}, String(f))])),
                 h("td", {}, String(check.message ?? "")),
               )
             : h("tr", {}, h("td", { colspan: 4 }, JSON.stringify(check))),

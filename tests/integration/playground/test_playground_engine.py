@@ -94,6 +94,24 @@ def test_extraction_shows_the_typed_answer_field_by_field(
         cell = answer.locator(f'[data-pointer="/line_items/{i}/description"] .value')
         expect(cell).to_have_text(item.description)
     expect(answer.locator(".meta")).to_contain_text(f"{raw['usage']['completion_tokens']} out")
+    # Every leaf carries its confidence; every check is listed; review says what it is.
+    badges = dict(
+        page.evaluate(
+            """() => [...document.querySelectorAll("#extract-answer > .outcome > .data .leaf")]
+                 .map((leaf) => [leaf.dataset.pointer, leaf.querySelector(".conf")?.textContent])"""
+        )
+    )
+    assert raw["confidence"] and set(raw["confidence"]) <= set(badges)
+    for pointer, value in raw["confidence"].items():
+        assert badges[pointer] == f"confidence {int(value * 100 + 0.5)}%", pointer
+    checks = answer.locator("table.checks > tbody > tr")
+    expect(checks).to_have_count(len(raw["checks"]))
+    for row, check in zip(checks.all(), raw["checks"], strict=True):
+        expect(row.locator("th")).to_have_text(check["name"])
+        expect(row.locator(".badge")).to_contain_text(check["status"])
+    expect(answer.locator(".review")).to_contain_text(
+        "Needs review" if raw["review"] else "No review needed"
+    )
 
     snippets = page.locator("#extract-snippet-list")
     expect(snippets).to_contain_text("/v1/extract/invoice")
