@@ -4,7 +4,7 @@
 
 1. **Render vs extract, per page.** One A4 page of dense text and one photo-heavy A4 page,
    each as a one-page PDF, rendered at the size the crop grid uses for num_crops 4 and 16
-   (``gateway.documents.page_target_size``: 475x672 and 950x1344). Render time is the median
+   (``serve.phi3v.geometry.target_size``: 475x672 and 950x1344). Render time is the median
    of several in-process renders (PDFium + PNG encoding), and separately through the gateway's
    `RenderPool` (a worker process: the price of being able to kill a hung render). Beside it,
    the time the same page takes through ``/v1/extract/invoice`` on the same engine (cpu-dev,
@@ -38,9 +38,9 @@ from gateway.documents import (
     PageSelection,
     RenderJob,
     RenderPool,
-    page_target_size,
     render_document,
 )
+from serve.phi3v.geometry import target_size
 from tests.support.documents import invoice_pages, pdf_bytes, photo_page, text_page
 from tests.support.engine import start_engine, tree_rss_bytes
 from tests.support.gateway_server import start_gateway
@@ -54,9 +54,7 @@ CROPS = (4, 16)
 
 
 def _job(data: bytes, crops: int) -> RenderJob:
-    return RenderJob(
-        data, "pdf", PageSelection(), crops, page_target_size, DocumentLimits(), "image"
-    )
+    return RenderJob(data, "pdf", PageSelection(), crops, target_size, DocumentLimits(), "image")
 
 
 def _render_times(data: bytes, crops: int) -> tuple[float, float, int, tuple[int, int]]:

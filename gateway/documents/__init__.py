@@ -4,7 +4,6 @@
     pages.PageSelection.parse("1-3,5")  the ``pages`` field; resolve(count) checks the range
     render.render_document(job)         pages at the model's target size, as PNGs (in a worker)
     pool.RenderPool(workers)            bounded, killable worker processes for rendering
-    target.page_target_size(w, h, n)    the size the HD transform will use for a page
     errors.DocumentError                every refusal: status, ``param``, ``code``
     errors.DocumentNotImage             a document where an image was expected (chat's 400)
 
@@ -24,7 +23,6 @@ from .render import (
     TargetSize,
     render_document,
 )
-from .target import page_target_size
 
 __all__ = [
     "MIME_TYPES",
@@ -39,6 +37,5 @@ __all__ = [
     "RenderedPage",
     "TargetSize",
     "document_kind",
-    "page_target_size",
     "render_document",
 ]

@@ -1,7 +1,8 @@
 """Documents and image lists on the extraction API: pages in, one result per page, merged.
 
 ``load_pages`` turns the request's input into numbered page images: a PDF or TIFF is rendered
-by the app's `RenderPool` at the size the crop grid will use (``documents.page_target_size``),
+by the app's `RenderPool` at the size the crop grid will use (``serve.phi3v.geometry``'s
+``target_size``, the geometry the processor and the image path share),
 each page becoming a PNG data URL with its digest; ``image_urls`` are pages 1..n as given.
 
 ``extract_pages`` then asks the model, in one of two ways, as the schema declares
@@ -32,6 +33,7 @@ from typing import Any
 from fastapi import Request
 
 from schemas import SchemaSpec
+from serve.phi3v.geometry import target_size
 
 from ..auth import KeyRecord
 from ..documents import (
@@ -40,7 +42,6 @@ from ..documents import (
     RenderedPage,
     RenderJob,
     RenderPool,
-    page_target_size,
 )
 from ..errors import ErrorCode, GatewayError
 from ..images import ValidImage
@@ -104,7 +105,7 @@ async def load_pages(
     settings: Settings = request.app.state.settings
     pool: RenderPool = request.app.state.render_pool
     job = RenderJob(
-        source.data, source.kind, selection, num_crops, page_target_size,
+        source.data, source.kind, selection, num_crops, target_size,
         document_limits(settings), source.param,
     )  # fmt: skip
     document = await pool.render(job)
