@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import openai
 import pytest
 
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
@@ -36,3 +37,19 @@ def stub_gateway(
     )
     yield gw
     gw.stop()
+
+
+@pytest.fixture(scope="module")
+def key(engine_gateway: GatewayServer, request: pytest.FixtureRequest) -> str:
+    """A key on the engine-backed gateway, one per test module (named after it)."""
+    return engine_gateway.create_key(request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture
+def client(engine_gateway: GatewayServer, key: str) -> Iterator[openai.OpenAI]:
+    """The openai SDK on the engine-backed gateway; closed after each test."""
+    c = openai.OpenAI(
+        base_url=engine_gateway.base_url + "/v1", api_key=key, max_retries=0, timeout=120
+    )
+    yield c
+    c.close()

@@ -27,20 +27,6 @@ pytestmark = pytest.mark.engine
 IMAGE_TOKENS_AT_4_CROPS = 757
 
 
-@pytest.fixture(scope="module")
-def key(engine_gateway: GatewayServer) -> str:
-    return engine_gateway.create_key("engine-tests")
-
-
-@pytest.fixture
-def client(engine_gateway: GatewayServer, key: str) -> Iterator[openai.OpenAI]:
-    c = openai.OpenAI(
-        base_url=engine_gateway.base_url + "/v1", api_key=key, max_retries=0, timeout=120
-    )
-    yield c
-    c.close()
-
-
 def _model(vllm_engine: Any) -> str:
     return str(vllm_engine.model)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
@@ -41,20 +40,6 @@ class Count(BaseModel):
 
     n: Literal[1, 2, 3]
     kind: Literal["cat", "dog"]
-
-
-@pytest.fixture(scope="module")
-def key(engine_gateway: GatewayServer) -> str:
-    return engine_gateway.create_key("surface-tests")
-
-
-@pytest.fixture
-def client(engine_gateway: GatewayServer, key: str) -> Iterator[openai.OpenAI]:
-    c = openai.OpenAI(
-        base_url=engine_gateway.base_url + "/v1", api_key=key, max_retries=0, timeout=120
-    )
-    yield c
-    c.close()
 
 
 @pytest.fixture
