@@ -61,9 +61,8 @@ async def chat_completions(request: Request) -> Response:
         # wait for a decode slot; a small one goes upstream as it came if nothing changes.
         kept, raw = (raw if len(raw) <= KEEP_RAW_BYTES else None), b""
         slots = state.decode_slots
-        if await rewrite_images(payload, images, settings, state.fetch_client, slots):
-            rewrite = True
-        if kept is None:
+        changed = await rewrite_images(payload, images, settings, state.fetch_client, slots)
+        if changed or kept is None:
             rewrite = True
         else:
             raw = kept
