@@ -49,6 +49,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     responses.router,
     extract.router,
     extract.verify_router,
+    extract.preview_router,
     playground.router,
 )
 

@@ -1,8 +1,10 @@
-"""Documents: PDFs and multi-page TIFFs become page images for the extraction API.
+"""Documents: PDFs and multi-page TIFFs become page images for the extraction API (and
+thumbnails for its preview route).
 
     detect.document_kind(data)          "pdf" | "tiff" | None, from magic bytes
     pages.PageSelection.parse("1-3,5")  the ``pages`` field; resolve(count) checks the range
-    render.render_document(job)         pages at the model's target size, as PNGs (in a worker)
+    render.render_document(job)         pages at the model's target size, as PNGs (in a worker),
+                                        or as JPEG thumbnails for a preview
     pool.RenderPool(workers)            bounded, killable worker processes for rendering
     errors.DocumentError                every refusal: status, ``param``, ``code``
     errors.DocumentNotImage             a document where an image was expected (chat's 400)

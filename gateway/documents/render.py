@@ -11,6 +11,9 @@ page's aspect ratio, so a dense A4 page at 16 crops is rendered at 949×1344, no
 * TIFF frames are decoded by Pillow, one at a time, and shrunk to the target when larger
   (never enlarged: vLLM enlarges a small image anyway, and the original bytes are smaller).
 
+A preview (``RenderJob.thumbnail``) renders the same pages into a small box as JPEG instead,
+for a person to look at (``POST /v1/documents/preview``); every cap and refusal is the same.
+
 PDFium is not thread-safe, and a hostile PDF can keep it busy indefinitely; that is why this
 runs in a worker process the gateway can kill (`gateway.documents.pool`), never in a thread.
 Every refusal is a `DocumentError` naming ``param`` and, for caps, the setting.
@@ -53,6 +56,8 @@ NATURAL_DPI = 300
 
 _PNG_LEVEL = 1
 """zlib level 1: a text page's PNG is barely larger than at level 6 and encodes 3-4x faster."""
+_THUMBNAIL_QUALITY = 80
+"""JPEG quality of a preview: a 256-px page is a few KB, and its text is still legible."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ class RenderJob:
     limits: DocumentLimits
     param: str
     """The request field the document came in (``image``, ``image_url``): named in errors."""
+    thumbnail: int | None = None
+    """Render each page to fit this many pixels a side, as JPEG, instead of at the model's
+    target size (page previews: a person looks at them, the model never does)."""
+    first_pages: bool = False
+    """With no ``pages`` selection, take the first ``max_pages`` pages of a longer document
+    instead of refusing it (previews show the start; ``page_count`` tells the rest)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,8 @@ def _selected(job: RenderJob, page_count: int) -> list[int]:
             400, "the document has no pages", param=job.param, code=ErrorCode.DOCUMENT_NO_PAGES
         )
     numbers = job.selection.resolve(page_count)
+    if job.first_pages and not job.selection.ranges:
+        numbers = numbers[: job.limits.max_pages]
     if len(numbers) > job.limits.max_pages:
         raise DocumentError(
             413,
@@ -168,14 +181,25 @@ def _check_pixels(job: RenderJob, number: int, width: int, height: int) -> None:
         )
 
 
-def _png(image: Image.Image) -> bytes:
+def _size(job: RenderJob, width: int, height: int) -> tuple[int, int]:
+    """The pixels a page is rendered at: the model's target, or the preview's box."""
+    if job.thumbnail is None:
+        return job.target(width, height, job.num_crops)
+    scale = min(1.0, job.thumbnail / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _page(job: RenderJob, number: int, image: Image.Image) -> RenderedPage:
+    """PNG for the model (lossless text); JPEG for a preview (small, for a person's eye)."""
     out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=_PNG_LEVEL)
-    return out.getvalue()
-
-
-def _page(number: int, image: Image.Image) -> RenderedPage:
-    return RenderedPage(number, image.width, image.height, "image/png", _png(image))
+    if job.thumbnail is None:
+        image.save(out, format="PNG", compress_level=_PNG_LEVEL)
+        mime = "image/png"
+    else:
+        rgb = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        rgb.save(out, format="JPEG", quality=_THUMBNAIL_QUALITY)
+        mime = "image/jpeg"
+    return RenderedPage(number, image.width, image.height, mime, out.getvalue())
 
 
 # --- PDF ----------------------------------------------------------------------------------------
@@ -240,7 +264,7 @@ def _render_pdf_page(job: RenderJob, pdf: pdfium.PdfDocument, number: int) -> Re
         if not (width_pt > 0 and height_pt > 0):
             raise _corrupt_page(job, number)
         natural = (_px(width_pt), _px(height_pt))
-        width, height = job.target(*natural, job.num_crops)
+        width, height = _size(job, *natural)
         _check_pixels(job, number, width, height)
         bitmap = page.render(scale=width / width_pt, may_draw_forms=True)
         image = bitmap.to_pil()
@@ -248,7 +272,7 @@ def _render_pdf_page(job: RenderJob, pdf: pdfium.PdfDocument, number: int) -> Re
             canvas = Image.new("RGB", (width, height), "white")
             canvas.paste(image, (0, 0))
             image = canvas
-        return _page(number, image)
+        return _page(job, number, image)
     except pdfium.PdfiumError:
         raise _corrupt_page(job, number) from None
     finally:
@@ -317,7 +341,7 @@ def _split_tiff(job: RenderJob, started: float) -> tuple[int, list[RenderedPage]
 
 def _tiff_page(job: RenderJob, tiff: Image.Image, number: int) -> RenderedPage:
     frame = tiff.convert("L" if tiff.mode in _GREY_MODES else "RGB")
-    width, height = job.target(frame.width, frame.height, job.num_crops)
+    width, height = _size(job, frame.width, frame.height)
     if frame.width * frame.height > width * height:
         frame = frame.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return _page(number, frame)
+    return _page(job, number, frame)

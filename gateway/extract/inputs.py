@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from schemas import SchemaSpec, UnknownSchemaError, get
@@ -32,9 +32,18 @@ from ..images import ValidImage, prepare_upload, validate_image
 from ..settings import Settings
 from .models import ExtractRequest
 
-__all__ = ["DocumentInput", "Source", "lookup_schema", "read_extract_request"]
+__all__ = [
+    "DocumentInput",
+    "Source",
+    "lookup_schema",
+    "parse_fields",
+    "read_extract_request",
+    "read_fields",
+    "read_single",
+]
 
 R = TypeVar("R", bound=ExtractRequest)
+M = TypeVar("M", bound=BaseModel)
 
 
 def lookup_schema(name: str, param: str | None = None) -> SchemaSpec[Any]:
@@ -59,6 +68,52 @@ Source = ValidImage | list[ValidImage] | DocumentInput
 """One image, several images (``image_urls``), or a document."""
 
 
+async def read_fields(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes | None]:
+    """The body's fields, and the uploaded file's bytes (multipart; None for a JSON body).
+    An upload stands in for ``image_url``, so the models' one-source checks see it."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        fields, upload = await _read_form(request, settings)
+        fields.setdefault("image_url", "upload")
+        return fields, upload
+    return parse_json_object(await read_body(request, settings.max_body_bytes)), None
+
+
+def parse_fields(model: type[M], fields: dict[str, Any]) -> M:
+    """``fields`` as ``model``; a failure is the gateway's 400 naming the field."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [dict(e, loc=("body", *e["loc"])) for e in exc.errors(include_url=False)]
+        ) from None
+
+
+async def read_single(
+    request: Request, url: str | None, upload: bytes | None, num_crops: int
+) -> ValidImage | DocumentInput:
+    """The one image or document of a request: the upload if there is one, else ``url``.
+    An image is checked and pre-sized for ``num_crops``; a PDF or TIFF is returned unread."""
+    state = request.app.state
+    settings: Settings = state.settings
+    try:
+        if upload is not None:
+            return await prepare_upload(
+                upload, settings, param="image", num_crops=num_crops, slots=state.decode_slots
+            )
+        assert url is not None  # the request models insist on a source
+        return await validate_image(
+            url,
+            settings,
+            state.fetch_client,
+            param="image_url",
+            num_crops=num_crops,
+            slots=state.decode_slots,
+            max_bytes=_read_cap(settings),
+        )
+    except DocumentNotImage as document:
+        return DocumentInput(document.data, document.kind, document.param or "image")
+
+
 async def read_extract_request(
     request: Request, model: type[R], crops_for: Callable[[R], int]
 ) -> tuple[R, Source]:
@@ -66,23 +121,13 @@ async def read_extract_request(
     images pre-sized for ``crops_for(request)`` crops."""
     state = request.app.state
     settings: Settings = state.settings
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        fields, upload = await _read_form(request, settings)
-    else:
-        fields, upload = parse_json_object(await read_body(request, settings.max_body_bytes)), None
-    if upload is not None:
-        fields.setdefault("image_url", "upload")
+    fields, upload = await read_fields(request, settings)
     _check_one_source(fields)
-    try:
-        parsed = model.model_validate(fields)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [dict(e, loc=("body", *e["loc"])) for e in exc.errors(include_url=False)]
-        ) from None
+    parsed = parse_fields(model, fields)
     # The caps a chat request obeys, checked before any image work.
     caps.check_num_crops(parsed.num_crops, settings, "num_crops")
     caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
-    num_crops, slots = crops_for(parsed), state.decode_slots
+    num_crops = crops_for(parsed)
     if parsed.image_urls is not None:
         if len(parsed.image_urls) > settings.max_images_per_request:
             raise GatewayError(
@@ -100,31 +145,13 @@ async def read_extract_request(
                     state.fetch_client,
                     param=f"image_urls[{i}]",
                     num_crops=num_crops,
-                    slots=slots,
+                    slots=state.decode_slots,
                 )
                 for i, url in enumerate(parsed.image_urls)
             )
         )
         return parsed, list(images)
-    try:
-        if upload is not None:
-            image = await prepare_upload(
-                upload, settings, param="image", num_crops=num_crops, slots=slots
-            )
-            return parsed, image
-        assert parsed.image_url is not None  # the model insists on exactly one source
-        valid = await validate_image(
-            parsed.image_url,
-            settings,
-            state.fetch_client,
-            param="image_url",
-            num_crops=num_crops,
-            slots=slots,
-            max_bytes=_read_cap(settings),
-        )
-    except DocumentNotImage as document:
-        return parsed, DocumentInput(document.data, document.kind, document.param or "image")
-    return parsed, valid
+    return parsed, await read_single(request, parsed.image_url, upload, num_crops)
 
 
 def _check_one_source(fields: dict[str, Any]) -> None:

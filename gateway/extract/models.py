@@ -17,6 +17,9 @@ from .repair import Repair
 from .verdict import CheckList, ConfidenceMap, Review
 
 __all__ = [
+    "DocumentPreview",
+    "PagePreview",
+    "PreviewRequest",
     "ExtractError",
     "ExtractRequest",
     "ExtractResponse",
@@ -263,3 +266,44 @@ class SchemaInfo(BaseModel):
 class SchemaList(BaseModel):
     object: Literal["list"] = "list"
     data: list[SchemaInfo]
+
+
+class PreviewRequest(BaseModel):
+    """A PDF or TIFF to show as page thumbnails. Also accepted as multipart/form-data with the
+    document as a file part named ``image``, like the extraction routes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_url: str = Field(
+        min_length=1,
+        description="The PDF or multi-page TIFF: an http(s) URL (fetched by the gateway) or a "
+        "data: URL (data:application/pdf;base64,...).",
+    )
+    pages: str | None = Field(
+        default=None,
+        max_length=256,
+        description="The pages to show, 1-based, e.g. '1-3,5'; default: the first "
+        "GATEWAY_DOCUMENT_MAX_PAGES pages (page_count says how many there are in all).",
+    )
+    max_side: int = Field(
+        default=256,
+        ge=32,
+        le=1024,
+        description="Pixels of a thumbnail's longer side; pages are never enlarged.",
+    )
+
+
+class PagePreview(BaseModel):
+    page: int = Field(description="1-based page number in the document.")
+    width: int = Field(description="Pixels of the thumbnail.")
+    height: int
+    image_url: str = Field(description="The thumbnail: a data:image/jpeg;base64 URL.")
+
+
+class DocumentPreview(BaseModel):
+    """Thumbnails of a document's pages, rendered by the same renderer the extraction uses."""
+
+    object: Literal["document.preview"] = "document.preview"
+    kind: Literal["pdf", "tiff"]
+    page_count: int = Field(description="Pages in the document, shown or not.")
+    pages: list[PagePreview] = Field(description="The pages shown, in document order.")

@@ -3,7 +3,8 @@
 // beside it, and the same request as curl and Python.
 import { ApiError, getJson, send } from "./api.js";
 import { byId, fill, h } from "./dom.js";
-import { filePicker, isPdf } from "./files.js";
+import { filePicker, isDocument } from "./files.js";
+import { pageStrip } from "./pages.js";
 import { pageCount, renderError, renderResponse } from "./render.js";
 import { extractSnippets, renderSnippets } from "./snippets.js";
 
@@ -29,6 +30,14 @@ export function setupExtract(currentKey) {
   const pages = byId("extract-pages");
   let schemas = [];
 
+  const describePages = (count) => picker.setNote(`${count} page${count === 1 ? "" : "s"}`);
+  const strip = pageStrip({
+    list: byId("extract-thumbs"),
+    status: byId("extract-thumbs-status"),
+    pages,
+    onCount: describePages,
+  });
+
   const picker = filePicker({
     input: byId("extract-file"),
     zone: byId("extract-drop"),
@@ -36,10 +45,19 @@ export function setupExtract(currentKey) {
     img: byId("extract-preview-img"),
     caption: byId("extract-preview-caption"),
     onChange: (file) => {
-      pages.disabled = !(file && isPdf(file));
-      if (pages.disabled) pages.value = "";
+      const paged = Boolean(file && isDocument(file));
+      pages.disabled = !paged;
+      pages.value = "";
+      if (paged) strip.show(file, currentKey());
+      else strip.clear();
     },
   });
+
+  // A key accepted after the document was picked: its pages can be shown now.
+  const showPages = () => {
+    const file = picker.file();
+    if (file && isDocument(file)) strip.show(file, currentKey());
+  };
 
   const chosen = () => [...schemaList.querySelectorAll("input:checked")].map((box) => box.value);
 
@@ -117,7 +135,7 @@ export function setupExtract(currentKey) {
       fill(answer, renderResponse(result));
       raw.textContent = JSON.stringify(result, null, 2);
       const count = pageCount(result);
-      if (count !== null) picker.setNote(`${count} page${count === 1 ? "" : "s"}`);
+      if (count !== null) describePages(count);
       status.textContent = `Done in ${seconds} s.`;
     } catch (err) {
       fill(answer, h("p", { class: "muted" }, "No answer."));
@@ -134,6 +152,7 @@ export function setupExtract(currentKey) {
       schemaStatus.textContent = "Loading schemas…";
       try {
         showSchemas((await getJson("/v1/schemas", { key })).data);
+        showPages();
       } catch (err) {
         fill(schemaList);
         schemas = [];

@@ -1,8 +1,11 @@
 // A file picker with a drop zone and a preview. Images preview from a blob: URL (the only
-// non-self source the page's CSP allows); a PDF shows its name and size, and its page count
-// once an answer reports it (the public API renders no thumbnails).
+// non-self source the page's CSP allows); a document (PDF or TIFF, which no browser draws in
+// an <img>) shows its name and size here, and its pages as thumbnails from pages.js.
 
 export const isPdf = (file) => file.type === "application/pdf" || /\.pdf$/i.test(file.name);
+const isTiff = (file) => file.type === "image/tiff" || /\.tiff?$/i.test(file.name);
+/** A file the gateway reads as pages: a PDF or a (multi-page) TIFF. */
+export const isDocument = (file) => isPdf(file) || isTiff(file);
 
 export function formatBytes(n) {
   if (n < 1024) return `${n} B`;
@@ -18,7 +21,7 @@ export function filePicker({ input, zone, figure, img, caption, onChange = () =>
 
   const describe = () => {
     if (!file) return "";
-    const kind = isPdf(file) ? "PDF" : img.naturalWidth ? `${img.naturalWidth}×${img.naturalHeight} px` : file.type;
+    const kind = isPdf(file) ? "PDF" : isTiff(file) ? "TIFF" : img.naturalWidth ? `${img.naturalWidth}×${img.naturalHeight} px` : file.type;
     return [file.name, kind, formatBytes(file.size), note].filter(Boolean).join(" · ");
   };
 
@@ -30,7 +33,7 @@ export function filePicker({ input, zone, figure, img, caption, onChange = () =>
     figure.hidden = !file;
     img.hidden = true;
     img.removeAttribute("src");
-    if (file && !isPdf(file)) {
+    if (file && !isDocument(file)) {
       url = URL.createObjectURL(file);
       img.alt = `Preview of ${file.name}`;
       img.onload = () => (caption.textContent = describe());

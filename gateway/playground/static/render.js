@@ -292,6 +292,7 @@ export function renderResponse(body) {
 /** How many pages the answer covers, if it says (a PDF's pages: the page count to show). */
 export function pageCount(body) {
   if (!isObject(body)) return null;
+  if (Number.isInteger(body.page_count)) return body.page_count;
   if (Array.isArray(body.pages)) return body.pages.length;
   if (isObject(body.results)) {
     for (const outcome of Object.values(body.results)) if (isObject(outcome) && Array.isArray(outcome.pages)) return outcome.pages.length;

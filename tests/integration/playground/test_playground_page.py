@@ -6,16 +6,19 @@ are adding (confidence, checks, review, pages) or that nobody knows yet.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from gateway.playground import CONTENT_SECURITY_POLICY
 from tests.support.browser import Visit, open_playground
+from tests.support.documents import encrypted_pdf
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
 from tests.support.images import image_bytes, make_image
 
@@ -144,19 +147,46 @@ def test_a_refused_request_shows_message_and_param(
 def test_a_pdf_goes_up_as_a_pdf_with_its_page_selection(
     visit: Visit, gateway: GatewayServer, tmp_path: Path
 ) -> None:
-    """PDF support is the documents issue's; the page's part is to send the file as it is,
-    with ``pages``, and to show whatever the gateway answers."""
-    visit.enter_key(gateway.create_key("pdf", scopes=["extract"]))
+    """The page shows a PDF's pages as thumbnails from the public preview route, lets a click
+    choose pages, and sends the file as it is, with ``pages``."""
     page = visit.page
     pdf = tmp_path / "deck.pdf"
-    first, second = make_image(400, 300, seed=1), make_image(400, 300, seed=2)
-    first.save(pdf, "PDF", save_all=True, append_images=[second])
+    colours = ["red", "lime", "blue"]
+    first, *rest = (Image.new("RGB", (300, 400), colour) for colour in colours)
+    first.save(pdf, "PDF", save_all=True, append_images=rest)
     pages = page.get_by_label("Pages")
     expect(pages).to_be_disabled()
     page.set_input_files("#extract-file", pdf)
     expect(page.locator("#extract-preview-caption")).to_contain_text("deck.pdf · PDF · ")
     expect(page.locator("#extract-preview-img")).to_be_hidden()
+    # No key yet: the page says why there are no thumbnails, and asks for none.
+    expect(page.locator("#extract-thumbs-status")).to_contain_text("Enter a key")
+    assert not [u for u in visit.requests if u.endswith("/v1/documents/preview")]
+
+    visit.enter_key(gateway.create_key("pdf", scopes=["extract"]))  # the key brings them
+    thumbs = page.get_by_role("list", name="Page thumbnails").get_by_role("button")
+    expect(thumbs).to_have_count(3)
+    expect(page.locator("#extract-preview-caption")).to_contain_text("3 pages")
+    for number, colour in enumerate(colours, start=1):
+        picture = page.get_by_role("img", name=f"Page {number}")
+        expect(picture).to_be_visible()
+        assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert picture.get_attribute("src").startswith("blob:")  # type: ignore[union-attr]
+        shown = Image.open(io.BytesIO(picture.screenshot())).convert("RGB")
+        centre = shown.getpixel((shown.width // 2, shown.height // 2))
+        expected = Image.new("RGB", (1, 1), colour).getpixel((0, 0))
+        assert all(abs(a - b) < 32 for a, b in zip(centre, expected, strict=True)), (number, centre)
+
+    # Clicking pages writes the selection; typing one marks the thumbnails.
+    thumbs.nth(2).click()
+    thumbs.nth(0).click()
+    expect(pages).to_have_value("1,3")
+    expect(thumbs.nth(0)).to_have_attribute("aria-pressed", "true")
+    expect(thumbs.nth(1)).to_have_attribute("aria-pressed", "false")
     pages.fill("1-2")
+    expect(thumbs.nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(thumbs.nth(2)).to_have_attribute("aria-pressed", "false")
+
     page.locator('#schema-list input[value="invoice"]').check()
     # What the page hands to fetch (Chromium does not show multipart file bodies).
     page.evaluate(
@@ -176,14 +206,28 @@ def test_a_pdf_goes_up_as_a_pdf_with_its_page_selection(
     assert url == "/v1/extract/invoice"
     assert fields == [["image", ["deck.pdf", "application/pdf", size]], ["pages", "1-2"]]
     expect(page.locator("#extract-status")).to_have_text(re.compile("Done in|request failed"))
-    shown = page.locator("#extract-error .error-message, #extract-answer .outcome")
-    expect(shown.first).to_be_visible()
+    shown_answer = page.locator("#extract-error .error-message, #extract-answer .outcome")
+    expect(shown_answer.first).to_be_visible()
 
     photo = tmp_path / "photo.png"
     photo.write_bytes(image_bytes(make_image(64, 48)))
-    page.set_input_files("#extract-file", photo)  # an image again: no page selection
+    page.set_input_files("#extract-file", photo)  # an image again: no pages, no thumbnails
     expect(pages).to_be_disabled()
     expect(pages).to_have_value("")
+    expect(thumbs).to_have_count(0)
+
+
+def test_a_document_the_gateway_refuses_shows_why_instead_of_thumbnails(
+    visit: Visit, gateway: GatewayServer, tmp_path: Path
+) -> None:
+    visit.enter_key(gateway.create_key("locked", scopes=["extract"]))
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(encrypted_pdf())
+    visit.page.set_input_files("#extract-file", locked)
+    status = visit.page.locator("#extract-thumbs-status")
+    expect(status).to_contain_text("No page previews: the PDF is encrypted")
+    expect(status).to_contain_text("(image)")
+    expect(visit.page.locator("#extract-thumbs")).to_be_hidden()
 
 
 RESPONSE = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -177,3 +178,52 @@ def test_corrupt_or_truncated_tiffs_are_400s() -> None:
     for data in (whole[: len(whole) // 2], whole[:8] + b"\xff" * 64):
         error = refusal(job(data, "tiff"))
         assert (error.status, error.code) == (400, "document_corrupt")
+
+
+def _colour_pages() -> list[Image.Image]:
+    """Pages told apart by colour, in a portrait and a landscape shape."""
+    return [Image.new("RGB", (600, 800), "red"), Image.new("RGB", (900, 600), "blue")]
+
+
+def _thumbnail(
+    data: bytes, pages: str | None = None, *, side: int = 128, **limits: float
+) -> RenderJob:
+    return RenderJob(
+        data, "pdf", PageSelection.parse(pages), 4, scaled_target,
+        DocumentLimits(**limits), "image", thumbnail=side, first_pages=True,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["pdf", "tiff"])
+def test_previews_are_jpeg_thumbnails_of_the_right_page_in_its_shape(kind: DocumentKind) -> None:
+    data = pdf_bytes(_colour_pages()) if kind == "pdf" else tiff_bytes(_colour_pages())
+    preview = replace(_thumbnail(data, side=128), kind=kind)
+    doc = render_document(preview)
+    assert doc.page_count == 2
+    portrait, landscape = doc.pages
+    assert (portrait.width, portrait.height) == (96, 128)
+    assert (landscape.width, landscape.height) == (128, 85)
+    for page, colour in ((portrait, (255, 0, 0)), (landscape, (0, 0, 255))):
+        image = Image.open(io.BytesIO(page.data))
+        assert image.format == "JPEG" and page.mime == "image/jpeg"
+        assert image.size == (page.width, page.height)
+        centre = image.convert("RGB").getpixel((page.width // 2, page.height // 2))
+        assert all(abs(a - b) < 24 for a, b in zip(centre, colour, strict=True)), centre
+
+
+def test_a_preview_never_enlarges_a_small_page() -> None:
+    small = tiff_bytes([Image.new("RGB", (60, 40), "green")])
+    doc = render_document(replace(_thumbnail(small, side=512), kind="tiff"))
+    assert (doc.pages[0].width, doc.pages[0].height) == (60, 40)
+
+
+def test_a_preview_shows_the_first_pages_of_a_long_document_unless_pages_are_chosen() -> None:
+    data = pdf_bytes(invoice_pages(5))
+    doc = render_document(_thumbnail(data, side=64, max_pages=3))
+    assert doc.page_count == 5 and [p.number for p in doc.pages] == [1, 2, 3]
+    # An explicit selection still obeys the cap, as extraction does.
+    error = refusal(_thumbnail(data, "1-4", side=64, max_pages=3))
+    assert (error.status, error.code) == (413, "document_too_many_pages")
+    # And extraction itself still refuses the long document outright.
+    error = refusal(job(data, max_pages=3))
+    assert error.code == "document_too_many_pages"
