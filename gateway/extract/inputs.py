@@ -40,6 +40,7 @@ __all__ = [
     "read_extract_request",
     "read_fields",
     "read_single",
+    "request_body_doc",
 ]
 
 R = TypeVar("R", bound=ExtractRequest)
@@ -152,6 +153,30 @@ async def read_extract_request(
         )
         return parsed, list(images)
     return parsed, await read_single(request, parsed.image_url, upload, num_crops)
+
+
+def request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads with `read_fields`: ``model`` as JSON,
+    or its fields as a form with the file as the ``image`` part instead of ``image_url``."""
+    form = {
+        "type": "object",
+        "required": ["image"],
+        "properties": {
+            "image": {"type": "string", "format": "binary"},
+            **{
+                k: v for k, v in model.model_json_schema()["properties"].items() if k != "image_url"
+            },
+        },
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": model.model_json_schema()},
+                "multipart/form-data": {"schema": form},
+            },
+        }
+    }
 
 
 def _check_one_source(fields: dict[str, Any]) -> None:

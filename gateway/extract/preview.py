@@ -25,7 +25,7 @@ from ..documents import PageSelection, RenderJob, RenderPool
 from ..errors import ErrorCode, GatewayError
 from ..openapi import KEYED, error_responses
 from ..settings import Settings
-from .inputs import DocumentInput, parse_fields, read_fields, read_single
+from .inputs import DocumentInput, parse_fields, read_fields, read_single, request_body_doc
 from .models import DocumentPreview, PagePreview, PreviewRequest
 from .pages import document_limits
 
@@ -34,32 +34,11 @@ __all__ = ["router"]
 router = APIRouter(tags=["extraction"], responses=error_responses(*KEYED))
 
 
-def _body_doc() -> dict[str, object]:
-    schema = PreviewRequest.model_json_schema()
-    form = {
-        "type": "object",
-        "required": ["image"],
-        "properties": {
-            "image": {"type": "string", "format": "binary"},
-            **{k: v for k, v in schema["properties"].items() if k != "image_url"},
-        },
-    }
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": schema},
-                "multipart/form-data": {"schema": form},
-            },
-        }
-    }
-
-
 @router.post(
     "/v1/documents/preview",
     response_model=DocumentPreview,
     summary="Thumbnails of a PDF's or TIFF's pages",
-    openapi_extra=_body_doc(),
+    openapi_extra=request_body_doc(PreviewRequest),
     responses=error_responses(400, 413),  # a bad field or document; a cap (no model: no 5xx)
 )
 async def preview_document(request: Request, key: ExtractKey) -> DocumentPreview:

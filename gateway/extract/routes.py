@@ -19,7 +19,6 @@ from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from schemas import SchemaSpec, all_specs
 
@@ -28,7 +27,7 @@ from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
 from ..images import ValidImage
 from ..openapi import BODY, KEYED, UPSTREAM, error_responses
-from .inputs import lookup_schema, read_extract_request
+from .inputs import lookup_schema, read_extract_request, request_body_doc
 from .models import (
     DocumentResponse,
     ExtractError,
@@ -46,28 +45,6 @@ from .service import extract
 __all__ = ["router"]
 
 router = APIRouter(tags=["extraction"], responses=error_responses(*KEYED))
-
-
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    form = {
-        "type": "object",
-        "required": ["image"],
-        "properties": {
-            "image": {"type": "string", "format": "binary"},
-            **{
-                k: v for k, v in model.model_json_schema()["properties"].items() if k != "image_url"
-            },
-        },
-    }
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": model.model_json_schema()},
-                "multipart/form-data": {"schema": form},
-            },
-        }
-    }
 
 
 def _info(spec: SchemaSpec[Any]) -> SchemaInfo:
@@ -120,7 +97,7 @@ def _route_for(spec: SchemaSpec[Any]) -> None:
         response_model=ExtractResponse[model] | DocumentResponse[model],  # type: ignore[valid-type]
         summary=f"Extract: {spec.description}",
         name=f"extract_{spec.name}",
-        openapi_extra=_body_doc(ExtractRequest),
+        openapi_extra=request_body_doc(ExtractRequest),
         responses=error_responses(*BODY, *UPSTREAM),
     )
 
@@ -138,7 +115,7 @@ async def extract_unknown(name: str, key: ExtractKey) -> None:
     "/v1/extract",
     response_model=MultiExtractResponse,
     summary="Several schemas on one image, concurrently",
-    openapi_extra=_body_doc(MultiExtractRequest),
+    openapi_extra=request_body_doc(MultiExtractRequest),
     responses=error_responses(*BODY, 404, *UPSTREAM),
 )
 async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse:
