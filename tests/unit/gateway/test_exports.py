@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import gateway
 
@@ -16,3 +18,15 @@ def test_every_module_has_a_complete_all() -> None:
             assert hasattr(module, name), f"gateway.{info.name}.{name} is missing"
     for name in gateway.__all__:
         assert hasattr(gateway, name)
+
+
+def test_a_render_worker_imports_no_web_app() -> None:
+    """The render worker process imports ``gateway.documents``; the package's own names load
+    on first use, so the worker does not pay for FastAPI's app, aiohttp and the key stores."""
+    probe = (
+        "import sys, gateway.documents.pool; "
+        "heavy = ('gateway.app', 'aiohttp', 'psycopg', 'redis'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
