@@ -45,12 +45,14 @@ STATUS_MEANING: dict[int, str] = {
     422: "Too many images, or (extraction) an answer that is cut off or fails validation.",
     429: "The key's rate or concurrency limit is reached; see `Retry-After`.",
     502: "The model server answered with something that is not a valid answer.",
-    503: "No model server is reachable.",
+    503: "No model server is reachable, or the key store or shared limiter is down "
+    "(`key_store_unavailable`, `limiter_unavailable`).",
     504: "The model server did not answer in time.",
 }
 
-KEYED = (401, 403, 429)
-"""Any route behind ``auth.admit``: missing/bad key, missing scope, limits."""
+KEYED = (401, 403, 429, 503)
+"""Any route behind ``auth.admit``: missing/bad key, missing scope, limits, and the key store
+(PostgreSQL) or the shared limiter (Redis) being unreachable."""
 BODY = (400, 413, 422)
 """Any route that reads and checks a request body."""
 UPSTREAM = (502, 503, 504)

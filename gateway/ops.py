@@ -62,7 +62,7 @@ async def ready(request: Request) -> Response:
             "description": "The Prometheus text exposition format.",
             "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
         },
-        **error_responses(401),
+        **error_responses(401, 503),  # 503: the key store is unreachable
     },
 )
 async def metrics(request: Request) -> Response:

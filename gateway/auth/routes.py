@@ -46,7 +46,7 @@ class KeyInfo(BaseModel):
     "/v1/me",
     response_model=KeyInfo,
     summary="The calling key's scopes and limits",
-    responses=error_responses(401, 429),
+    responses=error_responses(401, 429, 503),
 )
 async def me(key: OwnKey) -> KeyInfo:
     return KeyInfo(

@@ -62,12 +62,13 @@ def test_fastapis_own_validation_422_is_gone(document: dict[str, Any]) -> None:
         ("post", "/v1/responses", {400, 401, 403, 404, 413, 422, 429, 502, 503, 504}),
         ("post", "/v1/extract/passport", {400, 401, 403, 413, 422, 429, 502, 503, 504}),
         ("post", "/v1/extract", {400, 401, 403, 404, 413, 422, 429, 502, 503, 504}),
-        ("post", "/v1/verify/{name}", {400, 401, 403, 404, 413, 422, 429}),
-        ("post", "/v1/documents/preview", {400, 401, 403, 413, 429}),
-        ("get", "/v1/schemas", {401, 403, 429}),
+        ("post", "/v1/verify/{name}", {400, 401, 403, 404, 413, 422, 429, 503}),
+        ("post", "/v1/documents/preview", {400, 401, 403, 413, 429, 503}),
+        ("get", "/v1/schemas", {401, 403, 429, 503}),
+        ("get", "/v1/me", {401, 429, 503}),
         ("get", "/v1/models", {401, 403, 429, 502, 503, 504}),
         ("get", "/ready", {503}),
-        ("get", "/metrics", {401}),
+        ("get", "/metrics", {401, 503}),
     ],
 )
 def test_routes_declare_the_statuses_they_answer(
