@@ -177,6 +177,10 @@ def test_a_pdf_goes_up_as_a_pdf_with_its_page_selection(
         expected = Image.new("RGB", (1, 1), colour).getpixel((0, 0))
         assert all(abs(a - b) < 32 for a, b in zip(centre, expected, strict=True)), (number, centre)
 
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the strip wraps
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     # Clicking pages writes the selection; typing one marks the thumbnails.
     thumbs.nth(2).click()
     thumbs.nth(0).click()
