@@ -21,6 +21,7 @@ Every refusal is a `DocumentError` naming ``param`` and, for caps, the setting.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import time
@@ -87,11 +88,10 @@ class RenderJob:
     param: str
     """The request field the document came in (``image``, ``image_url``): named in errors."""
     thumbnail: int | None = None
-    """Render each page to fit this many pixels a side, as JPEG, instead of at the model's
-    target size (page previews: a person looks at them, the model never does)."""
-    first_pages: bool = False
-    """With no ``pages`` selection, take the first ``max_pages`` pages of a longer document
-    instead of refusing it (previews show the start; ``page_count`` tells the rest)."""
+    """A preview: each page as a JPEG fitting this many pixels a side, instead of at the
+    model's target size (a person looks at it, the model never does); and with no ``pages``
+    selection, a longer document shows its first ``max_pages`` pages instead of being refused
+    (``page_count`` tells the rest)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,9 @@ class RenderedPage:
     height: int
     mime: str
     data: bytes
+
+    def data_url(self) -> str:
+        return f"data:{self.mime};base64," + base64.b64encode(self.data).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def _selected(job: RenderJob, page_count: int) -> list[int]:
             400, "the document has no pages", param=job.param, code=ErrorCode.DOCUMENT_NO_PAGES
         )
     numbers = job.selection.resolve(page_count)
-    if job.first_pages and not job.selection.ranges:
+    if job.thumbnail is not None and not job.selection.ranges:
         numbers = numbers[: job.limits.max_pages]
     if len(numbers) > job.limits.max_pages:
         raise DocumentError(

@@ -158,21 +158,18 @@ async def read_extract_request(
 def request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI request body of a route that reads with `read_fields`: ``model`` as JSON,
     or its fields as a form with the file as the ``image`` part instead of ``image_url``."""
+    schema = model.model_json_schema()
+    fields = {k: v for k, v in schema["properties"].items() if k != "image_url"}
     form = {
         "type": "object",
         "required": ["image"],
-        "properties": {
-            "image": {"type": "string", "format": "binary"},
-            **{
-                k: v for k, v in model.model_json_schema()["properties"].items() if k != "image_url"
-            },
-        },
+        "properties": {"image": {"type": "string", "format": "binary"}, **fields},
     }
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": model.model_json_schema()},
+                "application/json": {"schema": schema},
                 "multipart/form-data": {"schema": form},
             },
         }

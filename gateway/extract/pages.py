@@ -23,7 +23,6 @@ each page becoming a PNG data URL with its digest; ``image_urls`` are pages 1..n
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import uuid
@@ -81,8 +80,7 @@ def document_limits(settings: Settings) -> DocumentLimits:
 
 
 def _page_image(page: RenderedPage) -> ValidImage:
-    url = f"data:{page.mime};base64," + base64.b64encode(page.data).decode("ascii")
-    return ValidImage(url, hashlib.sha256(page.data).digest())
+    return ValidImage(page.data_url(), hashlib.sha256(page.data).digest())
 
 
 async def load_pages(

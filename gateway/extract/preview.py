@@ -14,8 +14,6 @@ costs a render, not tokens.
 
 from __future__ import annotations
 
-import base64
-
 from fastapi import APIRouter, Request
 
 from serve.phi3v.geometry import target_size
@@ -58,7 +56,7 @@ async def preview_document(request: Request, key: ExtractKey) -> DocumentPreview
     pool: RenderPool = request.app.state.render_pool
     job = RenderJob(
         source.data, source.kind, selection, settings.default_num_crops, target_size,
-        document_limits(settings), source.param, thumbnail=req.max_side, first_pages=True,
+        document_limits(settings), source.param, thumbnail=req.max_side,
     )  # fmt: skip
     document = await pool.render(job)
     return DocumentPreview(
@@ -69,7 +67,7 @@ async def preview_document(request: Request, key: ExtractKey) -> DocumentPreview
                 page=page.number,
                 width=page.width,
                 height=page.height,
-                image_url=f"data:{page.mime};base64," + base64.b64encode(page.data).decode(),
+                image_url=page.data_url(),
             )
             for page in document.pages
         ],

@@ -190,7 +190,7 @@ def _thumbnail(
 ) -> RenderJob:
     return RenderJob(
         data, "pdf", PageSelection.parse(pages), 4, scaled_target,
-        DocumentLimits(**limits), "image", thumbnail=side, first_pages=True,  # type: ignore[arg-type]
+        DocumentLimits(**limits), "image", thumbnail=side,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
