@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.checks import CheckResult
 
-from .repair import Repair
-from .verdict import CheckList, ConfidenceMap, Review
+from ..trust.repair import Repair
+from ..trust.verdict import CheckList, ConfidenceMap, Review
 
 __all__ = [
     "DocumentPreview",

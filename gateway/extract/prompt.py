@@ -35,7 +35,7 @@ def build_messages(
 ) -> list[Any]:
     """System prompt, then the image(s) in order (a deck's slides), then the instructions,
     the user's hint and a repair note (what failed in an earlier reading,
-    `gateway.extract.verdict.repair_note`), in that order."""
+    `gateway.trust.verdict.repair_note`), in that order."""
     urls = [image_data_url] if isinstance(image_data_url, str) else list(image_data_url)
     text = spec.instructions
     if hint and hint.strip():

@@ -30,7 +30,7 @@ from ..record import record_of
 from ..settings import Settings
 from .models import ExtractRequest, ExtractResponse, Usage
 from .prompt import build_request
-from .repair import Reading, TrustOptions, read_verified
+from ..trust.repair import Reading, TrustOptions, read_verified
 
 __all__ = ["extract", "invalid_data", "read_once", "RAW_OUTPUT_LIMIT"]
 

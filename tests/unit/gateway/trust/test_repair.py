@@ -10,7 +10,7 @@ import pytest
 
 import schemas
 from gateway.errors import GatewayError
-from gateway.extract.repair import Reading, TrustOptions, read_verified
+from gateway.trust.repair import Reading, TrustOptions, read_verified
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.extract.confidence import (
+from gateway.trust.confidence import (
     AlignmentError,
     align_tokens,
     field_confidence,
@@ -24,7 +24,7 @@ from gateway.extract.confidence import (
     parse_logprobs,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "logprobs"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "logprobs"
 
 
 def recorded(case: str) -> tuple[str, list[dict[str, Any]]]:

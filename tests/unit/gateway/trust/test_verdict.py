@@ -7,7 +7,7 @@ import math
 import pytest
 
 import schemas
-from gateway.extract.verdict import Verdict, assess, better, confidence_of, repair_note
+from gateway.trust.verdict import Verdict, assess, better, confidence_of, repair_note
 from schemas.checks import failed, passed, skipped
 
 INVOICE = schemas.get("invoice")

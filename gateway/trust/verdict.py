@@ -39,7 +39,7 @@ __all__ = [
     "repair_note",
 ]
 
-log = logging.getLogger("gateway.extract.verdict")
+log = logging.getLogger("gateway.trust.verdict")
 
 NOTE_LIMIT = 600
 """Characters of failed-check messages a repair prompt carries: enough for several checks,
