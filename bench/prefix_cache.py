@@ -3,7 +3,7 @@
     python -m bench.prefix_cache --out bench/results     # writes prefix_cache.{md,json}
 
 Starts vLLM CPU on the tiny checkpoint (profile ``cpu-dev``), then sends K extraction prompts
-built exactly as the gateway builds them (``gateway.extract.prompt``: fixed system prompt,
+built exactly as the gateway builds them (``gateway.pipeline.prompt``: fixed system prompt,
 then the image, then each schema's instructions) for one 1024x768 image at num_crops=16,
 streaming so that time to first token is visible: the first schema alone (cold), then the
 other K-1 (warm). For each request it reads vLLM's ``/metrics`` before and after:
@@ -36,7 +36,7 @@ import httpx
 
 from bench.engine import start_engine
 from bench.reports import write_report
-from gateway.extract.prompt import build_messages
+from gateway.pipeline.prompt import build_messages
 from loadtest.enginemetrics import parse_metrics, total
 from schemas import get
 from serve.profiles import get_profile

@@ -48,7 +48,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     chat.router,
     responses.router,
     extract.router,
-    extract.verify_router,
+    extract.object_checks_router,
     extract.preview_router,
     playground.router,
 )

@@ -2,19 +2,15 @@
 
 A JSON body carries ``image_url`` (a data URL or an http(s) URL fetched SSRF-safe) or
 ``image_urls`` (several images, read as pages); a multipart body carries the file as a part
-named ``image`` and the other fields as form fields. An image passes the same checks as a chat
-image, is pre-sized for the crops the request will use, and comes back as a data URL with the
-digest that routes it to a replica; a PDF or TIFF (told by its bytes) comes back as a
-`DocumentInput` for ``pages.load_pages`` to render.
+named ``image`` and the other fields as form fields. The input itself is loaded by the
+pipeline's input stage (`gateway.pipeline.load_source`), which every caller shares.
 
     req, source = await read_extract_request(request, ExtractRequest, crops_for)
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -22,51 +18,18 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from schemas import SchemaSpec, UnknownSchemaError, get
-
 from .. import caps
 from ..bodies import parse_json_object, read_body
-from ..documents import DocumentKind, DocumentNotImage
 from ..errors import ErrorCode, GatewayError
-from ..images import ValidImage, prepare_upload, validate_image
+from ..pipeline import Source, load_source, read_cap
+from ..pipeline.models import ExtractRequest
 from ..settings import Settings
-from .models import ExtractRequest
+from .context import context_of
 
-__all__ = [
-    "DocumentInput",
-    "Source",
-    "lookup_schema",
-    "parse_fields",
-    "read_extract_request",
-    "read_fields",
-    "read_single",
-    "request_body_doc",
-]
+__all__ = ["parse_fields", "read_extract_request", "read_fields", "request_body_doc"]
 
 R = TypeVar("R", bound=ExtractRequest)
 M = TypeVar("M", bound=BaseModel)
-
-
-def lookup_schema(name: str, param: str | None = None) -> SchemaSpec[Any]:
-    """The registered schema ``name``; 404 ``unknown_schema`` listing the known ones."""
-    try:
-        return get(name)
-    except UnknownSchemaError as exc:
-        raise GatewayError(404, str(exc), param=param, code=ErrorCode.UNKNOWN_SCHEMA) from None
-
-
-@dataclass(frozen=True)
-class DocumentInput:
-    """A PDF or TIFF as received; rendered into pages later."""
-
-    data: bytes
-    kind: DocumentKind
-    param: str
-    """The field it came in: ``image`` (upload) or ``image_url``."""
-
-
-Source = ValidImage | list[ValidImage] | DocumentInput
-"""One image, several images (``image_urls``), or a document."""
 
 
 async def read_fields(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes | None]:
@@ -89,39 +52,12 @@ def parse_fields(model: type[M], fields: dict[str, Any]) -> M:
         ) from None
 
 
-async def read_single(
-    request: Request, url: str | None, upload: bytes | None, num_crops: int
-) -> ValidImage | DocumentInput:
-    """The one image or document of a request: the upload if there is one, else ``url``.
-    An image is checked and pre-sized for ``num_crops``; a PDF or TIFF is returned unread."""
-    state = request.app.state
-    settings: Settings = state.settings
-    try:
-        if upload is not None:
-            return await prepare_upload(
-                upload, settings, param="image", num_crops=num_crops, slots=state.decode_slots
-            )
-        assert url is not None  # the request models insist on a source
-        return await validate_image(
-            url,
-            settings,
-            state.fetch_client,
-            param="image_url",
-            num_crops=num_crops,
-            slots=state.decode_slots,
-            max_bytes=_read_cap(settings),
-        )
-    except DocumentNotImage as document:
-        return DocumentInput(document.data, document.kind, document.param or "image")
-
-
 async def read_extract_request(
     request: Request, model: type[R], crops_for: Callable[[R], int]
 ) -> tuple[R, Source]:
-    """The validated request and its checked input (data URLs and digests for routing),
-    images pre-sized for ``crops_for(request)`` crops."""
-    state = request.app.state
-    settings: Settings = state.settings
+    """The validated request and its checked input (`gateway.pipeline.load_source`: data
+    URLs and digests for routing), images pre-sized for ``crops_for(request)`` crops."""
+    settings: Settings = request.app.state.settings
     fields, upload = await read_fields(request, settings)
     _check_one_source(fields)
     parsed = parse_fields(model, fields)
@@ -129,30 +65,15 @@ async def read_extract_request(
     caps.check_num_crops(parsed.num_crops, settings, "num_crops")
     caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
     num_crops = crops_for(parsed)
-    if parsed.image_urls is not None:
-        if len(parsed.image_urls) > settings.max_images_per_request:
-            raise GatewayError(
-                422,
-                f"too many images: {len(parsed.image_urls)} in image_urls, at most "
-                f"{settings.max_images_per_request} allowed (GATEWAY_MAX_IMAGES_PER_REQUEST)",
-                param=f"image_urls[{settings.max_images_per_request}]",
-                code=ErrorCode.TOO_MANY_IMAGES,
-            )
-        images = await asyncio.gather(
-            *(
-                validate_image(
-                    url,
-                    settings,
-                    state.fetch_client,
-                    param=f"image_urls[{i}]",
-                    num_crops=num_crops,
-                    slots=state.decode_slots,
-                )
-                for i, url in enumerate(parsed.image_urls)
-            )
-        )
-        return parsed, list(images)
-    return parsed, await read_single(request, parsed.image_url, upload, num_crops)
+    image_url = None if upload is not None else parsed.image_url
+    source = await load_source(
+        context_of(request),
+        image_url=image_url,
+        image_urls=parsed.image_urls,
+        upload=upload,
+        num_crops=num_crops,
+    )
+    return parsed, source
 
 
 def request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
@@ -187,11 +108,6 @@ def _check_one_source(fields: dict[str, Any]) -> None:
         raise GatewayError(400, message, param="image_url", code=ErrorCode.INVALID_VALUE)
 
 
-def _read_cap(settings: Settings) -> int:
-    """Bytes read before the format is known: an image's cap or a document's, the larger."""
-    return max(settings.max_image_bytes, settings.document_max_bytes)
-
-
 async def _read_form(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes]:
     form = await request.form(max_files=1, max_fields=32, max_part_size=settings.max_body_bytes)
     upload = form.get("image")
@@ -202,7 +118,7 @@ async def _read_form(request: Request, settings: Settings) -> tuple[dict[str, An
             param="image",
             code=ErrorCode.IMAGE_MISSING,
         )
-    data = await upload.read(_read_cap(settings) + 1)
+    data = await upload.read(read_cap(settings) + 1)
     fields: dict[str, Any] = {
         k: v for k, v in form.multi_items() if isinstance(v, str) and k != "schemas"
     }

@@ -22,10 +22,12 @@ from ..auth import ExtractKey
 from ..documents import PageSelection, RenderJob, RenderPool
 from ..errors import ErrorCode, GatewayError
 from ..openapi import KEYED, error_responses
+from ..pipeline import DocumentInput, load_single
+from ..pipeline.document import document_limits
+from ..pipeline.models import DocumentPreview, PagePreview, PreviewRequest
 from ..settings import Settings
-from .inputs import DocumentInput, parse_fields, read_fields, read_single, request_body_doc
-from .models import DocumentPreview, PagePreview, PreviewRequest
-from .pages import document_limits
+from .context import context_of
+from .inputs import parse_fields, read_fields, request_body_doc
 
 __all__ = ["router"]
 
@@ -44,7 +46,8 @@ async def preview_document(request: Request, key: ExtractKey) -> DocumentPreview
     fields, upload = await read_fields(request, settings)
     req = parse_fields(PreviewRequest, fields)
     selection = PageSelection.parse(req.pages)  # a typo is a 400 before the file is read
-    source = await read_single(request, req.image_url, upload, settings.default_num_crops)
+    url = None if upload is not None else req.image_url
+    source = await load_single(context_of(request), url, upload, settings.default_num_crops)
     if not isinstance(source, DocumentInput):
         param = "image" if upload is not None else "image_url"
         raise GatewayError(

@@ -7,40 +7,35 @@
     POST /v1/extract              several schemas on one image or document, concurrently
 
 Each schema gets its own route (``/v1/extract/passport`` → ``ExtractResponse[Passport]``) so
-the OpenAPI document carries the real type of ``data``. The work is in ``inputs`` (reading the
-request and the image) and ``service`` (asking the model, validating the answer).
+the OpenAPI document carries the real type of ``data``. The routes only read the request
+(``inputs``) and call the extraction pipeline (`gateway.pipeline.extract`), which batch
+workers and the Cog predictor call too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from schemas import SchemaSpec, all_specs
 
-from .. import caps
+from .. import caps, pipeline
 from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
-from ..images import ValidImage
 from ..openapi import BODY, KEYED, UPSTREAM, error_responses
-from .inputs import lookup_schema, read_extract_request, request_body_doc
-from .models import (
+from ..pipeline import lookup_schema
+from ..pipeline.models import (
     DocumentResponse,
-    ExtractError,
     ExtractRequest,
     ExtractResponse,
     MultiExtractRequest,
     MultiExtractResponse,
     SchemaInfo,
     SchemaList,
-    SchemaOutcome,
 )
-from .pages import extract_pages, load_pages
-from .service import extract
+from .context import context_of
+from .inputs import read_extract_request, request_body_doc
 
 __all__ = ["router"]
 
@@ -82,12 +77,7 @@ def _route_for(spec: SchemaSpec[Any]) -> None:
             return caps.num_crops(req.num_crops, spec.num_crops, settings, "num_crops")
 
         req, source = await read_extract_request(request, ExtractRequest, crops_for)
-        crops = crops_for(req)
-        pages = await load_pages(request, source, crops, req.pages)
-        if pages is None:
-            assert isinstance(source, ValidImage)
-            return await extract(request, spec, req, source, crops)
-        return await extract_pages(request, spec, req, pages, crops, key)
+        return await pipeline.extract(context_of(request), spec, req, source, crops_for(req))
 
     model = spec.model
     router.add_api_route(
@@ -137,45 +127,5 @@ async def extract_many(request: Request, key: ExtractKey) -> MultiExtractRespons
 
     req, source = await read_extract_request(request, MultiExtractRequest, crops_for)
     specs = [lookup_schema(n) for n in req.schemas]
-    crops = crops_for(req)
-    pages = await load_pages(request, source, crops, req.pages)  # rendered once for all
-    calls: list[Coroutine[Any, Any, ExtractResponse[Any] | DocumentResponse[Any]]]
-    if pages is None:
-        assert isinstance(source, ValidImage)
-        calls = [extract(request, spec, req, source, crops) for spec in specs]
-    else:
-        calls = [extract_pages(request, spec, req, pages, crops, key) for spec in specs]
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    results: dict[str, SchemaOutcome] = {}
-    for spec, outcome in zip(specs, outcomes, strict=True):
-        if isinstance(outcome, GatewayError):
-            err = ExtractError.model_validate(outcome.body()["error"])
-            results[spec.name] = SchemaOutcome(status=outcome.status, error=err)
-        elif isinstance(outcome, BaseException):
-            raise outcome
-        elif isinstance(outcome, DocumentResponse):
-            document = json.loads(outcome.model_dump_json(by_alias=True))
-            results[spec.name] = SchemaOutcome(
-                status=200,
-                data=document["data"],
-                checks=outcome.checks,
-                review=outcome.review,
-                usage=outcome.usage,
-                pages=document["pages"],
-            )
-        else:
-            data = json.loads(outcome.data.model_dump_json())
-            results[spec.name] = SchemaOutcome(
-                status=200,
-                data=data,
-                confidence=outcome.confidence,
-                checks=outcome.checks,
-                review=outcome.review,
-                repair=outcome.repair,
-                finish_reason=outcome.finish_reason,
-                usage=outcome.usage,
-            )
-    failed = [o for o in outcomes if isinstance(o, GatewayError)]
-    if failed and len(failed) == len(outcomes) and all(e.status >= 500 for e in failed):
-        raise failed[0]  # the engine is down or broken: the request as a whole failed
-    return MultiExtractResponse(model=settings.model_name, results=results)
+    ctx = context_of(request)
+    return await pipeline.extract_many(ctx, specs, req, source, crops_for(req))

@@ -6,5 +6,5 @@ predictor get the same verdict for the same answer.
 
 confidence.py  per-field confidence from the engine's token logprobs
 verdict.py     confidence + checks + needed fields -> review and its reasons
-repair.py      verify a reading, and (opt-in) read once more
+repair.py      judge a reading, and (opt-in) read once more
 """

@@ -32,7 +32,9 @@ Confidence says how sure the model was *among valid answers*, not whether the sc
 into three byte tokens). vLLM 0.32 reports the leading ones with an empty ``token`` and empty
 ``bytes`` and gives the whole character to the token that completes it (recorded in
 ``tests/unit/gateway/fixtures/logprobs``). So an empty token takes the span of the next token
-that produced bytes: all three count for the character. Servers that send each token's raw
+that produced bytes: all three count for the character. Empty tokens whose bytes never
+complete a character (a random model can write them) show in the content as U+FFFD and take
+the span of those replacement characters. Servers that send each token's raw
 ``bytes`` (OpenAI) align exactly. Some report partial tokens as ``U+FFFD`` instead: a run of
 tokens that does not match gets the whole span up to where the next clean tokens match (at
 least 4 bytes of them, or up to the end), and a leaf overlapping that span counts the run.
@@ -69,6 +71,9 @@ _REPLACEMENT = "\ufffd".encode()
 _ANCHOR_BYTES = 4
 """Clean bytes an anchor needs before it is trusted to mark the end of an unmatched run."""
 _DECIMALS = 6
+_SPECIAL = re.compile(rb"<\|[A-Za-z0-9_.-]+\|>|</?s>")
+"""A tokenizer's special token as vLLM lists it in ``logprobs`` (``<|placeholder33|>``,
+``<|end|>``, ``</s>``): it is dropped from the message content (``skip_special_tokens``)."""
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _LITERALS = ("true", "false", "null")
@@ -183,8 +188,10 @@ def align_tokens(tokens: Sequence[TokenLogprob], data: bytes) -> list[tuple[int,
     Clean tokens must match exactly where the previous one ended; an empty token shares the
     span of the next token that is not empty. A run starting with an unclean token (partial
     UTF-8 shown as U+FFFD) gets the span up to where the next clean tokens match. Tokens
-    after the end of ``data`` (a stop token such as ``<|end|>``) get empty spans. Raises
-    `AlignmentError` when a clean token does not match, or the bytes are not all covered.
+    after the end of ``data`` (a stop token such as ``<|end|>``), and special tokens anywhere
+    (vLLM keeps them out of the content but lists them; a random-weight model can write one
+    inside a string) get empty spans. Raises `AlignmentError` when a clean token does not
+    match, or the bytes are not all covered.
     """
     spans: list[tuple[int, int]] = []
     pos = 0
@@ -200,6 +207,16 @@ def align_tokens(tokens: Sequence[TokenLogprob], data: bytes) -> list[tuple[int,
             spans.extend([(pos, pos + len(token.data))] * (pending + 1))
             pos += len(token.data)
             i += 1
+        elif token.clean and _SPECIAL.fullmatch(token.data):
+            spans.extend([(pos, pos)] * (pending + 1))  # produced no text in the content
+            i += 1
+        elif pending and (end := _replaced(data, pos)) > pos:
+            # Empty tokens whose bytes never made a whole character: the content shows them
+            # as U+FFFD, and they take that span; the token at hand is matched next round.
+            spans.extend([(pos, end)] * pending)
+            pos = end
+            pending = 0
+            continue
         elif token.clean:
             if pos < len(data):
                 raise AlignmentError(f"token {i} {token.data!r} does not match at byte {pos}")
@@ -214,6 +231,13 @@ def align_tokens(tokens: Sequence[TokenLogprob], data: bytes) -> list[tuple[int,
     if pos != len(data):
         raise AlignmentError(f"the tokens spell {pos} of the answer's {len(data)} bytes")
     return spans
+
+
+def _replaced(data: bytes, pos: int) -> int:
+    """The end of the run of U+FFFD characters at ``pos`` (``pos`` if there is none)."""
+    while data.startswith(_REPLACEMENT, pos):
+        pos += len(_REPLACEMENT)
+    return pos
 
 
 def _resync(tokens: Sequence[TokenLogprob], i: int, data: bytes, pos: int) -> tuple[int, int]:

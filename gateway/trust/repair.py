@@ -1,6 +1,6 @@
-"""Read, verify, and (opt-in) read once more: the trust stage of one extraction.
+"""Read, judge, and (opt-in) read once more: the trust stage of one extraction.
 
-`read_verified` asks for one reading through a callback (the route owns prompts, routing and
+`read_judged` asks for one reading through a callback (the route owns prompts, routing and
 validation), scores it (`verdict.assess`), and with ``repair`` on and a failed check
 asks exactly once more: the same image at the schema's largest useful crop count, with a
 note of what failed. It returns the reading whose checks pass, or the better of the two,
@@ -21,9 +21,18 @@ from schemas import SchemaSpec
 from schemas.checks import CheckResult
 
 from ..errors import GatewayError
-from .verdict import Verdict, assess, better, confidence_of, repair_note
+from .verdict import Scope, Verdict, assess, better, confidence_of, repair_note
 
-__all__ = ["Attempt", "Reading", "Repair", "TrustOptions", "read_verified", "sum_usage"]
+__all__ = [
+    "Attempt",
+    "Reading",
+    "Repair",
+    "TrustOptions",
+    "attempt_of",
+    "judge",
+    "read_judged",
+    "sum_usage",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,9 @@ class TrustOptions:
     repair: bool
     repair_crops: int
     """Crops for the second reading: the schema's ``max_num_crops`` within the gateway's cap."""
+    scope: Scope = "all"
+    """Which checks judge the reading (`verdict.Scope`): a page of a document runs only the
+    checks a page can verify, so it is never re-read for a total printed on another page."""
 
 
 Ask = Callable[[int, str | None], Awaitable[Reading]]
@@ -66,6 +78,11 @@ class Attempt(BaseModel):
     error: dict[str, Any] | None = Field(
         default=None, description="Why this reading produced no answer (the error body)."
     )
+    pages: list[int] | None = Field(
+        default=None,
+        description="For a document: the pages this attempt read again (those holding the "
+        "fields of a failed document check); null for the first reading.",
+    )
 
 
 class Repair(BaseModel):
@@ -80,7 +97,8 @@ def sum_usage(*usages: dict[str, int]) -> dict[str, int]:
     return {k: sum(int(u.get(k, 0)) for u in usages) for k in keys}
 
 
-def _verdict(spec: SchemaSpec[Any], reading: Reading, options: TrustOptions) -> Verdict:
+def judge(spec: SchemaSpec[Any], reading: Reading, options: TrustOptions) -> Verdict:
+    """The verdict on one reading: confidence (if asked for), checks, review."""
     conf = confidence_of(reading.content, reading.logprobs) if options.confidence else None
     return assess(
         spec,
@@ -88,10 +106,11 @@ def _verdict(spec: SchemaSpec[Any], reading: Reading, options: TrustOptions) -> 
         confidence=conf,
         threshold=options.threshold,
         confidence_expected=options.confidence,
+        scope=options.scope,
     )
 
 
-def _attempt(reading: Reading, verdict: Verdict) -> Attempt:
+def attempt_of(reading: Reading, verdict: Verdict) -> Attempt:
     return Attempt(
         num_crops=reading.num_crops,
         checks=verdict.checks,
@@ -100,16 +119,16 @@ def _attempt(reading: Reading, verdict: Verdict) -> Attempt:
     )
 
 
-async def read_verified(
+async def read_judged(
     ask: Ask, spec: SchemaSpec[Any], num_crops: int, options: TrustOptions
 ) -> tuple[Reading, Verdict, Repair | None, dict[str, int]]:
     """The reading to return, its verdict, the repair record (None without a second
     reading) and the usage of every reading made."""
     first = await ask(num_crops, None)
-    verdict = _verdict(spec, first, options)
+    verdict = judge(spec, first, options)
     if not options.repair or all(c.ok for c in verdict.checks):
         return first, verdict, None, first.usage
-    attempts = [_attempt(first, verdict)]
+    attempts = [attempt_of(first, verdict)]
     try:
         second = await ask(options.repair_crops, repair_note(verdict.checks))
     except GatewayError as exc:
@@ -120,8 +139,8 @@ async def read_verified(
         )
         repair = Repair(attempts=[*attempts, failed], chosen=0)
         return first, verdict, repair, sum_usage(first.usage, usage)
-    second_verdict = _verdict(spec, second, options)
-    attempts.append(_attempt(second, second_verdict))
+    second_verdict = judge(spec, second, options)
+    attempts.append(attempt_of(second, second_verdict))
     chosen = better(verdict, second_verdict)
     usage = sum_usage(first.usage, second.usage)
     repair = Repair(attempts=attempts, chosen=chosen)

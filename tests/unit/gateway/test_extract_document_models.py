@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import schemas
-from gateway.extract.models import DocumentResponse, PageResult, Usage
+from gateway.pipeline.models import DocumentResponse, PageResult, Usage
 
 INVOICE = schemas.get("invoice")
 USAGE = Usage(prompt_tokens=900, completion_tokens=40, total_tokens=940)

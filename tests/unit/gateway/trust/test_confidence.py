@@ -23,6 +23,7 @@ from gateway.trust.confidence import (
     leaf_spans,
     parse_logprobs,
 )
+from gateway.trust.verdict import confidence_of
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "logprobs"
 
@@ -96,7 +97,7 @@ def test_recorded_passport_hand_read_leaves() -> None:
     assert last == min_prob(tokens, range(start, 426))
 
 
-@pytest.mark.parametrize("case", ["passport", "table", "mixed"])
+@pytest.mark.parametrize("case", ["passport", "table", "mixed", "passport_special"])
 def test_recorded_answers_score_every_leaf_in_unit_range(case: str) -> None:
     text, tokens = recorded(case)
     conf = field_confidence(text, tokens)
@@ -106,12 +107,29 @@ def test_recorded_answers_score_every_leaf_in_unit_range(case: str) -> None:
     assert tokens[1]["token"] == '"' and tokens[1]["logprob"] == 0.0
 
 
-@pytest.mark.parametrize("case", ["passport", "table", "mixed"])
+@pytest.mark.parametrize("case", ["passport", "table", "mixed", "passport_special"])
 def test_recorded_tokens_cover_the_answer(case: str) -> None:
     text, tokens = recorded(case)
     spans = align_tokens(parse_logprobs(tokens), text.encode())
     assert spans[0][0] == 0 and max(b for _, b in spans) == len(text.encode())
     assert spans[-1][0] == spans[-1][1] == len(text.encode())  # the stop token spells nothing
+
+
+def test_a_special_token_inside_a_string_spells_nothing_and_is_skipped() -> None:
+    """Recorded: seed 11 on the passport schema, the random model wrote ``<|placeholder33|>``
+    (token 293) inside a string; vLLM dropped it from the content but listed it."""
+    text, tokens = recorded("passport_special")
+    assert tokens[293]["token"] == "<|placeholder33|>"
+    assert "placeholder" not in text
+    spans = align_tokens(parse_logprobs(tokens), text.encode())
+    assert spans[293][0] == spans[293][1]  # an empty span: it produced no text
+    assert spans[292][1] == spans[294][0]  # its neighbours meet where it would have been
+    # tokens 311-314 produced no bytes; the content shows them as four U+FFFD, their span
+    start, end = spans[311]
+    assert all(spans[i] == (start, end) for i in range(311, 315))
+    assert text.encode()[start:end] == "\ufffd".encode() * 4
+    conf = confidence_of(text, {"content": tokens})
+    assert conf is not None and list(conf) == list(walk(json.loads(text)))
 
 
 # -- constructed streams ------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 import schemas
 from gateway.errors import GatewayError
-from gateway.trust.repair import Reading, TrustOptions, read_verified
+from gateway.trust.repair import Reading, TrustOptions, read_judged
 
 pytestmark = pytest.mark.anyio
 
@@ -48,7 +48,7 @@ def options(repair: bool = True, confidence: bool = True) -> TrustOptions:
 
 async def test_without_repair_a_failed_check_is_reported_not_retried() -> None:
     engine = Engine(reading(WRONG, 4))
-    got, verdict, repair, usage = await read_verified(engine, INVOICE, 4, options(repair=False))
+    got, verdict, repair, usage = await read_judged(engine, INVOICE, 4, options(repair=False))
     assert engine.asked == [(4, None)] and repair is None
     assert verdict.review and got.data == WRONG and usage["total_tokens"] == 150
     assert verdict.confidence is not None and set(verdict.confidence.values()) == {0.9}
@@ -56,13 +56,13 @@ async def test_without_repair_a_failed_check_is_reported_not_retried() -> None:
 
 async def test_a_passing_first_reading_is_not_repaired() -> None:
     engine = Engine(reading(RIGHT, 4))
-    _, verdict, repair, _ = await read_verified(engine, INVOICE, 4, options())
+    _, verdict, repair, _ = await read_judged(engine, INVOICE, 4, options())
     assert engine.asked == [(4, None)] and repair is None and not verdict.review
 
 
 async def test_wrong_then_right_returns_the_repair_with_both_checks() -> None:
     engine = Engine(reading(WRONG, 4), reading(RIGHT, 16))
-    got, verdict, repair, usage = await read_verified(engine, INVOICE, 4, options())
+    got, verdict, repair, usage = await read_judged(engine, INVOICE, 4, options())
     assert [crops for crops, _ in engine.asked] == [4, 16]
     note = engine.asked[1][1]
     assert note is not None and "the total reads 240.0" in note
@@ -76,7 +76,7 @@ async def test_wrong_then_right_returns_the_repair_with_both_checks() -> None:
 
 async def test_wrong_twice_keeps_the_surer_reading_and_stops() -> None:
     engine = Engine(reading(WRONG, 4, sure=0.6), reading(WRONG, 16, sure=0.8), reading(RIGHT, 16))
-    got, verdict, repair, _ = await read_verified(engine, INVOICE, 4, options())
+    got, verdict, repair, _ = await read_judged(engine, INVOICE, 4, options())
     assert len(engine.asked) == 2  # never a third reading
     assert repair is not None and repair.chosen == 1 and verdict.review
     assert got.num_crops == 16
@@ -87,7 +87,7 @@ async def test_a_failed_repair_reading_leaves_the_first_standing() -> None:
         422, "cut off", code="output_truncated", details={"usage": {"total_tokens": 70}}
     )
     engine = Engine(reading(WRONG, 4), error)
-    got, verdict, repair, usage = await read_verified(engine, INVOICE, 4, options())
+    got, verdict, repair, usage = await read_judged(engine, INVOICE, 4, options())
     assert got.data == WRONG and verdict.review and len(engine.asked) == 2
     assert repair is not None and repair.chosen == 0
     assert repair.attempts[1].error is not None
@@ -97,5 +97,5 @@ async def test_a_failed_repair_reading_leaves_the_first_standing() -> None:
 
 async def test_confidence_off_leaves_it_null_and_out_of_review() -> None:
     engine = Engine(reading(RIGHT, 4, sure=0.1))
-    _, verdict, _, _ = await read_verified(engine, INVOICE, 4, options(confidence=False))
+    _, verdict, _, _ = await read_judged(engine, INVOICE, 4, options(confidence=False))
     assert verdict.confidence is None and not verdict.review

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.checks import CheckResult
 
 from ..trust.repair import Repair
-from ..trust.verdict import CheckList, ConfidenceMap, Review
+from ..trust.verdict import CheckList, ConfidenceMap, Review, ReviewReasons
 
 __all__ = [
     "DocumentPreview",
@@ -155,6 +155,7 @@ class ExtractResponse(BaseModel, Generic[T]):
     confidence: ConfidenceMap = None
     checks: CheckList
     review: Review
+    review_reasons: ReviewReasons = []
     finish_reason: str
     usage: Usage = Field(description="Tokens of every reading, a repair reading included.")
     repair: Repair | None = Field(
@@ -186,6 +187,7 @@ class SchemaOutcome(BaseModel):
     confidence: ConfidenceMap = None
     checks: CheckList | None = None
     review: Review | None = None
+    review_reasons: ReviewReasons | None = None
     repair: Repair | None = None
     finish_reason: str | None = None
     usage: Usage | None = None
@@ -203,7 +205,10 @@ class VerifyResponse(BaseModel):
     object: Literal["verification"] = "verification"
     schema_name: str = Field(serialization_alias="schema", description="The schema used.")
     checks: list[CheckResult] = Field(description="Each check: pass, fail or skipped.")
-    review: bool = Field(description="True when any check failed.")
+    review: bool = Field(
+        description="True when any check failed or a field the schema needs is null."
+    )
+    review_reasons: ReviewReasons = []
 
 
 class MultiExtractResponse(BaseModel):
@@ -244,13 +249,25 @@ class DocumentResponse(BaseModel, Generic[T]):
     merge_rule: str | None = Field(default=None, description="The schema's merge rule.")
     checks: list[CheckResult] | None = Field(
         default=None,
-        description="The schema's checks on the merged `data` (an invoice's lines against its "
-        "totals across pages); null when nothing was merged. Each page has its own too.",
+        description="The schema's document checks on the merged `data` (an invoice's lines "
+        "against its totals across pages); null when nothing was merged. Each page has the "
+        "checks a page can verify alone.",
     )
     review: bool = Field(
         default=False,
-        description="True when any page needs review, a page failed, or a check of the merged "
-        "document failed.",
+        description="True when any page needs review, a page failed, a check of the merged "
+        "document failed, or a field the schema needs is missing from it.",
+    )
+    review_reasons: ReviewReasons = []
+    provenance: dict[str, int] | None = Field(
+        default=None,
+        description="JSON Pointer of each top-level field and list item of the merged `data` "
+        "→ the page it came from; null when nothing was merged.",
+    )
+    repair: Repair | None = Field(
+        default=None,
+        description="With `verify: 'repair'` and a failed document check: the document's "
+        "checks before and after the pages holding its fields were read again.",
     )
     usage: Usage = Field(description="The sum over every page.")
 

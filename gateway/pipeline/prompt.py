@@ -20,11 +20,31 @@ from typing import Any
 from schemas import SchemaSpec
 from schemas.spec import COMMON_RULES
 
-__all__ = ["SYSTEM_PROMPT", "build_messages", "build_request"]
+__all__ = [
+    "NO_TEXT_TOKEN_IDS",
+    "STOP_TOKEN_IDS",
+    "SYSTEM_PROMPT",
+    "build_messages",
+    "build_request",
+]
+
+STOP_TOKEN_IDS = (32000, 32001, 32007)
+"""Phi-3's ``<|endoftext|>``, ``<|assistant|>`` and ``<|end|>``: the generation config stops
+on them, so an answer may end with one."""
+NO_TEXT_TOKEN_IDS = tuple(i for i in range(32000, 32064) if i not in STOP_TOKEN_IDS)
+"""Every other id past Phi-3's 32,000 ordinary tokens: the special tokens (``<|system|>``,
+``<|placeholder1…|>``, the image token 32044) and the padding rows up to the vocabulary's
+32,064. xgrammar sees a special token as the text it names and lets it into a JSON string,
+but vLLM leaves special tokens out of the content, so the answer would hold less than the
+grammar checked and the tokens would not spell it (a random-weight model did this, seed 11
+on ``passport``). An extraction answer is text only, so they get a logit bias of -100."""
 
 SYSTEM_PROMPT = "You read images for business software. " + COMMON_RULES
 """Fixed for every schema, so that it and the image form a cacheable prefix; the rules all
 kinds share live here once, not in each kind's instructions after the image."""
+
+
+_NO_TEXT_BIAS = {str(i): -100 for i in NO_TEXT_TOKEN_IDS}
 
 
 def build_messages(
@@ -68,13 +88,15 @@ def build_request(
     logprobs: bool = False,
 ) -> bytes:
     """The chat.completions body for vLLM, serialised once. ``logprobs`` asks for the chosen
-    tokens' log-probabilities only (no ``top_logprobs``): all per-field confidence needs."""
+    tokens' log-probabilities only (no ``top_logprobs``): all per-field confidence needs.
+    Tokens that spell no text are kept out (`NO_TEXT_TOKEN_IDS`)."""
     payload: dict[str, Any] = {
         "model": model,
         "messages": build_messages(spec, image_data_url, hint, note),
         "response_format": spec.response_format(),
         "max_tokens": max_tokens,
         "temperature": temperature,
+        "logit_bias": _NO_TEXT_BIAS,
         "mm_processor_kwargs": {"num_crops": num_crops},
         "stream": False,
     }

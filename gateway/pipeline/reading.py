@@ -1,16 +1,14 @@
-"""One extraction: ask vLLM with guided decoding, validate the answer into the model, verify.
+"""The ask and answer stages: one request to vLLM, its answer validated into the model.
 
 vLLM's guided decoding makes every finished answer parse; what can still go wrong gets a
 clear 422: an answer cut off at ``max_tokens`` (never a half object) or one that fails the
 model's own validators. Both carry the raw output and usage in ``error.details``.
 
-The crops and the answer budget go through ``caps`` like a chat request's, so the operator's
-``GATEWAY_NUM_CROPS_MIN/MAX`` and ``GATEWAY_MAX_TOKENS_CAP`` hold here too.
+The answer budget goes through ``caps`` like a chat request's, so the operator's
+``GATEWAY_MAX_TOKENS_CAP`` holds here too. Every call runs inside the key's call budget
+(`Context.calls`).
 
-The verification (per-field confidence from logprobs, the schema's checks, ``review``, the
-opt-in repair reading) is `repair.read_verified`'s; this module makes each reading.
-
-    result = await extract(request, spec, req, image, crops)
+    reading = await read_once(ctx, spec, req, [image], crops)
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import Request
 from pydantic import ValidationError
 
 from schemas import SchemaSpec
@@ -26,13 +23,12 @@ from schemas import SchemaSpec
 from .. import caps
 from ..errors import ErrorCode, GatewayError
 from ..images import ValidImage
-from ..record import record_of
-from ..settings import Settings
-from .models import ExtractRequest, ExtractResponse, Usage
+from ..trust.repair import Reading
+from .context import Context
+from .models import ExtractRequest, Usage
 from .prompt import build_request
-from ..trust.repair import Reading, TrustOptions, read_verified
 
-__all__ = ["extract", "invalid_data", "read_once", "RAW_OUTPUT_LIMIT"]
+__all__ = ["invalid_data", "read_once", "RAW_OUTPUT_LIMIT"]
 
 RAW_OUTPUT_LIMIT = 4000
 """Characters of a failed answer returned in ``error.details.raw_output``."""
@@ -64,58 +60,17 @@ def invalid_data(
     )
 
 
-async def extract(
-    request: Request,
-    spec: SchemaSpec[Any],
-    req: ExtractRequest,
-    image: ValidImage | Sequence[ValidImage],
-    num_crops: int,
-) -> ExtractResponse[Any]:
-    """Run ``spec`` on ``image`` (or on several images in one request: a deck's slides)
-    and verify the answer (`repair.read_verified`): confidence
-    per field, the schema's checks, ``review``, and with ``verify: "repair"`` at most one
-    more reading. ``num_crops`` has already been through ``caps.num_crops``."""
-    settings: Settings = request.app.state.settings
-    options = TrustOptions(
-        confidence=req.confidence,
-        threshold=settings.review_threshold
-        if req.review_threshold is None
-        else req.review_threshold,
-        repair=req.verify == "repair",
-        repair_crops=caps.num_crops(None, spec.max_num_crops, settings, "num_crops"),
-    )
-
-    async def ask(crops: int, note: str | None) -> Reading:
-        return await read_once(request, spec, req, image, crops, note)
-
-    reading, verdict, repair, usage = await read_verified(ask, spec, num_crops, options)
-    return ExtractResponse[spec.model](  # type: ignore[name-defined]
-        id=reading.id,
-        schema_name=spec.name,
-        model=reading.model,
-        data=reading.data,
-        confidence=verdict.confidence,
-        checks=verdict.checks,
-        review=verdict.review,
-        repair=repair,
-        finish_reason=reading.finish_reason,
-        usage=Usage.model_validate(usage),
-    )
-
-
 async def read_once(
-    request: Request,
+    ctx: Context,
     spec: SchemaSpec[Any],
     req: ExtractRequest,
-    image: ValidImage | Sequence[ValidImage],
+    images: Sequence[ValidImage],
     num_crops: int,
     note: str | None = None,
 ) -> Reading:
     """One request to vLLM and its answer validated into the model (422 if it cannot be).
     Several images go in one request (a deck's slides), routed by the first one's digest."""
-    images = [image] if isinstance(image, ValidImage) else list(image)
-    state = request.app.state
-    settings: Settings = state.settings
+    settings = ctx.settings
     max_tokens = caps.max_tokens(req.max_tokens, spec.max_tokens, settings, "max_tokens")
     body = build_request(
         spec,
@@ -130,9 +85,10 @@ async def read_once(
         logprobs=req.confidence,
     )
     # Routed by the image's digest: every schema on one image lands where its KV blocks are.
-    answer = await state.upstream.complete_json(
-        body, record_of(request), f"/v1/extract/{spec.name}", affinity=images[0].digest
-    )
+    async with ctx.calls.call():
+        answer = await ctx.upstream.complete_json(
+            body, ctx.record, f"/v1/extract/{spec.name}", affinity=images[0].digest
+        )
     try:
         choice = answer["choices"][0]
         content = choice["message"]["content"] or ""

@@ -1,9 +1,13 @@
 """``POST /v1/verify/{name}``: a schema's checks on an object the caller sends.
 
+(The wire name stays ``verify``; inside the code "checks" are the schema's checks, and the
+``verify: "repair"`` option of extraction is the repair pass of `gateway.trust.repair`.)
+
 The object is what ``data`` would be: the output of the caller's own OCR, a person's
 correction of an extraction, or an extraction's ``data`` checked again. No model is asked;
-the answer is the same ``checks`` and ``review`` an extraction carries (``review`` here is
-true when a check failed: there is no confidence to weigh). An object that does not fit the
+the answer is the same ``checks``, ``review`` and ``review_reasons`` an extraction carries
+(``review`` here is true when a check failed or a field the schema needs is null: there is no
+confidence to weigh). An object that does not fit the
 schema gets a 422 (``data_invalid``) listing every bad field.
 """
 
@@ -18,9 +22,10 @@ from ..auth import ExtractKey
 from ..bodies import parse_json_object, read_body
 from ..errors import ErrorCode
 from ..openapi import BODY, KEYED, error_responses
-from .inputs import lookup_schema
-from .models import VerifyResponse
-from .service import invalid_data
+from ..pipeline import lookup_schema
+from ..pipeline.models import VerifyResponse
+from ..pipeline.reading import invalid_data
+from ..trust.verdict import reasons_for
 
 __all__ = ["router"]
 
@@ -42,7 +47,7 @@ _BODY_DOC: dict[str, Any] = {
     openapi_extra=_BODY_DOC,
     responses=error_responses(*BODY, 404, *KEYED),
 )
-async def verify(name: str, request: Request, key: ExtractKey) -> VerifyResponse:
+async def check_object(name: str, request: Request, key: ExtractKey) -> VerifyResponse:
     spec = lookup_schema(name)
     settings = request.app.state.settings
     payload = parse_json_object(await read_body(request, settings.max_body_bytes))
@@ -52,4 +57,7 @@ async def verify(name: str, request: Request, key: ExtractKey) -> VerifyResponse
         subject = f"schema '{name}': the object"
         raise invalid_data(exc, subject, ErrorCode.DATA_INVALID, None, {}) from None
     checks = spec.run_checks(data)
-    return VerifyResponse(schema_name=name, checks=checks, review=any(not c.ok for c in checks))
+    reasons = reasons_for(spec, checks, spec.missing_required(data))
+    return VerifyResponse(
+        schema_name=name, checks=checks, review=bool(reasons), review_reasons=reasons
+    )

@@ -1,0 +1,71 @@
+"""One reading of one schema, judged: the image (or a deck's slides) in, a typed result out.
+
+The reading is `reading.read_once`'s; the verdict (confidence per field, the schema's
+checks for the scope, needed fields, ``review`` and its reasons, the opt-in repair reading)
+is `gateway.trust.repair.read_judged`'s.
+
+    result = await extract_image(ctx, spec, req, [image], crops)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from schemas import SchemaSpec
+
+from .. import caps
+from ..images import ValidImage
+from ..trust.repair import Reading, TrustOptions, read_judged
+from ..trust.verdict import Scope
+from .context import Context
+from .models import ExtractRequest, ExtractResponse, Usage
+from .reading import read_once
+
+__all__ = ["extract_image", "trust_options"]
+
+
+def trust_options(
+    ctx: Context, spec: SchemaSpec[Any], req: ExtractRequest, scope: Scope
+) -> TrustOptions:
+    """What the request asks of the trust stage, over the gateway's settings."""
+    settings = ctx.settings
+    threshold = req.review_threshold
+    return TrustOptions(
+        confidence=req.confidence,
+        threshold=settings.review_threshold if threshold is None else threshold,
+        repair=req.verify == "repair",
+        repair_crops=caps.num_crops(None, spec.max_num_crops, settings, "num_crops"),
+        scope=scope,
+    )
+
+
+async def extract_image(
+    ctx: Context,
+    spec: SchemaSpec[Any],
+    req: ExtractRequest,
+    images: Sequence[ValidImage],
+    num_crops: int,
+    scope: Scope = "all",
+) -> ExtractResponse[Any]:
+    """Run ``spec`` on ``images`` (one, or a deck's slides in one request) and judge the
+    answer for ``scope``. ``num_crops`` has already been through ``caps.num_crops``."""
+
+    async def ask(crops: int, note: str | None) -> Reading:
+        return await read_once(ctx, spec, req, images, crops, note)
+
+    options = trust_options(ctx, spec, req, scope)
+    reading, verdict, repair, usage = await read_judged(ask, spec, num_crops, options)
+    return ExtractResponse[spec.model](  # type: ignore[name-defined]
+        id=reading.id,
+        schema_name=spec.name,
+        model=reading.model,
+        data=reading.data,
+        confidence=verdict.confidence,
+        checks=verdict.checks,
+        review=verdict.review,
+        review_reasons=verdict.review_reasons,
+        repair=repair,
+        finish_reason=reading.finish_reason,
+        usage=Usage.model_validate(usage),
+    )
