@@ -156,6 +156,9 @@ SPEC: SchemaSpec[IdCard] = SchemaSpec(
     num_crops=16,
     max_tokens=768,
     checks=CHECKS,
+    # A card prints a personal number (China), a card number (Germany), or both.
+    required=("/name", "/date_of_birth"),
+    required_one_of=(("/id_number", "/document_number"),),
     example=IdCard(
         country="CHN",
         document_type="居民身份证",

@@ -25,19 +25,45 @@ by the model's own validation, so it is exactly as valid as a single-page answer
     >>> merged = rule(Invoice, pages)
     >>> merged.vendor_name, merged.total
     ('Acme', 12.5)
+
+`FieldMerge.merge_with_provenance` also says where each value came from (`Provenance`), so
+that a failed document check can send a repair pass to the pages that hold its fields, and
+no other (`pages_for`):
+
+    >>> merged, source = rule.merge_with_provenance(Invoice, [(3, pages[0]), (4, pages[1])])
+    >>> source["/vendor_name"], source["/total"]
+    (3, 4)
+    >>> pages_for(source, ["/total", "/line_items"])
+    {4}
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["FieldMerge"]
+from schemas.pointers import overlaps
+
+__all__ = ["FieldMerge", "Provenance", "pages_for"]
 
 M = TypeVar("M", bound=BaseModel)
+
+Provenance: TypeAlias = dict[str, int]
+"""JSON Pointer → the page number it came from: one entry per top-level field of the merged
+data (``/total``), except the concatenated lists, which have one per element instead
+(``/line_items/3``). A field no page has comes from the page a value would have been taken
+from: the first page, or the last for a ``last`` field."""
+
+
+def pages_for(provenance: Provenance, pointers: Iterable[str]) -> set[int]:
+    """The pages that hold the fields ``pointers`` name (a check's ``fields``, e.g.
+    ``/line_items/2/amount`` or ``/subtotal``); a pointer to a whole concatenated list
+    (``/line_items``) names every page that gave it an element. Unknown pointers add none."""
+    wanted = list(pointers)
+    return {page for key, page in provenance.items() if any(overlaps(key, p) for p in wanted)}
 
 
 def _has(value: Any) -> bool:
@@ -74,23 +100,41 @@ class FieldMerge:
                 raise ValueError(f"merge rule names {name!r}, not a field of {model.__name__}")
         if set(self.concatenate) & set(self.last):
             raise ValueError("a field cannot be both concatenated and taken from the last page")
+        if self.repeated_header in self.concatenate:
+            raise ValueError("a repeated header is one page's field, not a concatenated list")
 
     def __call__(self, model: type[M], pages: Sequence[M]) -> M:
         """One ``model`` for the whole document from its pages' answers, in page order."""
+        merged, _ = self.merge_with_provenance(model, list(enumerate(pages, start=1)))
+        return merged
+
+    def merge_with_provenance(
+        self, model: type[M], pages: Sequence[tuple[int, M]]
+    ) -> tuple[M, Provenance]:
+        """Like calling the rule, with each page given as ``(page_number, answer)`` in page
+        order; also returns where each value came from (`Provenance`)."""
         if not pages:
             raise ValueError("nothing to merge: no page has an answer")
-        dumps = [page.model_dump() for page in pages]
-        merged: dict[str, Any] = {}
+        dumps = [(number, page.model_dump()) for number, page in pages]
+        picked: dict[str, tuple[int, Any]] = {}
+        lists: dict[str, list[tuple[int, Any]]] = {}
         for name in model.model_fields:
-            values = [d[name] for d in dumps]
+            values = [(number, d[name]) for number, d in dumps]
             if name in self.concatenate:
-                merged[name] = [item for value in values if value for item in value]
-            elif name in self.last:
-                merged[name] = next((v for v in reversed(values) if _has(v)), values[-1])
+                lists[name] = [(n, item) for n, value in values if value for item in value]
             else:
-                merged[name] = next((v for v in values if _has(v)), values[0])
-        if self.repeated_header and _has(merged[self.repeated_header]):
-            header = merged[self.repeated_header]
-            for name in self.concatenate:
-                merged[name] = [item for item in merged[name] if item != header]
-        return model.model_validate(merged)
+                ordered = list(reversed(values)) if name in self.last else values
+                picked[name] = next(((n, v) for n, v in ordered if _has(v)), ordered[0])
+        if self.repeated_header and _has(header := picked[self.repeated_header][1]):
+            lists = {
+                name: [(n, i) for n, i in items if i != header] for name, items in lists.items()
+            }
+        merged: dict[str, Any] = {}
+        source: Provenance = {}
+        for name in model.model_fields:
+            if name in lists:
+                merged[name] = [item for _, item in lists[name]]
+                source |= {f"/{name}/{i}": number for i, (number, _) in enumerate(lists[name])}
+            else:
+                source[f"/{name}"], merged[name] = picked[name]
+        return model.model_validate(merged), source

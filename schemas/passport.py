@@ -113,6 +113,15 @@ SPEC: SchemaSpec[Passport] = SchemaSpec(
     num_crops=16,
     max_tokens=768,
     checks=CHECKS,
+    # Who it is, which document, how long it is valid, and the zone that vouches for them.
+    required=(
+        "/passport_number",
+        "/surname",
+        "/given_names",
+        "/date_of_birth",
+        "/date_of_expiry",
+        "/mrz_lines",
+    ),
     example=Passport(
         document_type="P",
         issuing_country="UTO",

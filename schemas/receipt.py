@@ -1,15 +1,16 @@
 """`receipt`: a till or card receipt; merchant, date and time, lines, tax, total, payment.
 
-Shares `LineItem` and the number conventions with `invoice`, so one consumer handles both.
+Shares `LineItem`, the bill's adjustments and tax lines, and the number conventions with
+`invoice`, so one consumer handles both; a receipt adds the tip and the payment method.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.checks import CheckResult, arithmetic
+from schemas.checks import bills
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text, TimeOfDay
-from schemas.line_item import LineItem
+from schemas.line_item import MAX_ADJUSTMENTS, MAX_TAX_LINES, Adjustment, LineItem, TaxLine
 from schemas.merge import FieldMerge
 from schemas.spec import SchemaSpec
 
@@ -38,27 +39,46 @@ class Receipt(BaseModel):
         default=None,
         description="ISO 4217 currency code such as 'USD', if printed or clear from the symbol.",
     )
+    prices_include_tax: bool | None = Field(
+        default=None, description="True if the item prices already include the tax."
+    )
     line_items: list[LineItem] = Field(
         description="Purchased items in printed order; empty if none are listed."
     )
-    subtotal: Amount | None = Field(default=None, description="Total before tax, as a number.")
+    subtotal: Amount | None = Field(default=None, description="Sum of the item amounts.")
+    discounts: list[Adjustment] = Field(
+        default_factory=list,
+        max_length=MAX_ADJUSTMENTS,
+        description="Discounts on the whole receipt; empty if none.",
+    )
+    charges: list[Adjustment] = Field(
+        default_factory=list,
+        max_length=MAX_ADJUSTMENTS,
+        description="Service charges, deposits and fees added; empty if none.",
+    )
+    tax_lines: list[TaxLine] = Field(
+        default_factory=list,
+        max_length=MAX_TAX_LINES,
+        description="One entry per tax rate in the tax summary; empty if none.",
+    )
     tax: Amount | None = Field(default=None, description="Total tax, as a number.")
     tip: Amount | None = Field(default=None, description="Tip or gratuity; null if none.")
-    total: Amount | None = Field(default=None, description="Total paid, as a number.")
+    rounding: Amount | None = Field(
+        default=None, description="Cash rounding as printed; null if none."
+    )
+    total: Amount | None = Field(default=None, description="Total to pay, as a number.")
+    amount_paid: Amount | None = Field(
+        default=None, description="Amount paid toward the total (not cash tendered)."
+    )
+    amount_due: Amount | None = Field(default=None, description="Balance still due, if printed.")
     payment_method: ShortText | None = Field(
         default=None, description="How it was paid as printed, e.g. 'VISA ****1234', 'CASH'."
     )
 
 
-def _total(rec: Receipt) -> CheckResult:
-    parts = [("/subtotal", rec.subtotal), ("/tax", rec.tax), ("/tip", rec.tip)]
-    return arithmetic.total_matches_parts(
-        "amounts.total", parts, rec.total, rec.currency, optional=["/tip"]
-    )
-
-
-CHECKS = (*arithmetic.line_checks(), _total)
-"""Lines, subtotal and total (a missing tip counts as none) add up, to one minor unit."""
+CHECKS = bills.bill_checks(extra=("tip",))
+"""Lines, subtotal, tax lines, total (a missing tip counts as none) and balance add up
+exactly; only products round to the minor unit."""
 
 SPEC: SchemaSpec[Receipt] = SchemaSpec(
     name="receipt",
@@ -66,14 +86,25 @@ SPEC: SchemaSpec[Receipt] = SchemaSpec(
     model=Receipt,
     instructions=(
         "The image shows a purchase receipt: extract the merchant, receipt number, date, "
-        "time, currency, every purchased item and the totals."
+        "time, currency, every purchased item, the tax lines and the totals."
     ),
     num_crops=16,
-    max_tokens=1024,
+    max_tokens=1536,
     checks=CHECKS,
+    required=("/vendor_name", "/date", "/total"),
     # A long till roll scanned in parts: totals and the payment are printed at its end.
     merge=FieldMerge(
-        concatenate=("line_items",), last=("subtotal", "tax", "tip", "total", "payment_method")
+        concatenate=("line_items", "discounts", "charges", "tax_lines"),
+        last=(
+            "subtotal",
+            "tax",
+            "tip",
+            "rounding",
+            "total",
+            "amount_paid",
+            "amount_due",
+            "payment_method",
+        ),
     ),
     example=Receipt(
         vendor_name="Corner Café",
@@ -82,15 +113,22 @@ SPEC: SchemaSpec[Receipt] = SchemaSpec(
         date="2024-06-01",
         time="08:42",
         currency="USD",
+        prices_include_tax=False,
         line_items=[
             LineItem(description="Latte", quantity=2, unit_price=4.25, amount=8.5),
             LineItem(description="Croissant", quantity=1, unit_price=3.0, amount=3.0),
         ],
         subtotal=11.5,
+        discounts=[],
+        charges=[],
+        tax_lines=[TaxLine(rate_percent=8, base=11.5, amount=0.92)],
         tax=0.92,
         tip=2.0,
+        rounding=None,
         total=14.42,
+        amount_paid=14.42,
+        amount_due=0.0,
         payment_method="VISA ****1234",
     ),
 )
-"""The registered spec; the example's figures add up."""
+"""The registered spec; the example's figures add up (8% sales tax, a tip, paid in full)."""

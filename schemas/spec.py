@@ -3,8 +3,10 @@
 The model says *what* comes back; the spec says *how to ask for it*: the instructions the
 vision model reads after the image, how many crops the image gets (16 for dense single-page
 OCR, 4 for scenes, as Phi-3.5-vision recommends), and a ``max_tokens`` that fits a complete
-compact-JSON answer. The spec is frozen and checked on creation, so a bad registration fails
-at import time, not on a user's request.
+compact-JSON answer. It also says *how far to trust it*: the checks of an answer, each at
+the scope it can be verified (one page, or the whole document), and the fields an answer
+needs before anyone may act on it without a person's look. The spec is frozen and checked
+on creation, so a bad registration fails at import time, not on a user's request.
 
     >>> from schemas import get
     >>> spec = get("people_count")
@@ -12,6 +14,11 @@ at import time, not on a user's request.
     (4, 64)
     >>> spec.response_format()["json_schema"]["strict"]
     True
+    >>> invoice = get("invoice")
+    >>> invoice.missing_required(invoice.model(line_items=[], total=12.5))
+    ['/invoice_number', '/invoice_date']
+    >>> [r.name for r in invoice.run_checks(invoice.example, scope="page")]
+    ['amounts.line_items', 'dates.due_date']
 """
 
 from __future__ import annotations
@@ -20,15 +27,21 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
-from schemas.checks.result import Check, CheckResult
+from schemas.checks.result import Check, CheckResult, Scope, ScopedCheck
 from schemas.jsonschema import strict_json_schema
 from schemas.merge import FieldMerge
+from schemas.pointers import is_blank, resolve, split
 
-__all__ = ["COMMON_RULES", "MAX_NUM_CROPS", "SchemaSpec"]
+__all__ = ["COMMON_RULES", "MAX_NUM_CROPS", "CheckScope", "SchemaSpec"]
+
+CheckScope: TypeAlias = Scope | Literal["all"]
+"""Which checks `SchemaSpec.run_checks` runs: ``"page"`` on each page of a multi-page
+document, ``"document"`` on the merged document, ``"all"`` on a single image (a whole
+document on one page) and wherever every check should run."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,9 +90,17 @@ class SchemaSpec(Generic[M]):
     """Default completion budget: a full answer in compact JSON fits with room to spare."""
     example: M
     """A realistic, valid instance: documentation, tests and few-shot material."""
-    checks: tuple[Check, ...] = ()
+    checks: tuple[ScopedCheck | Check, ...] = ()
     """Deterministic checks of an answer (`schemas.checks`): check digits, arithmetic, dates.
-    Each returns one result, whatever the data, so a kind's list of check names is fixed."""
+    Each returns one result, whatever the data, so a kind's list of check names is fixed. A
+    `ScopedCheck` says whether one page can verify it (``"page"``) or only the whole
+    document (``"document"``); a bare function is a page check."""
+    required: tuple[str, ...] = ()
+    """JSON Pointers of the fields an answer needs before it may be acted on unseen (an
+    invoice's number, date and total): `missing_required` lists those left blank."""
+    required_one_of: tuple[tuple[str, ...], ...] = ()
+    """Groups of JSON Pointers of which an answer needs at least one each (an identity
+    card prints a personal number, a card number, or both)."""
     max_num_crops: int = MAX_NUM_CROPS
     """The most crops that still help this kind; a repair pass re-reads the image at it."""
     merge: FieldMerge | None = None
@@ -108,10 +129,40 @@ class SchemaSpec(Generic[M]):
             if self.pages == "together":
                 raise ValueError(f"{self.name}: pages asked together leave nothing to merge")
             self.merge.check(self.model)
+        elif any(self.scope_of(c) == "document" for c in self.checks):
+            raise ValueError(f"{self.name}: document checks need a merge rule to run on pages")
+        for pointer in (*self.required, *(p for group in self.required_one_of for p in group)):
+            tokens = split(pointer)
+            if not tokens or tokens[0] not in self.model.model_fields:
+                raise ValueError(f"{self.name}: required {pointer!r} is not a field")
 
-    def run_checks(self, data: M) -> list[CheckResult]:
-        """Every declared check's result on ``data``, in declaration order."""
-        return [check(data) for check in self.checks]
+    def scope_of(self, check: ScopedCheck | Check) -> Scope:
+        """The scope ``check`` declares; a bare function is a page check."""
+        return check.scope if isinstance(check, ScopedCheck) else "page"
+
+    def run_checks(self, data: M, scope: CheckScope = "all") -> list[CheckResult]:
+        """The results of the checks of ``scope`` on ``data``, in declaration order.
+
+        ``"all"`` (the default) for a single image; for a multi-page document, ``"page"`` on
+        each page and ``"document"`` once on the merged data. A kind without a merge rule
+        declares page checks only, so ``"page"`` runs all of them on each of its pages.
+        """
+        if scope not in ("page", "document", "all"):
+            raise ValueError(f"scope must be 'page', 'document' or 'all', not {scope!r}")
+        return [c(data) for c in self.checks if scope in ("all", self.scope_of(c))]
+
+    def missing_required(self, data: M) -> list[str]:
+        """The needed fields (`required`, and every pointer of a `required_one_of` group none
+        of which was read) that ``data`` leaves blank: null, an empty string or list.
+
+        A needed field that is missing means the answer must not be automated on.
+        """
+        plain = data.model_dump(mode="json")
+        missing = [p for p in self.required if is_blank(resolve(plain, p))]
+        for group in self.required_one_of:
+            if all(is_blank(resolve(plain, p)) for p in group):
+                missing += group
+        return missing
 
     def json_schema(self) -> dict[str, Any]:
         """The strict JSON Schema sent to vLLM (a fresh copy, safe to mutate)."""

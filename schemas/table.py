@@ -103,6 +103,7 @@ SPEC: SchemaSpec[Table] = SchemaSpec(
     num_crops=16,
     max_tokens=1024,
     checks=(row_widths,),
+    required=("/rows",),
     # A table continued over pages: rows under the first page's header; a header the
     # printer repeats at the top of a later page is not a row.
     merge=FieldMerge(concatenate=("rows",), repeated_header="columns"),

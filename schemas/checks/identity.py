@@ -112,14 +112,13 @@ def _digit_check(binding: MrzBinding, digit_name: str) -> Check:
         digit = next(d for d in zone.digits if d.name == digit_name)
         pointer = [f"/{binding.lines}/{digit.line}"]
         what = _WORDS[digit_name]
-        if digit.valid:
+        if digit.problem is None:
             return passed(name, pointer, f"the check digit of the {what} is {digit.digit}")
         return failed(
             name,
             pointer,
-            f"the MRZ check digit of the {what} ({digit.covered}) is {digit.digit} but the "
-            f"characters give {mrz.check_digit(digit.covered)}; read line {digit.line + 1} of "
-            f"the zone again",
+            f"the MRZ check digit of the {what} ({digit.covered}) {digit.problem}; read line "
+            f"{digit.line + 1} of the zone again",
         )
 
     return check

@@ -5,6 +5,9 @@ the published libraries either do much more (OCR) or are GPL.
 
 A check digit is the sum of each character's value times the repeating weights 7, 3, 1,
 modulo 10; digits count as themselves, ``A``-``Z`` as 10-35 and the filler ``<`` as 0.
+A ``<`` in place of a check digit is valid only where ICAO 9303 allows it: the digit of a
+TD3 zone's optional data (personal number) when that field is all filler. A document number
+that is all filler is never valid, although its arithmetic check digit (0) would be.
 
     >>> check_digit("L898902C3")
     '6'
@@ -15,6 +18,8 @@ modulo 10; digits count as themselves, ``A``-``Z`` as 10-35 and the filler ``<``
     >>> [(d.name, d.valid) for d in mrz.digits]  # doctest: +NORMALIZE_WHITESPACE
     [('document_number', True), ('date_of_birth', True), ('date_of_expiry', True),
      ('personal_number', True), ('composite', True)]
+    >>> CheckDigit("document_number", "<<<<<<<<<", "0", 1, may_be_blank=False).problem
+    "covers a field left blank (all '<')"
 """
 
 from __future__ import annotations
@@ -73,13 +78,35 @@ class CheckDigit:
     digit: str
     line: int
     """Index of the zone line that holds the digit."""
+    may_be_blank: bool = True
+    """The field may be all filler: an unknown date, unused optional data. A document
+    number may not: a zone without one identifies no document."""
+    filler_for_blank: bool = False
+    """``<`` may stand in place of the digit when the field is all filler. ICAO 9303 allows
+    it in one place only: the check digit of a TD3 zone's optional data (personal number)."""
+
+    @property
+    def blank(self) -> bool:
+        """The covered characters are all filler."""
+        return set(self.covered) <= {"<"}
+
+    @property
+    def problem(self) -> str | None:
+        """Why the digit is not valid, in words; None when it is."""
+        if self.digit == "<":
+            if self.filler_for_blank and self.blank:
+                return None
+            return "is '<' where ICAO 9303 requires a digit"
+        if self.blank and not self.may_be_blank:
+            return "covers a field left blank (all '<')"
+        expected = check_digit(self.covered)
+        if self.digit != expected:
+            return f"is {self.digit} but the characters give {expected}"
+        return None
 
     @property
     def valid(self) -> bool:
-        # An all-filler optional field may carry '<' instead of 0 (ICAO 9303 part 4, 4.2.2).
-        if self.digit == "<" and set(self.covered) <= {"<"}:
-            return True
-        return self.digit == check_digit(self.covered)
+        return self.problem is None
 
 
 @dataclass(frozen=True)
@@ -134,10 +161,10 @@ def _td3(lines: Sequence[str]) -> Mrz:
     top, low = lines
     surname, given, truncated = _names(top[5:44])
     digits = (
-        CheckDigit("document_number", low[0:9], low[9], 1),
+        CheckDigit("document_number", low[0:9], low[9], 1, may_be_blank=False),
         CheckDigit("date_of_birth", low[13:19], low[19], 1),
         CheckDigit("date_of_expiry", low[21:27], low[27], 1),
-        CheckDigit("personal_number", low[28:42], low[42], 1),
+        CheckDigit("personal_number", low[28:42], low[42], 1, filler_for_blank=True),
         CheckDigit("composite", low[0:10] + low[13:20] + low[21:43], low[43], 1),
     )
     return Mrz(
@@ -166,7 +193,7 @@ def _td1(lines: Sequence[str]) -> Mrz:
         number, digit = number + overflow[:-1], overflow[-1]
     surname, given, truncated = _names(bottom)
     digits = (
-        CheckDigit("document_number", number, digit, 0),
+        CheckDigit("document_number", number, digit, 0, may_be_blank=False),
         CheckDigit("date_of_birth", middle[0:6], middle[6], 1),
         CheckDigit("date_of_expiry", middle[8:14], middle[14], 1),
         CheckDigit(

@@ -1,5 +1,8 @@
 """The schemas' deterministic checks, on valid data and on data with one character changed.
 
+Invoices and receipts have their own module (``test_schemas_bills.py``), the zones' layout
+theirs (``test_schemas_mrz.py``).
+
 Valid zones and ID numbers are built here with the tests' own arithmetic (the ICAO 7-3-1 sum
 and the GB 11643 weights), not with the code under test; a corrupted copy must fail the right
 check, naming the right fields.
@@ -12,7 +15,7 @@ from typing import Any
 import pytest
 
 import schemas
-from schemas import IdCard, Invoice, LineItem, Passport, Receipt, Table
+from schemas import IdCard, Passport, Table
 from schemas.checks import CheckResult
 from schemas.checks import mrz as mrz_module
 
@@ -313,88 +316,6 @@ def test_td1_full_name_in_any_order() -> None:
     assert failures("id_card", id_card_td1(name_latin="JANE SMITH")) == {
         "mrz.matches.name_latin": ["/name_latin", "/mrz_lines/2"]
     }
-
-
-# -- invoices and receipts ----------------------------------------------------------------
-
-
-def invoice(lines: list[tuple[float, float, float]], **changes: Any) -> Invoice:
-    items = [
-        LineItem(description=f"item {i}", quantity=q, unit_price=u, amount=a)
-        for i, (q, u, a) in enumerate(lines)
-    ]
-    return Invoice(line_items=items, **changes)
-
-
-def test_example_invoice_and_receipt_add_up() -> None:
-    for name in ("invoice", "receipt"):
-        spec = schemas.get(name)
-        assert {r.status for r in spec.run_checks(spec.example)} == {"pass"}
-
-
-def test_a_wrong_line_amount_names_that_line() -> None:
-    inv = invoice([(2, 89.5, 179.0), (1, 21.0, 21.5)], subtotal=200.0, tax=38.0, total=238.0)
-    found = failures("invoice", inv)
-    assert found["amounts.line_items"] == [
-        "/line_items/1/quantity",
-        "/line_items/1/unit_price",
-        "/line_items/1/amount",
-    ]
-    assert "/subtotal" in found["amounts.subtotal"]
-    assert "amounts.total" not in found
-
-
-@pytest.mark.parametrize(
-    ("quantity", "price", "amount", "currency", "ok"),
-    [
-        (3, 0.333, 1.0, "EUR", True),  # 0.999: a rounded line
-        (2, 4.255, 8.52, "EUR", True),  # 8.51 vs 8.52: exactly one cent apart
-        (2, 4.255, 8.53, "EUR", False),  # two cents
-        (3, 333.33, 1000, "JPY", True),  # one yen is the minor unit
-        (3, 333.0, 1000, "JPY", True),
-        (3, 333.0, 1001, "JPY", False),
-        (1, 1.0, 1.001, "KWD", True),  # fils: three decimals
-        (1, 1.0, 1.002, "KWD", False),
-        (0.1, 3, 0.3, None, True),  # 0.1 x 3 in floats is 0.30000000000000004
-        (1, 0.1, 0.11, None, True),
-        (1, 0.1, 0.12, None, False),
-    ],
-)
-def test_rounding_tolerance_is_one_minor_unit(
-    quantity: float, price: float, amount: float, currency: str | None, ok: bool
-) -> None:
-    inv = invoice([(quantity, price, amount)], currency=currency)
-    assert results("invoice", inv)["amounts.line_items"].ok is ok
-
-
-def test_totals_check_the_sum_and_subtotal_plus_tax() -> None:
-    lines = [(1, 10.0, 10.0), (1, 0.05, 0.05)]
-    assert failures("invoice", invoice(lines, subtotal=10.05, tax=1.91, total=11.96)) == {}
-    found = failures("invoice", invoice(lines, subtotal=10.05, tax=1.91, total=11.98))
-    assert found == {"amounts.total": ["/subtotal", "/tax", "/total"]}
-    found = failures("invoice", invoice(lines, subtotal=10.07, tax=1.91, total=11.98))
-    assert list(found) == ["amounts.subtotal"]
-
-
-def test_missing_figures_skip_their_checks() -> None:
-    inv = Invoice(line_items=[LineItem(description="x", quantity=2)], total=5.0)
-    found = results("invoice", inv)
-    assert {r.status for r in found.values()} == {"skipped"}
-    assert "tax" in found["amounts.total"].message
-
-
-def test_receipt_tip_counts_when_printed() -> None:
-    base = {"line_items": [], "subtotal": 10.0, "tax": 0.8}
-    assert failures("receipt", Receipt(**base, total=10.8)) == {}
-    assert failures("receipt", Receipt(**base, tip=2.0, total=12.8)) == {}
-    assert list(failures("receipt", Receipt(**base, tip=2.0, total=10.8))) == ["amounts.total"]
-
-
-def test_invoice_due_date_not_before_its_date() -> None:
-    inv = invoice([], invoice_date="2024-03-05", due_date="2024-03-04")
-    assert failures("invoice", inv) == {"dates.due_date": ["/invoice_date", "/due_date"]}
-    same = invoice([], invoice_date="2024-03-05", due_date="2024-03-05")
-    assert failures("invoice", same) == {}
 
 
 # -- tables -------------------------------------------------------------------------------
