@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from schemas import SchemaSpec
 from schemas.checks import CheckResult
+from schemas.merge import pages_for
 from serve.phi3v.geometry import target_size
 
 from ..documents import DocumentLimits, PageSelection, RenderedPage, RenderJob
@@ -122,12 +123,7 @@ def _merge(spec: SchemaSpec[Any], pages: _Pages) -> tuple[BaseModel | None, dict
     if spec.merge is None or not pages.answers:
         return None, None
     numbered = [(n, a.data) for n, a in sorted(pages.answers.items())]
-    merged = spec.merge(spec.model, [data for _, data in numbered])
-    return merged, {"/": numbered[0][0]}  # TODO(integration): provenance from schemas.merge
-
-
-def pages_for(provenance: dict[str, int], pointers: list[str]) -> set[int]:
-    return set(provenance.values())  # TODO(integration)
+    return spec.merge.merge_with_provenance(spec.model, numbered)
 
 
 def _verdict(spec: SchemaSpec[Any], merged: BaseModel | None, pages: _Pages) -> Verdict:

@@ -54,6 +54,4 @@ def make_context(settings: Settings, render_pool: RenderPool) -> MakeContext:
 async def page_images(ctx: Context, count: int, crops: int = 4) -> Source:
     """``count`` distinct images as the pages of one document (``image_urls``)."""
     urls = [data_url(make_image(96, 72, seed=n)) for n in range(1, count + 1)]
-    return await load_source(
-        ctx, image_url=None, image_urls=urls, upload=None, num_crops=crops
-    )
+    return await load_source(ctx, image_url=None, image_urls=urls, upload=None, num_crops=crops)

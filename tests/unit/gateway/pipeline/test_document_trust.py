@@ -93,7 +93,9 @@ async def test_a_total_misread_on_the_last_page_fails_the_document(
     failed = [c.name for c in result.checks or [] if c.status == "fail"]
     assert "amounts.total" in failed
     assert result.review is True
-    assert any(r.kind == "check_failed" and r.subject == "amounts.total" for r in result.review_reasons)
+    assert any(
+        r.kind == "check_failed" and r.subject == "amounts.total" for r in result.review_reasons
+    )
 
 
 async def test_repair_rereads_only_the_page_that_holds_the_failed_fields(

@@ -16,6 +16,7 @@ from .conftest import MakeContext
 
 pytestmark = pytest.mark.anyio
 
+
 async def test_one_image_gives_the_typed_result(make_context: MakeContext) -> None:
     spec = lookup_schema("object_count")
     url = data_url(make_image(64, 48))

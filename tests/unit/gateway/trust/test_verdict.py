@@ -39,10 +39,32 @@ def test_unmappable_confidence_asks_for_review_only_when_it_was_asked_for() -> N
     assert not off.review and off.confidence is None
 
 
-def test_skipped_checks_alone_do_not_ask_for_review() -> None:
+def test_an_answer_where_nothing_was_read_asks_for_review() -> None:
+    """Every field null and read with high confidence: nothing to act on."""
     empty = INVOICE.model.model_validate({"line_items": []})
     v = assess(INVOICE, empty, confidence={"/line_items": 0.9}, threshold=0.5)
-    assert {c.status for c in v.checks} == {"skipped"} and not v.review
+    assert "pass" not in {c.status for c in v.checks} and v.review
+    missing = [r.subject for r in v.review_reasons if r.kind == "missing_field"]
+    assert missing == ["/invoice_number", "/invoice_date", "/total"]
+    skipped = {r.subject for r in v.review_reasons if r.kind == "check_skipped"}
+    assert "amounts.total" in skipped
+
+
+def test_a_check_skipped_over_a_field_the_kind_can_do_without_does_not_ask_for_review() -> None:
+    """A receipt-like invoice printing no subtotal: its subtotal check is skipped, and that
+    alone is no reason for a person's look."""
+    data = INVOICE.example.model_copy(update={"subtotal": None})
+    v = assess(INVOICE, data, confidence={"/total": 0.9}, threshold=0.5)
+    statuses = {c.name: c.status for c in v.checks}
+    assert statuses["amounts.subtotal"] == "skipped"
+    assert not v.review and v.review_reasons == []
+
+
+def test_every_reason_is_listed() -> None:
+    v = assess(INVOICE, WRONG_TOTAL, confidence={"/total": 0.2, "/tax": 0.9}, threshold=0.5)
+    kinds = [(r.kind, r.subject) for r in v.review_reasons]
+    assert ("check_failed", "amounts.total") in kinds and ("low_confidence", "/total") in kinds
+    assert ("low_confidence", "/tax") not in kinds
 
 
 def test_confidence_of_reads_a_choice_and_survives_garbage() -> None:
