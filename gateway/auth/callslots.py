@@ -21,6 +21,8 @@ makes progress. rpm is not touched: it counts API requests, not engine calls.
     # without an HTTP request (a batch worker): no admission slot, each call waits for one
     slots = CallSlots.background(app.state.auth.limiter, key.name, key.max_concurrent)
 
+Calls nest: a call inside another call of the same task runs on the outer one's slot.
+
 A waiting call retries when a slot of its key is given back in this process
 (``Vacancies``), and otherwise every ``MIN_WAIT_S``, doubling up to ``MAX_WAIT_S`` (with
 Redis, slots given back by other replicas are only seen by retrying).
@@ -28,6 +30,7 @@ Redis, slots given back by other replicas are only seen by retrying).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -61,7 +64,7 @@ MAX_WAIT_S = 0.2
 class CallSlots:
     """The engine-call slots of one request (or one background job) of one key."""
 
-    __slots__ = ("limiter", "name", "limit", "_first", "_first_busy")
+    __slots__ = ("limiter", "name", "limit", "_first", "_first_busy", "_holders")
 
     def __init__(
         self,
@@ -79,6 +82,7 @@ class CallSlots:
         self.limit = limit if limiter is not None else None
         self._first = admission is not None
         self._first_busy = False
+        self._holders: set[asyncio.Task[object] | None] = set()
 
     @classmethod
     def background(cls, limiter: Limiter, name: str, limit: int | None) -> CallSlots:
@@ -91,15 +95,23 @@ class CallSlots:
         """Hold one call slot of the key for the body: the request's admission slot if no
         other call of it has that now, else an extra one, waited for (never refused).
 
+        Re-entrant within one task: a call nested in another of the same task (a helper
+        that wraps its own call) runs on the outer one's slot, since a task cannot have two
+        calls in flight at once; waiting there for a second slot could deadlock. Tasks
+        started inside a call (``gather``) take slots of their own.
+
         Raises what the limiter raises other than "full": with Redis down and
         ``GATEWAY_LIMITS_FAIL_MODE=closed``, the 503 ``limiter_unavailable``."""
-        if self.limit is None:
+        task = asyncio.current_task()
+        if self.limit is None or task in self._holders:
             yield
             return
         lease = await self._take()
+        self._holders.add(task)
         try:
             yield
         finally:
+            self._holders.discard(task)
             self._give_back(lease)
 
     async def _take(self) -> Lease | None:

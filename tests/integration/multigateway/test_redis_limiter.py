@@ -234,7 +234,8 @@ async def test_an_expired_lease_is_not_brought_back_by_its_refresh(
     their slots may already be someone else's."""
     clients = [aioredis.Redis.from_url(clean_redis.url) for _ in range(2)]
     metrics = GatewayMetrics()
-    stalled, live = (RedisLimiter(c, m, lease_ttl_s=0.4) for c, m in zip(clients, (metrics, None)))
+    stalled = RedisLimiter(clients[0], metrics, lease_ttl_s=0.4)
+    live = RedisLimiter(clients[1], GatewayMetrics(), lease_ttl_s=0.4)
     try:
         await stalled.acquire("alice", 2)
         await live.acquire("alice", 2)

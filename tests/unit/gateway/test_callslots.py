@@ -141,6 +141,31 @@ async def test_a_cancelled_waiting_call_leaves_no_slot_behind() -> None:
     assert limiter.limiter.in_flight("alice") == 0
 
 
+async def test_a_call_nested_in_a_call_of_the_same_task_reuses_its_slot() -> None:
+    limiter = LocalLimiter()
+    admission = await limiter.admit("alice", None, 1)
+    slots = slots_for(limiter, "alice", 1, admission)
+    upstream = CountingUpstream()
+
+    async def nested_then_fanned_out() -> None:
+        async with slots.call():
+            async with slots.call():  # a helper wrapping its own call: no second slot asked
+                await upstream()
+            await fan_out(slots, upstream, 2)  # new tasks: they wait for the slot
+
+    waited = asyncio.create_task(nested_then_fanned_out())
+    await asyncio.sleep(0.05)
+    assert upstream.done == 1 and not waited.done()  # the two tasks wait for the outer call
+    waited.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waited
+    async with asyncio.timeout(5):
+        async with slots.call():
+            async with slots.call():
+                await upstream()
+    assert upstream.most == 1 and limiter.limiter.in_flight("alice") == 1
+
+
 async def test_a_key_without_a_concurrency_limit_is_not_counted() -> None:
     limiter = LocalLimiter()
     upstream = CountingUpstream()
