@@ -123,6 +123,13 @@ class GatewayMetrics:
             " GATEWAY_LIMITS_FAIL_MODE).",
             registry=r,
         )
+        self.limiter_lapsed_leases = Counter(
+            "gateway_limiter_lapsed_leases",
+            "Concurrency leases found already expired in Redis when this process refreshed"
+            " them (it stalled longer than GATEWAY_LIMIT_LEASE_TTL_S): requests that ran on"
+            " uncounted.",
+            registry=r,
+        )
         self.key_store_errors = Counter(
             "gateway_key_store_errors",
             "Key lookups that could not reach the key database (a recently seen key is"

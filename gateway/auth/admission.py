@@ -23,9 +23,11 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import ErrorCode, GatewayError
-from ..leases import Lease
+from ..leases import Lease, Vacancies
 from ..record import record_of
 from .cache import KeyCache
+from .callslots import SCOPE_KEY as CALL_SLOTS_KEY
+from .callslots import slots_for
 from .keys import KEY_PATTERN, KeyRecord
 from .limits import KeyLimiter
 
@@ -55,7 +57,12 @@ _WWW = {"WWW-Authenticate": "Bearer"}
 
 
 class Limiter(Protocol):
-    """Per-key limits: ``LocalLimiter`` (this process) or ``shared_limits.RedisLimiter``."""
+    """Per-key limits: ``LocalLimiter`` (this process) or ``shared_limits.RedisLimiter``.
+
+    A limit is None (unlimited) or at least 1; 0 raises ``ValueError``. ``vacancies`` is woken
+    whenever a slot taken here is given back in this process (``callslots`` waits on it)."""
+
+    vacancies: Vacancies
 
     async def check_rate(self, name: str, rpm: int | None) -> None: ...
 
@@ -71,6 +78,7 @@ class LocalLimiter:
 
     def __init__(self, limiter: KeyLimiter | None = None) -> None:
         self.limiter = limiter or KeyLimiter()
+        self.vacancies = self.limiter.vacancies
 
     async def check_rate(self, name: str, rpm: int | None) -> None:
         self.limiter.check_rate(name, rpm)
@@ -132,7 +140,8 @@ async def admit(request: Request, scope: str | None) -> KeyRecord:
     The in-flight slot (a ``Lease``) is held by the request's ``RequestRecord``;
     ``RequestObserver`` releases it once the last byte of the response has gone out, streams
     included, or the request failed. (A ``yield`` dependency would release it before a
-    stream has finished.)
+    stream has finished.) The same slot is the request's first engine-call slot:
+    ``callslots.call_slots(request)`` gives the ``CallSlots`` left here for the pipeline.
     """
     auth: Authenticator = request.app.state.auth
     key = await auth.authenticate(request.headers.get("authorization"))
@@ -140,7 +149,10 @@ async def admit(request: Request, scope: str | None) -> KeyRecord:
     record.key_name = key.name
     if scope is not None:
         auth.authorize(key, scope)
-    record.hold(await auth.limiter.admit(key.name, key.rpm, key.max_concurrent))
+    lease = await auth.limiter.admit(key.name, key.rpm, key.max_concurrent)
+    record.hold(lease)
+    if key.max_concurrent is not None:
+        request.scope[CALL_SLOTS_KEY] = slots_for(auth.limiter, key.name, key.max_concurrent, lease)
     return key
 
 

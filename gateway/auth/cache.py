@@ -18,8 +18,8 @@ import time
 from typing import Any
 
 from ..errors import ErrorCode, GatewayError
+from .backend import KeyBackend, KeyStoreUnavailable
 from .keys import KeyRecord, hash_key
-from .store import KeyBackend, KeyStoreUnavailable
 
 __all__ = ["KeyCache", "store_unavailable"]
 

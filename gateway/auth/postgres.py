@@ -27,6 +27,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from .backend import KeyStoreUnavailable
 from .keys import (
     KEY_PATTERN,
     PREFIX_LEN,
@@ -37,7 +38,6 @@ from .keys import (
     new_key,
 )
 from .migrations import POSTGRES_MIGRATIONS, migrate_postgres, postgres_version
-from .store import KeyStoreUnavailable
 
 __all__ = ["PostgresKeys"]
 

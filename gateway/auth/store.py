@@ -18,8 +18,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
 
+from .backend import KeyBackend, KeyStoreUnavailable
 from .keys import KeyRecord, KeyStore
 from .migrations import SQLITE_MIGRATIONS, migrate_sqlite, sqlite_version
 
@@ -30,46 +30,6 @@ __all__ = [
     "is_postgres_url",
     "open_key_store",
 ]
-
-
-class KeyStoreUnavailable(Exception):
-    """The key database cannot be reached (down, restarting, network, pool exhausted)."""
-
-
-class KeyBackend(Protocol):
-    """What the gateway and the ``keys`` CLI need from a key store."""
-
-    async def lookup(self, key: str) -> KeyRecord | None:
-        """The record for ``key`` (active or not), or None if no stored key matches."""
-        ...
-
-    async def create(
-        self,
-        name: str,
-        *,
-        scopes: Iterable[str] = ("chat", "extract"),
-        rpm: int | None = None,
-        max_concurrent: int | None = None,
-        expires_at: float | None = None,
-    ) -> str:
-        """Create a key and return it: the only time the full key exists."""
-        ...
-
-    async def list(self) -> list[KeyRecord]: ...
-
-    async def revoke(self, name_or_prefix: str) -> KeyRecord:
-        """Revoke the active key with this name, or the key with this prefix."""
-        ...
-
-    async def migrate(self) -> builtins.list[int]:
-        """Apply pending schema versions; the versions applied now."""
-        ...
-
-    async def schema_version(self) -> tuple[int, int]:
-        """(applied, newest known) schema versions."""
-        ...
-
-    async def close(self) -> None: ...
 
 
 class SqliteKeys:

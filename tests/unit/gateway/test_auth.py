@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from pathlib import Path
 
 import pytest
 
+import gateway.auth as gateway_auth
 from gateway.auth import Authenticator, KeyCache
 from gateway.auth.keys import KeyStore
 from gateway.auth.limits import KeyLimiter
@@ -95,3 +97,69 @@ def test_concurrency_limit_and_release() -> None:
     with pytest.raises(GatewayError):
         limiter.acquire("k", limit=2)
     assert limiter.acquire("free", limit=None) is not None
+
+
+def test_a_limit_of_zero_is_an_error_not_a_refusal() -> None:
+    limiter = KeyLimiter()
+    with pytest.raises(ValueError, match="rpm must be None"):
+        limiter.check_rate("k", rpm=0)
+    with pytest.raises(ValueError, match="max_concurrent must be None"):
+        limiter.acquire("k", limit=0)
+    with pytest.raises(ValueError):
+        limiter.acquire("k", limit=-1)
+    limiter.check_rate("k", rpm=None)
+    assert not limiter.acquire("k", limit=None).held
+
+
+def test_rpm_window_is_a_parameter() -> None:
+    limiter = KeyLimiter(window_s=2.0)
+    limiter.check_rate("k", rpm=1, now=10.0)
+    with pytest.raises(GatewayError) as info:
+        limiter.check_rate("k", rpm=1, now=11.0)
+    assert info.value.headers == {"Retry-After": "1"}
+    limiter.check_rate("k", rpm=1, now=12.5)
+
+
+def _auth_imports() -> dict[str, set[str]]:
+    """Module → the ``gateway.auth`` modules it imports, at run time (anywhere in the file,
+    functions included; ``if TYPE_CHECKING:`` blocks left out)."""
+    package = Path(gateway_auth.__file__).parent
+    names = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    graph: dict[str, set[str]] = {}
+    for name in names:
+        tree = ast.parse((package / f"{name}.py").read_text())
+        typing_only = {
+            id(node)
+            for branch in ast.walk(tree)
+            if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
+            for node in ast.walk(branch)
+        }
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only or not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 1 and node.module in names:
+                found.add(node.module)
+            elif node.module == "gateway.auth" or node.level == 1 and node.module is None:
+                found.update(a.name for a in node.names if a.name in names)
+            elif node.module and node.module.startswith("gateway.auth."):
+                found.add(node.module.rsplit(".", 1)[1])
+        graph[name] = found
+    return graph
+
+
+def test_auth_modules_import_each_other_without_cycles() -> None:
+    graph = _auth_imports()
+    assert graph["store"] and graph["postgres"]  # the parse found their imports
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"import cycle: {' -> '.join((*path, name))}"
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, (*path, name))
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())

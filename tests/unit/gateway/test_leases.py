@@ -4,7 +4,11 @@ exactly once."""
 
 from __future__ import annotations
 
-from gateway.leases import NO_LEASE, Lease
+import time
+
+import pytest
+
+from gateway.leases import NO_LEASE, Lease, Vacancies
 from gateway.metrics import GatewayMetrics
 from gateway.record import RequestRecord
 from gateway.upstream.replicas import ReplicaSet
@@ -42,3 +46,18 @@ def test_the_record_releases_what_it_holds_once() -> None:
     record.release_all()  # then the observer: nothing more is given back
     record.release_all()
     assert replica.in_flight == 0
+
+
+@pytest.mark.anyio
+async def test_vacancies_wake_only_waiters_of_that_name() -> None:
+    vacancies = Vacancies()
+    alice, bob = vacancies.watch("alice"), vacancies.watch("bob")
+    assert vacancies.watch("alice") is alice  # one event per name while someone waits
+    vacancies.vacated("alice")
+    assert alice.is_set() and not bob.is_set()
+    assert vacancies.watch("alice") is not alice  # the next give-back needs a fresh event
+    vacancies.vacated("nobody")  # nobody waits: nothing to do
+    started = time.monotonic()
+    await Vacancies.wait(bob, timeout=0.05)  # never vacated: waits out its timeout
+    assert time.monotonic() - started >= 0.04
+    await Vacancies.wait(alice, timeout=10)  # already set: returns at once
