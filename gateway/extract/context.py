@@ -1,13 +1,16 @@
 """The pipeline's `Context` for an HTTP request: the app's state and the request's record.
 
 Built once per request and kept in the ASGI scope, so that reading the input and running
-the pipeline share one context (and one call budget).
+the pipeline share one context, and every engine call of the request (each schema, each
+page) takes its slot from the key's one budget (`gateway.auth.CallSlots`: the admission slot
+first, then extra slots waited for one at a time).
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
+from ..auth import call_slots
 from ..pipeline import Context
 from ..record import record_of
 
@@ -29,6 +32,7 @@ def context_of(request: Request) -> Context:
         render_pool=state.render_pool,
         decode_slots=state.decode_slots,
         fetch_client=state.fetch_client,
+        calls=call_slots(request),
     )
     request.scope[_SCOPE_KEY] = ctx
     return ctx
