@@ -93,7 +93,16 @@ def test_a_three_page_invoice_pdf_gives_three_pages_and_a_merged_invoice(
             assert page["error"]["code"] in ("output_truncated", "output_invalid")
     merged = invoice.model_validate(body["data"])
     assert len(merged.line_items) == sum(len(p["data"]["line_items"]) for p in good)
-    assert "line_items concatenated" in body["merge_rule"]
+    assert "line_items, discounts, charges, tax_lines concatenated" in body["merge_rule"]
+    # every merged value names the page it came from, one that answered
+    assert set(body["provenance"].values()) <= {p["page"] for p in good}
+    assert all(f"/line_items/{i}" in body["provenance"] for i in range(len(merged.line_items)))
+    # a page is judged by the checks a page can verify; the document by the rest, once
+    page_checks = {c["name"] for p in good for c in p["checks"]}
+    assert "amounts.total" not in page_checks and "amounts.total" in {
+        c["name"] for c in body["checks"]
+    }
+    assert body["review"] is bool(body["review_reasons"])
     for field in ("prompt_tokens", "completion_tokens", "total_tokens"):
         assert body["usage"][field] == sum(p["usage"][field] for p in good)
     # each page reached the model as an image at 4 crops (>= 757 tokens each)
