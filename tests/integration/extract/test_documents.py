@@ -93,7 +93,7 @@ def test_a_three_page_invoice_pdf_gives_three_pages_and_a_merged_invoice(
             assert page["error"]["code"] in ("output_truncated", "output_invalid")
     merged = invoice.model_validate(body["data"])
     assert len(merged.line_items) == sum(len(p["data"]["line_items"]) for p in good)
-    assert "line_items concatenated" in body["merge_rule"]
+    assert "line_items, discounts, charges, tax_lines concatenated" in body["merge_rule"]
     for field in ("prompt_tokens", "completion_tokens", "total_tokens"):
         assert body["usage"][field] == sum(p["usage"][field] for p in good)
     # each page reached the model as an image at 4 crops (>= 757 tokens each)

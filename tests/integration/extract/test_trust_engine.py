@@ -118,8 +118,8 @@ def test_verify_every_schema_example(api: httpx.Client, name: str) -> None:
 CORRUPTED = {
     "passport": ("passport_number", "L898902C4", "mrz.matches.passport_number"),
     "id_card": ("id_number", "110105194912310021", "cn_ric.check_character"),
-    "invoice": ("total", 239.0, "amounts.total"),
-    "receipt": ("tax", 0.95, "amounts.total"),  # 0.93 would be within one cent
+    "invoice": ("rounding", 0.01, "amounts.total"),  # the total would fail amount_due too
+    "receipt": ("tip", 2.01, "amounts.total"),  # one cent: sums are exact
     "table": ("rows", [["North", "12.5"]], "table.row_widths"),
 }
 
