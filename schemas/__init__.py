@@ -20,7 +20,8 @@ from schemas.jsonschema import (
     strict_json_schema,
     to_strict,
 )
-from schemas.line_item import LineItem
+from schemas.line_item import Adjustment, LineItem, TaxLine
+from schemas.merge import FieldMerge, Provenance, pages_for
 from schemas.object_count import ObjectCount
 from schemas.passport import Passport
 from schemas.people_count import PeopleCount
@@ -32,6 +33,8 @@ from schemas.spec import SchemaSpec
 from schemas.table import Table
 
 __all__ = [
+    "Adjustment",
+    "FieldMerge",
     "IdCard",
     "ImageInsight",
     "Invoice",
@@ -39,6 +42,7 @@ __all__ = [
     "ObjectCount",
     "Passport",
     "PeopleCount",
+    "Provenance",
     "Receipt",
     "RiskLevel",
     "Scene",
@@ -46,11 +50,13 @@ __all__ = [
     "Slide",
     "SlideDeck",
     "Table",
+    "TaxLine",
     "UnknownSchemaError",
     "all_specs",
     "find_unsupported_keywords",
     "get",
     "names",
+    "pages_for",
     "schema_depth",
     "strict_json_schema",
     "to_strict",

@@ -10,7 +10,10 @@ rule (sums exact, only products rounded to the minor unit):
 - the tax lines' amounts add up to the tax (``amounts.tax``);
 - the tax lines' bases add up to what was taxed, subtotal − discounts + charges
   (``amounts.tax_base``; with ``prices_include_tax`` the bases *and* tax amounts do, since the
-  lines are gross);
+  lines are gross). This is the only check that sees a misread base (a base one cent off
+  rarely changes its rounded tax). A bill whose tax summary leaves an untaxed amount out
+  (rather than listing it at 0%) fails it, and goes to a person: its summary does not
+  account for the whole;
 - subtotal − discounts + charges + taxes (+ a receipt's tip) + rounding = total
   (``amounts.total``; with ``prices_include_tax`` the taxes are inside the lines and do not
   add);

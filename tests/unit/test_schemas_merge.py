@@ -1,4 +1,5 @@
-"""Merge rules: pages of one document become one answer, as each kind declares."""
+"""Merge rules: pages of one document become one answer, as each kind declares, and say
+which page each value came from."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pydantic import BaseModel
 
 import schemas
 from schemas import Invoice, LineItem, Receipt, Table
-from schemas.merge import FieldMerge
+from schemas.line_item import Adjustment, TaxLine
+from schemas.merge import FieldMerge, pages_for
 
 
 def item(name: str, amount: float) -> LineItem:
@@ -101,3 +103,98 @@ def test_merging_no_pages_is_refused() -> None:
 
     with pytest.raises(ValueError, match="no page"):
         FieldMerge()(Empty, [])
+
+
+# -- the bill's lists and totals ----------------------------------------------------------
+
+
+def test_bill_lists_concatenate_and_the_closing_figures_come_from_the_last_page() -> None:
+    rule = schemas.get("invoice").merge
+    assert rule is not None
+    pages = [
+        Invoice(
+            line_items=[item("drill", 179.0)],
+            charges=[Adjustment(description="Shipping", amount=4.9)],
+            tax_lines=[TaxLine(rate_percent=19, base=179.0, amount=34.01)],
+            amount_due=213.01,  # a running balance, superseded by the last page
+        ),
+        Invoice(
+            line_items=[item("manual", 24.9)],
+            discounts=[Adjustment(description="Voucher", amount=5.0)],
+            tax_lines=[TaxLine(rate_percent=7, base=24.9, amount=1.74)],
+            rounding=0.01,
+            total=240.0,
+            amount_paid=40.0,
+            amount_due=200.0,
+        ),
+    ]
+    merged = rule(Invoice, pages)
+    assert [t.rate_percent for t in merged.tax_lines] == [19, 7]
+    assert [c.description for c in merged.charges] == ["Shipping"]
+    assert [d.description for d in merged.discounts] == ["Voucher"]
+    assert (merged.rounding, merged.total, merged.amount_paid, merged.amount_due) == (
+        0.01, 240.0, 40.0, 200.0
+    )  # fmt: skip
+
+
+# -- provenance ---------------------------------------------------------------------------
+
+
+def test_provenance_names_the_page_of_every_field_and_list_element() -> None:
+    rule = schemas.get("invoice").merge
+    assert rule is not None
+    pages = [
+        (2, Invoice(vendor_name="Acme", line_items=[item("a", 1.0), item("b", 2.0)])),
+        (3, Invoice(line_items=[], due_date="2024-04-04")),
+        (5, Invoice(line_items=[item("c", 3.0)], subtotal=6.0, total=7.14)),
+    ]
+    merged, source = rule.merge_with_provenance(Invoice, pages)
+    assert merged == rule(Invoice, [page for _, page in pages])
+    assert (source["/vendor_name"], source["/due_date"], source["/total"]) == (2, 3, 5)
+    assert [source[f"/line_items/{i}"] for i in range(3)] == [2, 2, 5]
+    # a field no page has: the first page for header fields, the last for closing ones
+    assert (source["/invoice_number"], source["/tax"]) == (2, 5)
+    # one entry per top-level field, lists by element
+    tops = {p.split("/")[1] for p in source}
+    assert tops == set(Invoice.model_fields) - {"discounts", "charges", "tax_lines"}
+    assert "/line_items" not in source and "/line_items/3" not in source
+
+
+def test_pages_for_maps_a_checks_fields_to_the_pages_that_hold_them() -> None:
+    source = {"/vendor_name": 1, "/line_items/0": 1, "/line_items/1": 2, "/subtotal": 3}
+    assert pages_for(source, ["/line_items/1/amount", "/subtotal"]) == {2, 3}
+    assert pages_for(source, ["/line_items"]) == {1, 2}
+    assert pages_for(source, ["/line_items/10/amount"]) == set()  # not /line_items/1
+    assert pages_for(source, ["/nothing"]) == set() == pages_for(source, [])
+
+
+def test_a_failed_document_check_points_at_its_pages_only() -> None:
+    spec = schemas.get("invoice")
+    assert spec.merge is not None
+    header = Invoice(vendor_name="Acme", invoice_number="1", line_items=[])
+    lines = Invoice(line_items=[item("a", 10.0), item("b", 20.0)])
+    totals = Invoice(line_items=[item("c", 5.0)], subtotal=35.01, tax=0.0, total=35.01)
+    merged, source = spec.merge.merge_with_provenance(
+        Invoice, [(1, header), (2, lines), (3, totals)]
+    )
+    failed = [r for r in spec.run_checks(merged, scope="document") if r.status == "fail"]
+    assert [r.name for r in failed] == ["amounts.subtotal"]
+    assert pages_for(source, failed[0].fields) == {2, 3}  # the header page holds none
+
+
+def test_table_provenance_skips_the_repeated_header() -> None:
+    rule = schemas.get("table").merge
+    assert rule is not None
+    pages = [
+        (1, Table(title="T", columns=["a", "b"], rows=[["1", "2"]])),
+        (2, Table(columns=["a", "b"], rows=[["a", "b"], ["3", "4"], ["5", "6"]])),
+    ]
+    merged, source = rule.merge_with_provenance(Table, pages)
+    assert merged.rows == [["1", "2"], ["3", "4"], ["5", "6"]]
+    assert [source[f"/rows/{i}"] for i in range(3)] == [1, 2, 2]
+    assert source["/columns"] == source["/title"] == 1
+
+
+def test_merging_with_provenance_needs_a_page() -> None:
+    with pytest.raises(ValueError, match="no page"):
+        FieldMerge().merge_with_provenance(Invoice, [])

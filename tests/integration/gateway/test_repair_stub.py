@@ -100,8 +100,9 @@ def test_without_repair_one_call_and_the_failure_is_reported(
     body = extract(api)
     assert len(seen(stub_upstream)) == 1 and body["repair"] is None
     failed = [c for c in body["checks"] if c["status"] == "fail"]
-    assert [c["name"] for c in failed] == ["amounts.total"]
-    assert failed[0]["fields"] == ["/subtotal", "/tax", "/total"] and body["review"] is True
+    assert [c["name"] for c in failed] == ["amounts.total", "amounts.amount_due"]
+    assert failed[0]["fields"] == ["/subtotal", "/charges/0/amount", "/tax", "/total"]
+    assert body["review"] is True
 
 
 def test_confidence_false_asks_for_no_logprobs(api: httpx.Client, stub_upstream: Proc) -> None:
