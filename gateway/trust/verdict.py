@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from schemas import SchemaSpec
-from schemas.checks import CheckResult
+from schemas.checks import CheckResult, blocked_by
 
 from .confidence import AlignmentError, field_confidence
 
@@ -176,7 +176,6 @@ def reasons_for(
 ) -> list[ReviewReason]:
     """The reasons the checks and the needed fields give: failed checks, checks skipped
     because a needed field is null (``missing``), and those needed fields themselves."""
-    needed = set(missing)
     reasons = [
         ReviewReason(kind="check_failed", subject=c.name, message=c.message)
         for c in checks
@@ -184,8 +183,7 @@ def reasons_for(
     ]
     reasons += [
         ReviewReason(kind="check_skipped", subject=c.name, message=c.message)
-        for c in checks
-        if c.status == "skipped" and needed.intersection(c.fields)
+        for c in blocked_by(checks, missing)
     ]
     reasons += [
         ReviewReason(
