@@ -141,11 +141,17 @@ def main() -> None:
                 accuracy, located = score(truth, words)
                 cpu_ms, wall_ms = 1000 * cpu / args.repeat, 1000 * wall / args.repeat
                 totals.append((accuracy, located, cpu_ms, wall_ms))
-                print(f"| {name} | {doc} | {label} | {accuracy:.1%} | {located:.1%} "
-                      f"| {cpu_ms:.0f} | {wall_ms:.0f} |", flush=True)  # fmt: skip
+                print(
+                    f"| {name} | {doc} | {label} | {accuracy:.1%} | {located:.1%} "
+                    f"| {cpu_ms:.0f} | {wall_ms:.0f} |",
+                    flush=True,
+                )
         mean = [sum(col) / len(totals) for col in zip(*totals, strict=True)]
-        print(f"| **{name}** | all | mean | **{mean[0]:.1%}** | **{mean[1]:.1%}** "
-              f"| **{mean[2]:.0f}** | **{mean[3]:.0f}** |", flush=True)  # fmt: skip
+        print(
+            f"| **{name}** | all | mean | **{mean[0]:.1%}** | **{mean[1]:.1%}** "
+            f"| **{mean[2]:.0f}** | **{mean[3]:.0f}** |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

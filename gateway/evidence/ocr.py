@@ -92,8 +92,9 @@ def _skew(lines: list[list[Box]]) -> float:
         mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
         spread = sum((x - mean_x) ** 2 for x in xs)
         if spread > 0:
-            slopes.append(sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
-                          / spread)  # fmt: skip
+            slopes.append(
+                sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+            )
     return statistics.median(slopes) if slopes else 0.0
 
 

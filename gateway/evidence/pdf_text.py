@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from .words import Box, PageWords, assign_lines, clamp_box
 
@@ -31,8 +32,7 @@ def display_transform(
 ) -> tuple[float, float, float, float, int]:
     """``(left, bottom, right, top, rotation)`` normalised: rotation in 0/90/180/270."""
     left, bottom, right, top = cropbox
-    return (min(left, right), min(bottom, top), max(left, right), max(bottom, top),
-            rotation % 360)  # fmt: skip
+    return (min(left, right), min(bottom, top), max(left, right), max(bottom, top), rotation % 360)
 
 
 def _to_display(
@@ -43,12 +43,12 @@ def _to_display(
     width, height = right - left, top - bottom
     if width <= 0 or height <= 0:
         return None
-    l, b, r, t = box
-    if r < left or l > right or t < bottom or b > top:
+    x0, y0, x1, y1 = box
+    if x1 < left or x0 > right or y1 < bottom or y0 > top:
         return None
     # unrotated fractions, origin top-left of the crop box
-    u0, u1 = (l - left) / width, (r - left) / width
-    v0, v1 = (top - t) / height, (top - b) / height
+    u0, u1 = (x0 - left) / width, (x1 - left) / width
+    v0, v1 = (top - y1) / height, (top - y0) / height
     if rotation == 90:  # turned clockwise: the top edge becomes the right edge
         u0, v0, u1, v1 = 1 - v1, u0, 1 - v0, u1
     elif rotation == 180:
@@ -75,17 +75,18 @@ def pdf_page_words(page: pdfium.PdfPage, number: int) -> PageWords:
             chars.clear()
             bounds.clear()
 
-        text = textpage.get_text_range()
-        for index, char in enumerate(text[: textpage.count_chars()]):
-            if char.isspace() or char == "\x00":
+        for index in range(textpage.count_chars()):
+            code = pdfium_c.FPDFText_GetUnicode(textpage.raw, index)
+            char = chr(code) if 0 < code < 0x110000 else " "
+            if char.isspace():
                 flush()
                 continue
-            l, b, r, t = textpage.get_charbox(index)
+            cl, cb, cr, ct = textpage.get_charbox(index)
             if bounds:
-                bounds[:] = [min(bounds[0], l), min(bounds[1], b),
-                             max(bounds[2], r), max(bounds[3], t)]  # fmt: skip
+                bounds[:] = [min(bounds[0], cl), min(bounds[1], cb),
+                             max(bounds[2], cr), max(bounds[3], ct)]  # fmt: skip
             else:
-                bounds[:] = [l, b, r, t]
+                bounds[:] = [cl, cb, cr, ct]
             chars.append(char)
         flush()
     finally:

@@ -71,9 +71,11 @@ class _Worker:
     def __init__(self, context: multiprocessing.context.SpawnContext, reader: str) -> None:
         parent, child = context.Pipe(duplex=True)
         self.process: BaseProcess = context.Process(
-            target=_worker_main, args=(child, os.getpid(), reader), name="gateway-ocr",
+            target=_worker_main,
+            args=(child, os.getpid(), reader),
+            name="gateway-ocr",
             daemon=True,
-        )  # fmt: skip
+        )
         self.process.start()
         child.close()
         self.conn: Connection = parent
@@ -135,8 +137,12 @@ class OcrPool:
                 healthy = True
                 return words
             except TimeoutError:
-                log.warning("OCR worker (pid %s) passed the %g s cap on page %d; killing it",
-                            worker.process.pid, self.page_timeout_s, page)  # fmt: skip
+                log.warning(
+                    "OCR worker (pid %s) passed the %g s cap on page %d; killing it",
+                    worker.process.pid,
+                    self.page_timeout_s,
+                    page,
+                )
                 raise OcrError(
                     "timeout",
                     f"OCR of page {page} passed GATEWAY_OCR_PAGE_TIMEOUT_S "
@@ -144,8 +150,9 @@ class OcrPool:
                     page,
                 ) from None
             except _WorkerDied as exc:
-                log.warning("OCR worker (pid %s) died on page %d: %s", worker.process.pid, page,
-                            exc)  # fmt: skip
+                log.warning(
+                    "OCR worker (pid %s) died on page %d: %s", worker.process.pid, page, exc
+                )
                 raise OcrError("failed", f"OCR of page {page} failed: {exc}", page) from None
             finally:
                 if healthy:

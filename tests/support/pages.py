@@ -96,8 +96,17 @@ def _run_words(run: Run) -> list[tuple[str, Box]]:
             left = font.getlength(run.text[:offset]) / scale
             width = font.getlength(word) / scale
             _, top, _, bottom = font.getbbox(word, anchor="ls")
-            out.append((word, (run.x + left, run.baseline + top / scale,
-                               run.x + left + width, run.baseline + bottom / scale)))  # fmt: skip
+            out.append(
+                (
+                    word,
+                    (
+                        run.x + left,
+                        run.baseline + top / scale,
+                        run.x + left + width,
+                        run.baseline + bottom / scale,
+                    ),
+                )
+            )
         offset += len(word) + 1
     return out
 
@@ -142,8 +151,13 @@ def page_image(page: TestPage, dpi: float = 200.0) -> Image.Image:
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     for run in page.runs:
-        draw.text((run.x * scale, run.baseline * scale), run.text, fill="black",
-                  font=_font(run, scale), anchor="ls")  # fmt: skip
+        draw.text(
+            (run.x * scale, run.baseline * scale),
+            run.text,
+            fill="black",
+            font=_font(run, scale),
+            anchor="ls",
+        )
     return image
 
 
@@ -171,8 +185,9 @@ def rotated(
     """``image`` turned ``degrees`` counter-clockwise (the canvas grows, white corners), and
     each box as the axis-aligned hull of its turned corners, as fractions of the new canvas."""
     width, height = image.size
-    out = image.convert("RGB").rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True,
-                                      fillcolor="white")  # fmt: skip
+    out = image.convert("RGB").rotate(
+        degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor="white"
+    )
     rad = math.radians(degrees)
     cos, sin = math.cos(rad), math.sin(rad)
     cx, cy, nx, ny = width / 2, height / 2, out.width / 2, out.height / 2
@@ -248,13 +263,23 @@ def invoice_page() -> TestPage:
         ("Safety gloves", "2", "24,90", "49,80"),
     ]
     rows: list[list[tuple[str, float, str | None]]] = [
-        [("Description", 50, None), ("Qty", 300, None), ("Unit price", 360, None),
-         ("Amount", 470, None)],  # fmt: skip
+        [
+            ("Description", 50, None),
+            ("Qty", 300, None),
+            ("Unit price", 360, None),
+            ("Amount", 470, None),
+        ],
     ]
     for index, (name, qty, price, amount) in enumerate(items):
         base = f"/line_items/{index}"
-        rows.append([(name, 50, f"{base}/description"), (qty, 300, f"{base}/quantity"),
-                     (price, 360, f"{base}/unit_price"), (amount, 470, f"{base}/amount")])  # fmt: skip
+        rows.append(
+            [
+                (name, 50, f"{base}/description"),
+                (qty, 300, f"{base}/quantity"),
+                (price, 360, f"{base}/unit_price"),
+                (amount, 470, f"{base}/amount"),
+            ]
+        )
     runs = [
         Run("ACME Tools GmbH", 50, 70, 20, field="/vendor"),
         Run("Werkstrasse 12, 70173 Stuttgart", 50, 92),
@@ -286,10 +311,17 @@ def invoice_page() -> TestPage:
         "summary": "Tools for a workshop",
     }
     transcribed = (
-        "/vendor", "/invoice_number", "/invoice_date", "/customer", "/currency", "/total",
-        "/line_items/*/description", "/line_items/*/quantity", "/line_items/*/unit_price",
+        "/vendor",
+        "/invoice_number",
+        "/invoice_date",
+        "/customer",
+        "/currency",
+        "/total",
+        "/line_items/*/description",
+        "/line_items/*/quantity",
+        "/line_items/*/unit_price",
         "/line_items/*/amount",
-    )  # fmt: skip
+    )
     return TestPage(tuple(runs), data, transcribed)
 
 
