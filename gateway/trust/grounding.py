@@ -421,14 +421,15 @@ def _digits_kept(value: str, printed: str) -> bool:
 def _mrz_candidates(value: _Value, page: int, word: Word) -> Iterator[_Candidate]:
     """Exact occurrences of the value's MRZ forms inside an MRZ-like word, boxed by their
     share of the word's width (MRZ type is monospaced)."""
-    text = word.text.strip()
+    text = word.text.strip(_EDGE)  # OCR can read a speck before the line: ".898902C36..."
     if not value.mrz or not _MRZ.match(text):
         return
     for form in value.mrz:
         for match in re.finditer(re.escape(form), text):
             x0, y0, x1, y1 = word.box
-            step = (x1 - x0) / len(text)
-            box = (round(x0 + step * match.start(), 5), y0, round(x0 + step * match.end(), 5), y1)
+            step = (x1 - x0) / len(word.text)
+            offset = word.text.index(text) + match.start()
+            box = (round(x0 + step * offset, 5), y0, round(x0 + step * (offset + len(form)), 5), y1)
             yield _Candidate(1.0, page, (word,), form, (box,), mrz=True)
 
 

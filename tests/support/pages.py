@@ -132,7 +132,7 @@ def field_boxes(page: TestPage, pointer: str) -> list[Box]:
     ]
 
 
-def iou(a: Box, b: Box) -> float:
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

@@ -3,6 +3,8 @@ the crop box, checked against the font's metrics and against PDFium's own render
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pypdfium2 as pdfium
 import pytest
 
@@ -20,7 +22,9 @@ from tests.support.pages import (
 
 
 @pytest.mark.parametrize("make", [invoice_page, passport_page])
-def test_every_word_of_the_text_layer_is_read_where_the_font_put_it(make) -> None:  # type: ignore[no-untyped-def]
+def test_every_word_of_the_text_layer_is_read_where_the_font_put_it(
+    make: Callable[[], TestPage],
+) -> None:
     page = make()
     (words,) = pdf_words(text_pdf([page]))
     assert words.source == "pdf_text" and words.page == 1
