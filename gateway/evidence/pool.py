@@ -3,7 +3,8 @@ with a time cap after which its worker is killed.
 
 The same pattern as the render pool (`gateway.documents.pool`, whose docstring says why
 processes and not threads), kept apart from it so that OCR, which takes a few hundred
-milliseconds of CPU a page and ~100 MB a worker, neither bloats nor queues behind the render
+milliseconds of CPU a page and a worker ~115 MB resident (~280 MB at its peak on a
+300 dpi A4 page), neither bloats nor queues behind the render
 workers:
 
 * at most ``workers`` pages are read at once; more wait (``await`` on a semaphore);
