@@ -242,3 +242,36 @@ def test_an_mrz_word_read_with_a_speck_before_it_still_holds_its_date() -> None:
     start = line.index("740812")
     assert abs(x0 - (0.1 + 0.6 * start / len(line))) < 1e-4
     assert abs(x1 - (0.1 + 0.6 * (start + 6) / len(line))) < 1e-4
+
+
+def _line(*texts: str) -> PageWords:
+    """One printed line, each word 0.1 wide, after a label word."""
+    words = [Word("Label:", (0.0, 0.5, 0.08, 0.52), 0, None)]
+    words += [
+        Word(t, (0.1 * i, 0.5, 0.1 * i + 0.08, 0.52), 0, None) for i, t in enumerate(texts, 1)
+    ]
+    return PageWords(1, tuple(words), "pdf_text")
+
+
+@pytest.mark.parametrize(
+    ("value", "printed"),
+    [
+        ("1974-08-12", ["12.08.1974"]),
+        ("1974-08-12", ["12", "AUG", "1974"]),
+        ("1974-08-12", ["August", "12,", "1974"]),
+        ("1974-08-12", ["1974-08-12"]),
+        (1253.7, ["1,253.70"]),
+        (1253.7, ["€", "1", "253,70"]),
+        ("EUR 1,253.70", ["1.253,70"]),
+        ("USD", ["$"]),
+        ("INV-2026-0042", ["INV\u20132026\u20130042"]),
+    ],
+)
+def test_values_are_grounded_in_the_forms_pages_print_them(
+    value: object, printed: list[str]
+) -> None:
+    found = ground({"v": value}, ["/v"], [_line(*printed)])["/v"]
+    assert found is not None and found["score"] == 1.0
+    numeric = [t for t in printed if t not in ("€", "$")] if value != "USD" else printed
+    assert found["text"] == " ".join(numeric)
+    assert len(found["boxes"]) == len(numeric)
