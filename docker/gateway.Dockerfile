@@ -31,6 +31,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# Grounding's OCR: tesserocr's wheel bundles libtesseract; its English model is Debian's
+# (Apache-2.0), at /usr/share/tesseract-ocr/5/tessdata where gateway/evidence/ocr.py reads it.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr-eng=1:4.1.0-2 \
+    && rm -rf /var/lib/apt/lists/*
+
 # The wheel's base dependencies only (exact pins from pyproject.toml); no extras.
 RUN --mount=type=bind,from=build,source=/dist,target=/tmp/dist \
     python -m pip install --no-cache-dir /tmp/dist/vision_stack-*.whl

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     document_page_concurrency: int = Field(default=4, ge=1)
     """Pages of one document asked of the model at once, for keys without a concurrency
     limit; a key with one uses its own limit instead."""
+    ocr_page_timeout_s: float = Field(default=15.0, gt=0)
+    """Wall time to OCR one page for grounding (Tesseract, ~0.2-0.4 s of CPU for an A4 page
+    at 200 dpi); a slower page has its OCR worker killed and is answered without grounding."""
     num_crops_min: int = Field(default=1, ge=1, le=MAX_NUM_CROPS)
     """Smallest ``num_crops`` a client may ask for (chat's ``mm_processor_kwargs.num_crops``,
     extraction's ``num_crops``)."""
