@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..auth import ChatKey, admit
-from ..bodies import dump_json, parse_json_object, read_body
+from ..bodies import dump_json, parse_json_body, read_body
 from ..images import rewrite_images
 from ..openapi import KEYED, UPSTREAM, error_responses, generating_operation
 from ..record import record_of
@@ -53,7 +53,7 @@ async def chat_completions(request: Request) -> Response:
     state = request.app.state
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)
-    payload = parse_json_object(raw)
+    payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
     images = check_chat_request(payload, settings)
     rewrite = "tools" in payload
     forced = force_tool_call(payload, settings)  # tools → guided decoding of one function

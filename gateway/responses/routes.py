@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..auth import admit
-from ..bodies import dump_json, parse_json_object, read_body
+from ..bodies import dump_json, parse_json_body, read_body
 from ..images import rewrite_images
 from ..openapi import generating_operation
 from ..record import record_of
@@ -42,7 +42,8 @@ async def create_response(request: Request) -> Response:
     await admit(request, "chat")
     state = request.app.state
     settings = state.settings
-    payload = parse_json_object(await read_body(request, settings.max_body_bytes))
+    raw = await read_body(request, settings.max_body_bytes)
+    payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
     images = check_responses_request(payload, settings)
     if images:
         await rewrite_images(payload, images, settings, state.fetch_client, state.decode_slots)
