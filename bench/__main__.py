@@ -17,6 +17,8 @@ BENCHMARKS = [
     "bench.routing_affinity",
     "bench.logprobs",
     "bench.image_path",
+    "bench.json_loop",
+    "bench.photo_memory",
     "bench.documents",
     "bench.shared_limits",
 ]

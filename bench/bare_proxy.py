@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import uvicorn
 
-from tests.support.asgi_stub import receive_body
+from harness.asgi_stub import receive_body
 
 __all__ = ["make_app"]
 

@@ -40,10 +40,10 @@ from gateway.documents import (
     RenderPool,
     render_document,
 )
+from harness.documents import invoice_pages, pdf_bytes, photo_page, text_page
+from harness.engine import start_engine, tree_rss_bytes
+from harness.gateway_server import start_gateway
 from serve.phi3v.geometry import target_size
-from tests.support.documents import invoice_pages, pdf_bytes, photo_page, text_page
-from tests.support.engine import start_engine, tree_rss_bytes
-from tests.support.gateway_server import start_gateway
 
 __all__ = ["main"]
 

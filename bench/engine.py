@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from harness.procs import free_port
 from serve.launcher import ServerProcess, health_url
 from serve.profiles import EngineProfile
-from tests.support.procs import free_port
 
 __all__ = ["start_engine"]
 

@@ -2,7 +2,7 @@
 
     python -m bench.gateway_overhead --out bench/results     # writes gateway_overhead.{md,json}
 
-Starts, on loopback, the stub upstream (``tests.support.gateway_stub``: fixed
+Starts, on loopback, the stub upstream (``harness.gateway_stub``: fixed
 chat.completion JSON and a fixed SSE stream, a few microseconds per request) and the real
 gateway (``python -m gateway serve``, one worker, a real key, access log on). Then, in one run,
 side by side:
@@ -39,15 +39,16 @@ from pathlib import Path
 
 from bench.reports import write_report
 from gateway.auth.keys import KeyStore
-from tests.support.gateway_server import REPO, STUB, gateway_env
-from tests.support.procs import free_port, stop_process, wait_until_healthy
+from harness.gateway_server import REPO, STUB, gateway_env
+from harness.procs import free_port, stop_process, wait_until_healthy
+from loadtest.stats import percentile
 
 __all__ = ["main", "Result"]
 
 SERVICE_MS = (1, 10)
 """Upstream service times for the realistic-latency comparison. 10 ms is still faster than
 any real answer: one forward pass of a 4B model plus vLLM's own request handling."""
-ASGI_STUB = ["-m", "tests.support.asgi_stub"]
+ASGI_STUB = ["-m", "harness.asgi_stub"]
 BARE_PROXY = ["-m", "bench.bare_proxy"]
 BARE = ("raw-bare", "uvicorn-bare")
 """The bare proxy in the gateway's place, in front of the raw and the uvicorn stub: the most
@@ -145,9 +146,9 @@ async def _run(
     return lat, ttfb, errors, time.perf_counter() - start
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+def _ms(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` (seconds) in milliseconds (0 when there are none)."""
+    return (percentile(values, q) or 0.0) * 1000
 
 
 async def measure(
@@ -168,14 +169,14 @@ async def measure(
         concurrency,
         len(lat),
         len(errors),
-        round(_pct(lat, 0.50), 3),
-        round(_pct(lat, 0.99), 3),
+        round(_ms(lat, 50), 3),
+        round(_ms(lat, 99), 3),
         round(statistics.fmean(lat) * 1000, 3),
         round(len(lat) / elapsed, 1),
     )
     if scenario == "stream":
-        result.ttfb_p50_ms = round(_pct(ttfb, 0.50), 3)
-        result.ttfb_p99_ms = round(_pct(ttfb, 0.99), 3)
+        result.ttfb_p50_ms = round(_ms(ttfb, 50), 3)
+        result.ttfb_p99_ms = round(_ms(ttfb, 99), 3)
     return result
 
 

@@ -29,7 +29,7 @@ from gateway.evidence.ocr import TesseractReader
 from gateway.evidence.pdf_text import pdf_words
 from gateway.evidence.words import PageWords
 from gateway.trust.grounding import ground, transcribed_leaves
-from tests.support.pages import (
+from harness.pages import (
     Box,
     TestPage,
     field_boxes,

@@ -52,14 +52,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.engine import start_engine  # noqa: E402
-from bench.gateway_overhead import _pct, _request, _run  # noqa: E402
+from bench.gateway_overhead import _ms, _request, _run  # noqa: E402
 from bench.reports import write_report  # noqa: E402
 from gateway.images.presize import presize_image, resize_like_processor  # noqa: E402
+from harness.gateway_server import GatewayServer, start_gateway, start_stub  # noqa: E402
 from loadtest.corpus import render  # noqa: E402
 from serve.phi3v.geometry import hd_layout, target_size  # noqa: E402
 from serve.profiles import get_profile  # noqa: E402
 from serve.tiny import ensure_checkpoint  # noqa: E402
-from tests.support.gateway_server import GatewayServer, start_gateway, start_stub  # noqa: E402
 
 __all__ = ["main", "make_images", "psnr"]
 
@@ -215,8 +215,8 @@ async def _latency(
     cpu = _cpu_s(pid) if pid else 0.0
     lat, _, errors, elapsed = await _run(port, payload, conc, total)
     result = {
-        "p50_ms": round(_pct(lat, 0.5), 2),
-        "p99_ms": round(_pct(lat, 0.99), 2),
+        "p50_ms": round(_ms(lat, 50), 2),
+        "p99_ms": round(_ms(lat, 99), 2),
         "per_s": round(len(lat) / elapsed, 1),
         "errors": len(errors),
     }

@@ -1,5 +1,5 @@
 """Which OCR engine grounds values: word accuracy and CPU time of the candidates on our own
-generated pages (tests/support/pages.py), in the variants issue 21 names.
+generated pages (harness/pages.py), in the variants issue 21 names.
 
     nice -n 19 .venv/bin/python -m bench.ocr_engines            # a Markdown table on stdout
     nice -n 19 .venv/bin/python -m bench.ocr_engines --repeat 3
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tests.support.pages import (
+from harness.pages import (
     Box,
     TestPage,
     invoice_page,

@@ -37,11 +37,11 @@ import httpx
 from bench.engine import start_engine
 from bench.reports import write_report
 from gateway.pipeline.prompt import build_messages
+from harness.images import data_url, make_image
 from loadtest.enginemetrics import parse_metrics, total
 from schemas import get
 from serve.profiles import get_profile
 from serve.tiny import ensure_checkpoint
-from tests.support.images import data_url, make_image
 
 __all__ = ["main"]
 

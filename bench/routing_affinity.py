@@ -37,14 +37,14 @@ from typing import Any
 import httpx
 
 from bench.reports import write_report
-from tests.support.engine import (
+from harness.engine import (
     Engine,
     prefix_cache_counts,
     start_engine,
     tree_rss_bytes,
 )
-from tests.support.gateway_server import GatewayServer, start_gateway
-from tests.support.images import data_url, make_image
+from harness.gateway_server import GatewayServer, start_gateway
+from harness.images import data_url, make_image
 
 __all__ = ["main", "run_policy"]
 

@@ -3,7 +3,7 @@ against the same gateway with keys in PostgreSQL and limits in Redis (Valkey), s
 
     python -m bench.shared_limits --out bench/results     # writes shared_limits.{md,json}
 
-Starts, on loopback, a real PostgreSQL and Valkey (``tests/support/pg.py``,
+Starts, on loopback, a real PostgreSQL and Valkey (``harness/pg.py``,
 ``redis_server.py``), the stub upstream, and two gateways (one worker each) in front of it: one
 on SQLite with the in-process limiter, one on PostgreSQL + Redis. Each has a key with an rpm
 and a concurrency limit high enough never to refuse, so that both checks run on every request.
@@ -42,10 +42,11 @@ from bench.reports import write_report  # noqa: E402
 from gateway.auth import build_access, open_key_store, run_access  # noqa: E402
 from gateway.metrics import GatewayMetrics  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from tests.support.gateway_server import gateway_env  # noqa: E402
-from tests.support.pg import PostgresServer  # noqa: E402
-from tests.support.procs import free_port, stop_process, wait_until_healthy  # noqa: E402
-from tests.support.redis_server import RedisServer  # noqa: E402
+from harness.gateway_server import gateway_env  # noqa: E402
+from harness.pg import PostgresServer  # noqa: E402
+from harness.procs import free_port, stop_process, wait_until_healthy  # noqa: E402
+from harness.redis_server import RedisServer  # noqa: E402
+from loadtest.stats import percentile  # noqa: E402
 
 __all__ = ["main"]
 
@@ -109,11 +110,6 @@ async def _admission_us(
     return times
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def _end_to_end(
     ports: dict[str, int], keys: dict[str, str], n1: int, n16: int, rounds: int
 ) -> list[Result]:
@@ -145,8 +141,8 @@ def _report(
     summary: dict[str, dict[str, float]] = {}
     for config in CONFIGS:
         summary[config] = {
-            "admission_p50_us": round(_pct(admission[config], 0.50), 1),
-            "admission_p99_us": round(_pct(admission[config], 0.99), 1),
+            "admission_p50_us": round(percentile(admission[config], 50) or 0.0, 1),
+            "admission_p99_us": round(percentile(admission[config], 99) or 0.0, 1),
             "p50_ms_at_1": round(median(config, 1, "p50_ms"), 3),
             "p99_ms_at_1": round(median(config, 1, "p99_ms"), 3),
             "rps_at_16": round(median(config, 16, "rps"), 1),
@@ -154,7 +150,7 @@ def _report(
         }
     local, shared = summary["local"], summary["shared"]
     ratios = {
-        "redis_ping_p50_us": round(_pct(admission["ping"], 0.50), 1),
+        "redis_ping_p50_us": round(percentile(admission["ping"], 50) or 0.0, 1),
         "added_p50_ms_at_1": round(shared["p50_ms_at_1"] - local["p50_ms_at_1"], 3),
         "admission_added_p50_us": round(shared["admission_p50_us"] - local["admission_p50_us"], 1),
         "throughput_kept_at_16": round(shared["rps_at_16"] / local["rps_at_16"], 3),

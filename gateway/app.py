@@ -89,7 +89,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.decode_slots = DecodeSlots(
-        settings.image_decode_concurrency or default_decode_concurrency()
+        settings.image_decode_concurrency or default_decode_concurrency(),
+        trim=settings.trim_after_decodes,
     )
     app.state.metrics = GatewayMetrics()
     access = build_access(settings, app.state.metrics)

@@ -6,7 +6,12 @@ describes them all. Routes list the statuses they can answer with ``error_respon
 whole entry from ``generating_operation``), built from the groups below:
 
     @router.get("/v1/schemas", responses=error_responses(*KEYED))
-    OPENAPI_PATHS = generating_operation("/v1/responses", "create_response", summary, ...)
+    OPENAPI_PATHS = generating_operation("/v1/responses", "create_response", summary,
+                                         ResponsesRequest, answer)
+
+The body models of those two routes (``chat.protocol``, ``responses.protocol``) are ``OPEN``
+and only documented, never validated into: ``generating_operation`` remembers their schemas,
+and ``finish_document`` adds them to the document's components.
 
 ``finish_document`` then fixes what FastAPI adds on its own: a ``422 HTTPValidationError`` on
 every route with parameters, though the gateway answers validation failures with a 400
@@ -18,11 +23,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .auth.admission import SECURITY_DOC
 
 __all__ = [
+    "OPEN",
     "ErrorInfo",
     "ErrorResponse",
     "KEYED",
@@ -60,7 +66,14 @@ UPSTREAM = (502, 503, 504)
 GENERATING = (*BODY, *KEYED, *UPSTREAM)
 """Chat, Responses and extraction: all of the above."""
 
-_REF = "#/components/schemas/ErrorResponse"
+_COMPONENTS = "#/components/schemas/{model}"
+_REF = _COMPONENTS.format(model="ErrorResponse")
+_BODY_SCHEMAS: dict[str, dict[str, Any]] = {}
+"""The components of the plain routes' body models, filled by ``generating_operation`` when
+their modules are imported."""
+
+OPEN = ConfigDict(extra="allow")
+"""A documented request model that lets any other field through, as the proxy does."""
 
 
 class ErrorInfo(BaseModel):
@@ -99,11 +112,16 @@ def error_docs(*statuses: int) -> dict[str, dict[str, Any]]:
 
 
 def generating_operation(
-    path: str, operation_id: str, summary: str, request: str, required: list[str], answer: str
+    path: str, operation_id: str, summary: str, body: type[BaseModel], answer: str
 ) -> dict[str, Any]:
     """The hand-written OpenAPI entry of a plain Starlette route that generates (chat,
-    Responses): a JSON body, the bearer key, a JSON or event-stream answer, and every status
-    of ``GENERATING`` plus 404 (vLLM's answer for an unknown model, passed on)."""
+    Responses): a JSON body typed by ``body`` (a component of that name), the bearer key, a
+    JSON or event-stream answer, and every status of ``GENERATING`` plus 404 (vLLM's answer
+    for an unknown model, passed on)."""
+    schema = body.model_json_schema(ref_template=_COMPONENTS)
+    _BODY_SCHEMAS.update(schema.pop("$defs", {}))
+    _BODY_SCHEMAS[body.__name__] = schema
+    ref = {"$ref": _COMPONENTS.format(model=body.__name__)}
     return {
         path: {
             "post": {
@@ -113,15 +131,7 @@ def generating_operation(
                 **SECURITY_DOC,
                 "requestBody": {
                     "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "description": request,
-                                "required": required,
-                            }
-                        }
-                    },
+                    "content": {"application/json": {"schema": ref}},
                 },
                 "responses": {
                     "200": {
@@ -136,7 +146,8 @@ def generating_operation(
 
 
 def finish_document(document: dict[str, Any]) -> dict[str, Any]:
-    """Drop FastAPI's own 422 validation entries and make sure ``ErrorResponse`` is there."""
+    """Drop FastAPI's own 422 validation entries, and add ``ErrorResponse`` and the plain
+    routes' body models that the paths refer to."""
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
@@ -151,4 +162,6 @@ def finish_document(document: dict[str, Any]) -> dict[str, Any]:
     model = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(model.pop("$defs", {}))
     schemas.setdefault("ErrorResponse", model)
+    for name, body in _BODY_SCHEMAS.items():
+        schemas.setdefault(name, body)
     return document

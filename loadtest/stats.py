@@ -3,6 +3,7 @@
 Percentiles interpolate linearly between order statistics (NumPy's default), so a p99 over
 few samples is an honest in-between value rather than Locust's bucketed one. Latencies are
 reported in milliseconds, throughput per second of the window the samples came from.
+``percentile`` is the project's one percentile: the benchmarks (``bench/``) use it too.
 
 Goodput is the share of requests that succeeded *and* met the user's SLO: TTFT below
 ``slo_ttft_ms`` and the request's mean inter-token latency below ``slo_itl_ms`` (both only

@@ -41,7 +41,7 @@ def check_chat_request(payload: dict[str, Any], settings: Settings) -> list[Imag
         if not isinstance(message, dict):
             raise bad_value(where, "must be an object")
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise bad_value(f"{where}.role", f"must be one of {', '.join(sorted(ROLES))}")
         content = message.get("content")
         if content is None or isinstance(content, str):

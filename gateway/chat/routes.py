@@ -11,7 +11,8 @@ Failures are raised as ``GatewayError``; the error handlers record and answer th
 ``chat.completions`` is the hot path, so it is a plain Starlette route: FastAPI's dependency
 solving and response handling cost about a tenth of the gateway's time per request there
 (profiled with py-spy at 16 in flight). FastAPI documents only its own routes, so this one's
-OpenAPI entry is ``OPENAPI_PATHS``, which ``app`` merges into the document.
+OpenAPI entry is ``OPENAPI_PATHS``, which ``app`` merges into the document; its body is typed
+by ``protocol.ChatCompletionRequest``, which documents and is never built here.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..auth import ChatKey, admit
-from ..bodies import dump_json, parse_json_object, read_body
+from ..bodies import dump_json, parse_json_body, read_body
 from ..images import rewrite_images
 from ..openapi import KEYED, UPSTREAM, error_responses, generating_operation
 from ..record import record_of
 from .checks import check_chat_request
+from .protocol import ChatCompletionRequest
 from .tools import force_tool_call
 
 __all__ = ["router", "OPENAPI_PATHS"]
@@ -40,8 +42,7 @@ OPENAPI_PATHS: dict[str, Any] = generating_operation(
     "/v1/chat/completions",
     "chat_completions_v1_chat_completions_post",
     "Chat completion (OpenAI-compatible), images and streaming included",
-    "An OpenAI chat.completions request.",
-    ["model", "messages"],
+    ChatCompletionRequest,
     "A chat.completion; with stream=true, an event stream of chat.completion.chunk events "
     "ending with data: [DONE].",
 )
@@ -52,7 +53,7 @@ async def chat_completions(request: Request) -> Response:
     state = request.app.state
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)
-    payload = parse_json_object(raw)
+    payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
     images = check_chat_request(payload, settings)
     rewrite = "tools" in payload
     forced = force_tool_call(payload, settings)  # tools → guided decoding of one function

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from .. import caps
-from ..bodies import parse_json_object, read_body
+from ..bodies import parse_json_body, read_body
 from ..errors import ErrorCode, GatewayError
 from ..pipeline import Source, load_source, read_cap
 from ..pipeline.models import ExtractRequest
@@ -39,7 +39,8 @@ async def read_fields(request: Request, settings: Settings) -> tuple[dict[str, A
         fields, upload = await _read_form(request, settings)
         fields.setdefault("image_url", "upload")
         return fields, upload
-    return parse_json_object(await read_body(request, settings.max_body_bytes)), None
+    raw = await read_body(request, settings.max_body_bytes)
+    return await parse_json_body(raw, settings.json_steps_threshold_bytes), None
 
 
 def parse_fields(model: type[M], fields: dict[str, Any]) -> M:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from ..auth import ExtractKey
-from ..bodies import parse_json_object, read_body
+from ..bodies import parse_json_body, read_body
 from ..errors import ErrorCode
 from ..openapi import BODY, KEYED, error_responses
 from ..pipeline import lookup_schema
@@ -50,7 +50,8 @@ _BODY_DOC: dict[str, Any] = {
 async def check_object(name: str, request: Request, key: ExtractKey) -> VerifyResponse:
     spec = lookup_schema(name)
     settings = request.app.state.settings
-    payload = parse_json_object(await read_body(request, settings.max_body_bytes))
+    raw = await read_body(request, settings.max_body_bytes)
+    payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
     try:
         data = spec.model.model_validate(payload)
     except ValidationError as exc:

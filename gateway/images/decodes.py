@@ -9,7 +9,9 @@ N slots use up to N cores; the default is the machine's CPU count.
     slots = DecodeSlots(settings.image_decode_concurrency)
     prepared = await slots.run(presize_image, data, "JPEG", 4, cap)
 
-``active`` and ``peak`` are read by ``/metrics`` and by the tests that check the bound.
+``active`` and ``peak`` are read by ``/metrics`` and by the tests that check the bound. When
+the last decode in flight finishes, its thread calls ``memory.trim`` (unless ``trim=False``):
+glibc would otherwise keep each decode thread's freed buffers as RSS (docs/gateway.md).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
+
+from ..memory import trim as release_freed_memory
 
 __all__ = ["DecodeSlots", "default_decode_concurrency"]
 
@@ -39,10 +43,14 @@ def default_decode_concurrency() -> int:
 class DecodeSlots:
     """Run CPU-bound image work in threads, at most ``limit`` at a time."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, trim: bool = True) -> None:
         if limit < 1:
             raise ValueError(f"decode concurrency must be at least 1, got {limit}")
         self.limit = limit
+        self.trim = trim
+        """Give freed memory back to the OS whenever the slots fall idle."""
+        self.trims = 0
+        """How often that happened (tests read it)."""
         self._limiter = anyio.CapacityLimiter(limit)
         self._lock = threading.Lock()
         self.active = 0
@@ -70,6 +78,10 @@ class DecodeSlots:
         finally:
             with self._lock:
                 self.active -= 1
+                idle = self.active == 0
+            if idle and self.trim:
+                release_freed_memory()
+                self.trims += 1
 
     def reset_peak(self) -> None:
         with self._lock:

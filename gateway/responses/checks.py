@@ -86,7 +86,8 @@ def _check_item(item: Any, where: str, images: list[ImagePart]) -> None:
             f"only message items are supported, got {item.get('type')!r} (the gateway is "
             "stateless and this model has no tools)",
         )
-    if item.get("role") not in RESPONSE_ROLES:
+    role = item.get("role")
+    if not isinstance(role, str) or role not in RESPONSE_ROLES:
         raise bad_value(f"{where}.role", f"must be one of {', '.join(sorted(RESPONSE_ROLES))}")
     content = item.get("content")
     if isinstance(content, str):

@@ -1,7 +1,8 @@
 """``POST /v1/responses``: the OpenAI Responses API, checked like chat and served by vLLM.
 
 A plain Starlette route like chat's (same reasons: no dependency solving on a generating
-route), so its OpenAPI entry is ``OPENAPI_PATHS``, which ``app`` merges into the document. The
+route), so its OpenAPI entry is ``OPENAPI_PATHS``, which ``app`` merges into the document (the body
+typed by ``protocol.ResponsesRequest``, for the document only). The
 body is always re-encoded: ``store`` is forced to false (``checks``). A stream is relayed until
 vLLM's terminal ``response.*`` event (``upstream.relay.RESPONSES_END``); it has no ``[DONE]``.
 """
@@ -14,12 +15,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..auth import admit
-from ..bodies import dump_json, parse_json_object, read_body
+from ..bodies import dump_json, parse_json_body, read_body
 from ..images import rewrite_images
 from ..openapi import generating_operation
 from ..record import record_of
 from ..upstream.relay import RESPONSES_END
 from .checks import check_responses_request
+from .protocol import ResponsesRequest
 
 __all__ = ["router", "OPENAPI_PATHS"]
 
@@ -30,8 +32,7 @@ OPENAPI_PATHS: dict[str, Any] = generating_operation(
     "create_response_v1_responses_post",
     "Create a response (OpenAI Responses API), images and streaming included; stateless: "
     "store is forced to false, previous_response_id and background are refused",
-    "An OpenAI responses.create request.",
-    ["model", "input"],
+    ResponsesRequest,
     "A response object; with stream=true, an event stream of response.* events ending with "
     "response.completed (or .incomplete).",
 )
@@ -41,7 +42,8 @@ async def create_response(request: Request) -> Response:
     await admit(request, "chat")
     state = request.app.state
     settings = state.settings
-    payload = parse_json_object(await read_body(request, settings.max_body_bytes))
+    raw = await read_body(request, settings.max_body_bytes)
+    payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
     images = check_responses_request(payload, settings)
     if images:
         await rewrite_images(payload, images, settings, state.fetch_client, state.decode_slots)

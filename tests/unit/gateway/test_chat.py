@@ -53,6 +53,7 @@ def test_bad_json_is_400_naming_the_problem(raw: bytes, needle: str) -> None:
         (_body(messages=["hi"]), "messages[0]"),
         (_body(messages=[{"role": "wizard", "content": "x"}]), "messages[0].role"),
         (_body(messages=[{"role": "user", "content": 5}]), "messages[0].content"),
+        (_body(messages=[{"role": {}, "content": "x"}]), "messages[0].role"),  # was a 500
         (
             _body(messages=[{"role": "user", "content": [{"type": "audio"}]}]),
             "messages[0].content[0].type",

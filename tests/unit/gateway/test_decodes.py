@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import threading
 import time
 
@@ -9,6 +10,7 @@ import anyio
 import pytest
 
 from gateway.images.decodes import DecodeSlots, default_decode_concurrency
+from gateway.memory import trim
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3])
@@ -66,3 +68,36 @@ def test_limit_must_be_positive() -> None:
 
 def test_default_is_the_cpus_this_process_may_use() -> None:
     assert 1 <= default_decode_concurrency()
+
+
+def _overlapping(slots: DecodeSlots, count: int) -> None:
+    """``count`` decodes that all start before any ends."""
+    started = threading.Barrier(count, timeout=5)
+
+    def work() -> None:
+        started.wait()
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(count):
+                tg.start_soon(slots.run, work)
+
+    anyio.run(main)
+
+
+def test_freed_memory_goes_back_once_the_slots_fall_idle() -> None:
+    slots = DecodeSlots(3)
+    _overlapping(slots, 3)
+    assert slots.trims == 1  # not after the first two, which ended with others in flight
+
+
+def test_trimming_can_be_turned_off() -> None:
+    slots = DecodeSlots(2, trim=False)
+    _overlapping(slots, 2)
+    assert slots.trims == 0
+
+
+def test_trim_returns_memory_where_glibc_is_there() -> None:
+    blocks = [bytearray(1 << 20) for _ in range(64)]
+    del blocks
+    assert trim() is (platform.libc_ver()[0] == "glibc")

@@ -81,6 +81,7 @@ def test_background_false_is_fine() -> None:
         ({"model": "m", "input": 5}, "input"),
         ({"model": "m", "input": ["hi"]}, "input[0]"),
         ({"model": "m", "input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
+        ({"model": "m", "input": [{"role": ["user"], "content": "x"}]}, "input[0].role"),
         (
             {"model": "m", "input": [{"type": "function_call_output", "output": "x"}]},
             "input[0].type",
