@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 __all__ = [
     "MONO",
+    "MRZ",
     "PAGE_PT",
     "SANS",
     "Box",

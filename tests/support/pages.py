@@ -3,6 +3,7 @@ can use it; tests keep importing it from here."""
 
 from harness.pages import (
     MONO,
+    MRZ,
     PAGE_PT,
     SANS,
     Box,
@@ -22,6 +23,7 @@ from harness.pages import (
 
 __all__ = [
     "MONO",
+    "MRZ",
     "PAGE_PT",
     "SANS",
     "Box",
