@@ -6,45 +6,16 @@ The commands that need a running stack are in ``tests/integration/test_readme_co
 
 from __future__ import annotations
 
-import re
 import shlex
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from gateway.extract.models import DocumentResponse, ExtractResponse, VerifyResponse
 from serve.cli import main as serve_main
+from tests.support.readme import README, documented
 
-REPO = Path(__file__).resolve().parents[2]
-README = (REPO / "README.md").read_text()
 KNOBS = ("--max-model-len", "--max-num-seqs", "--gpu-memory-utilization", "--model")
-
-
-def top_level_names(shape: str) -> list[str]:
-    """The quoted names at the top level of a documented shape such as
-    ``{"id", "object": "extraction", "data": {…}, "pages": [{"page"} | {"error"}]}``: what
-    sits inside nested braces or brackets, and the values after a colon, are left out.
-
-    >>> top_level_names('{"id", "object": "x", "data": {"a"}, "pages": [{"b"}], "usage"}')
-    ['id', 'object', 'data', 'pages', 'usage']
-    """
-    depth, flat = 0, []
-    for char in shape.strip()[1:-1]:
-        depth += char in "{["
-        if depth == 0:
-            flat.append(char)
-        depth -= char in "}]"
-    text = re.sub(r':\s*"[^"]*"', ":", "".join(flat))  # drop literal values
-    return re.findall(r'"(\w+)"', text)
-
-
-def documented(after: str) -> list[str]:
-    """The names of the first backticked ``{…}`` shape that follows ``after`` in the README."""
-    start = README.index(after) + len(after)
-    match = re.search(r"`(\{.*?\})`", README[start:], re.DOTALL)
-    assert match, f"no documented shape after {after!r}"
-    return top_level_names(" ".join(match.group(1).split()))
 
 
 def wire_names(model: type[BaseModel]) -> list[str]:
