@@ -62,7 +62,7 @@ def run(line: str, folder: Path, gateway: GatewayServer, **env: str) -> str:
     done = subprocess.run(
         ["bash", "-c", line],
         cwd=folder,
-        env={**clean, **env},
+        env={**clean, "PYTHONPATH": str(REPO), **env},  # this checkout's code, wherever run
         capture_output=True,
         text=True,
         timeout=600,
