@@ -31,11 +31,13 @@ $(STAMP): pyproject.toml
 dev: setup
 	$(BIN)/python -m serve.stack --profile $(PROFILE) $(DEV_ARGS)
 
+# --durations: the 25 slowest tests are printed at the end, so a slow one is seen.
+# The modules' docstring examples run inside both (tests/unit/test_doctests.py).
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 test-unit: setup
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 tests/unit $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -32,7 +32,7 @@ from PIL import Image
 from . import auth, chat, extract, ops, playground, responses
 from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
-from .errors import install_error_handlers
+from .error_handlers import install_error_handlers
 from .images import DecodeSlots, default_decode_concurrency, make_fetch_client
 from .metrics import GatewayMetrics
 from .observe import RequestObserver

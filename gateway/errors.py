@@ -2,13 +2,12 @@
 
 The openai SDK reads ``error.message`` into its exception text, so a client sees *why* a request
 failed, whichever layer refused it. Raise ``GatewayError`` anywhere (a dependency, a route, the
-image checker); ``install_error_handlers`` turns it, FastAPI's validation errors, 404/405 and
-any unexpected exception into that shape. A 500 carries no stack trace: the trace goes to the
-server log only.
+image checker, a render worker process); ``gateway.error_handlers`` turns it, FastAPI's
+validation errors, 404/405 and any unexpected exception into that shape, and records it.
 
-The handlers are also the one place where a failure is *recorded*: the code goes on the
-request's ``RequestRecord`` (so the access log line has ``error_code``) and image refusals are
-counted in ``gateway_images_rejected``. Routes never record errors themselves.
+This module imports no web framework: a render worker raises ``DocumentError`` (a
+``GatewayError``) without loading FastAPI or Starlette, and ``GatewayError.response()`` imports
+Starlette only when an HTTP answer is actually built.
 
 Every code the gateway sends is a member of ``ErrorCode`` (documented in docs/gateway.md):
 
@@ -21,26 +20,19 @@ Every code the gateway sends is a member of ``ErrorCode`` (documented in docs/ga
 from __future__ import annotations
 
 import json
-import logging
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
-
-from .record import record_of
+if TYPE_CHECKING:
+    from starlette.responses import Response
 
 __all__ = [
     "ErrorCode",
     "GatewayError",
     "error_body",
-    "install_error_handlers",
+    "json_error",
     "TYPE_FOR_STATUS",
 ]
-
-log = logging.getLogger("gateway.errors")
 
 
 class ErrorCode(StrEnum):
@@ -158,7 +150,8 @@ class GatewayError(Exception):
         return error_body(self.message, self.type, self.param, self.code, self.details)
 
     def response(self) -> Response:
-        return _json_error(self.status, self.body(), self.headers)
+        """The HTTP answer: ``body()`` as JSON, with the status and the extra headers."""
+        return json_error(self.status, self.body(), self.headers)
 
 
 def error_body(
@@ -177,68 +170,10 @@ def error_body(
     return {"error": error}
 
 
-def _json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None) -> Response:
+def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None) -> Response:
+    """An error body as a Starlette response (Starlette imported here, on first use)."""
+    from starlette.responses import Response
+
     return Response(
         json.dumps(body), status_code=status, headers=headers, media_type="application/json"
     )
-
-
-def _loc_to_param(loc: Any) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
-    return text
-
-
-def _answer(request: Request, exc: GatewayError) -> Response:
-    """Record the failure on the request, then answer it: the one place for both."""
-    record_of(request).error_code = exc.code
-    if exc.code.is_image_refusal:
-        request.app.state.metrics.images_rejected.labels(reason=exc.code.value).inc()
-    return exc.response()
-
-
-async def _gateway_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GatewayError)
-    return _answer(request, exc)
-
-
-_HTTP_CODES = {
-    404: (ErrorCode.NOT_FOUND, "no such route"),
-    405: (ErrorCode.METHOD_NOT_ALLOWED, "method not allowed on this route"),
-}
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    code, message = _HTTP_CODES.get(exc.status_code, (ErrorCode.INVALID_VALUE, str(exc.detail)))
-    error = GatewayError(exc.status_code, message, code=code, headers=getattr(exc, "headers", None))
-    return _answer(request, error)
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    param = _loc_to_param(first.get("loc", ()))
-    message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-    return _answer(
-        request, GatewayError(400, message, param=param or None, code=ErrorCode.INVALID_VALUE)
-    )
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s", request.url.path, exc_info=exc)
-    error = GatewayError(
-        500, "internal error in the gateway", type="internal_error", code=ErrorCode.INTERNAL_ERROR
-    )
-    return _answer(request, error)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Route every kind of failure to the OpenAI error shape, and record it."""
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)

@@ -188,6 +188,14 @@ class Settings(BaseSettings):
     """An extraction gets ``review: true`` when any field's confidence is under this (or a
     check failed); a request's ``review_threshold`` overrides it. A starting point, not a
     calibration: pick yours from your own labelled documents (README)."""
+    extract_default_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    """DEV ONLY: the sampling temperature of an extraction whose request names none. Keep 0
+    (the most literal transcription) in production. `make dev` sets it, with a seed, for the
+    `cpu-dev` profile only: greedy decoding of its random weights runs every string to its
+    bound, so the first extraction would end in 422 `output_truncated`."""
+    extract_default_seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    """DEV ONLY: the sampling seed of an extraction whose request names none (unset: none is
+    sent). With the temperature above, it makes `make dev`'s first extraction a typed answer."""
 
     # --- auth and operations --------------------------------------------------------------------
     key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)

@@ -5,9 +5,9 @@ A safetensors file starts with an 8-byte little-endian header length and a JSON 
 lists every tensor's dtype and shape, so counting parameters costs a few kilobytes of reads
 even for a multi-gigabyte checkpoint.
 
->>> cfg = read_config(Path("/models/phi-3.5-vision"))
->>> counts = count_parameters(Path("/models/phi-3.5-vision"))
->>> counts.total, counts.embedding
+    cfg = read_config(Path("/models/phi-3.5-vision"))
+    counts = count_parameters(Path("/models/phi-3.5-vision"))
+    counts.total, counts.embedding
 """
 
 from __future__ import annotations

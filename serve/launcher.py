@@ -8,10 +8,10 @@ a parent killed outright cannot, the child is started through ``serve.lifeline``
 SIGTERM when its parent dies. Its output is echoed line by line to ours, and the last lines are
 kept so a failed start-up can say why.
 
->>> engine = ServerProcess(profile.command(), env=os.environ | profile.vllm_env(), name="vLLM")
->>> engine.start()
->>> engine.wait_until_healthy("http://127.0.0.1:8000/health", timeout=600)
->>> engine.stop()
+    engine = ServerProcess(profile.command(), env=os.environ | profile.vllm_env(), name="vLLM")
+    engine.start()
+    engine.wait_until_healthy("http://127.0.0.1:8000/health", timeout=600)
+    engine.stop()
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ turns it into the command line, ``vllm_env()`` into the environment, and
 ``serve.kvcache.plan()`` checks that it can hold one full request before anything starts.
 
 >>> profile = get_profile("cpu-dev").with_overrides(port=8001)
->>> profile.command()  # [python, "-m", "vllm.entrypoints.openai.api_server", "--model", …]
->>> profile.vllm_env()  # {"VLLM_CPU_KVCACHE_SPACE": "1", …}
+>>> command = profile.command()  # [python, "-m", "vllm.entrypoints.openai.api_server", …]
+>>> command[1:3], command[command.index("--port") + 1]
+(['-m', 'vllm.entrypoints.openai.api_server'], '8001')
+>>> profile.vllm_env()["VLLM_CPU_KVCACHE_SPACE"]  # GiB of KV cache on CPU
+'1'
 """
 
 from __future__ import annotations

@@ -27,13 +27,45 @@ from serve.lifeline import die_with_parent
 from serve.profiles import get_profile
 from serve.stopsignals import StopRequested, StopSignals
 
-__all__ = ["main"]
+__all__ = ["main", "gateway_env", "keys_db", "DEV_EXTRACT_SAMPLING"]
 
 REPO = Path(__file__).resolve().parents[1]
 ENGINE_GRACE_S = 45.0
 """How long ``serve run`` may take to stop after SIGTERM: its own grace for vLLM (30 s) and
 some margin, so that vLLM is never left without the parent that is stopping it."""
 GATEWAY_GRACE_S = 20.0
+DEV_EXTRACT_SAMPLING = {
+    "GATEWAY_EXTRACT_DEFAULT_TEMPERATURE": "1.0",
+    "GATEWAY_EXTRACT_DEFAULT_SEED": "7",
+}
+"""``cpu-dev`` only: extraction's default sampling. Greedy decoding of the tiny checkpoint's
+random weights runs every string to its bound, so a newcomer's first extraction (no
+temperature, no seed: the playground's defaults) would end in 422 ``output_truncated``;
+sampled with this seed, ``image_insight`` finishes with a typed answer. Real profiles keep the
+gateway's defaults (temperature 0, no seed)."""
+
+
+def keys_db(repo: Path = REPO) -> Path:
+    """The key store ``make dev``'s gateway reads (unless ``GATEWAY_KEYS_DB`` says otherwise):
+    kept under ``.cache/`` with the dev key. ``python -m gateway keys`` needs the same
+    ``GATEWAY_KEYS_DB`` to make keys this gateway knows (the banner and the README say so)."""
+    return repo / ".cache" / "gateway-keys.db"
+
+
+def gateway_env(
+    profile: str, engine_url: str, base: dict[str, str], repo: Path = REPO
+) -> dict[str, str]:
+    """The gateway's environment under ``make dev``: ``base`` (the caller's environment, which
+    wins for every ``GATEWAY_*`` it sets) plus the engine, the profile's image limit, the key
+    store and, for ``cpu-dev``, the dev-only extraction sampling."""
+    env = dict(base, GATEWAY_UPSTREAM_URL=engine_url)
+    # vLLM does not tell clients its image limit; the gateway learns it from the profile.
+    env.setdefault("GATEWAY_MAX_IMAGES_PER_REQUEST", str(get_profile(profile).limit_mm_per_prompt))
+    env.setdefault("GATEWAY_KEYS_DB", str(keys_db(repo)))
+    if profile == "cpu-dev":
+        for name, value in DEV_EXTRACT_SAMPLING.items():
+            env.setdefault(name, value)
+    return env
 
 
 def engine_argv(profile: str, port: int) -> list[str]:
@@ -85,7 +117,10 @@ def _dev_key(env: dict[str, str]) -> str:
     return key
 
 
-def _banner(gateway_url: str, key: str) -> str:
+def _banner(gateway_url: str, key: str, store: str) -> str:
+    shown = os.path.relpath(store, REPO) if Path(store).is_absolute() else store
+    if shown.startswith(".."):
+        shown = store
     return f"""
 The stack is up. The gateway is the only thing to call:
 
@@ -99,6 +134,9 @@ The stack is up. The gateway is the only thing to call:
   print(OpenAI().chat.completions.create(model="phi-3.5-vision", max_tokens=20,
         messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)
   PY
+
+  More keys for this gateway (it reads {shown}):
+  GATEWAY_KEYS_DB={shown} .venv/bin/python -m gateway keys create --name NAME --scopes chat,extract
 
 (the cpu-dev profile serves random weights: answers are nonsense, structure is real)
 Ctrl-C (or SIGTERM, or closing the terminal) stops everything.
@@ -121,11 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             engine = _start(engine_argv(args.profile, args.engine_port), "the engine")
             procs.append((engine, ENGINE_GRACE_S))
             engine.wait_until_healthy(engine_url + "/health", timeout=900)
-            env = dict(os.environ, GATEWAY_UPSTREAM_URL=engine_url)
-            # vLLM does not tell clients its image limit; the gateway learns it from the profile.
-            images = str(get_profile(args.profile).limit_mm_per_prompt)
-            env.setdefault("GATEWAY_MAX_IMAGES_PER_REQUEST", images)
-            env.setdefault("GATEWAY_KEYS_DB", str(REPO / ".cache" / "gateway-keys.db"))
+            env = gateway_env(args.profile, engine_url, dict(os.environ))
             key = _dev_key(env)
             gateway_args = ["serve", "--host", args.host, "--port", str(args.gateway_port)]
             gateway_argv = [sys.executable, "-m", "gateway", *gateway_args]
@@ -133,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             procs.append((gateway, GATEWAY_GRACE_S))
             gateway_url = f"http://{args.host}:{args.gateway_port}"
             gateway.wait_until_healthy(gateway_url + "/health", timeout=60)
-            print(_banner(gateway_url, key), flush=True)
+            print(_banner(gateway_url, key, env["GATEWAY_KEYS_DB"]), flush=True)
             while engine.poll() is None and gateway.poll() is None:
                 time.sleep(0.5)
             print("error: a process of the stack exited; stopping the rest", file=sys.stderr)

@@ -1,10 +1,10 @@
 """The OpenAI chat routes: ``POST /v1/chat/completions`` and ``GET /v1/models`` (the
 Responses API is ``gateway.responses``). No other vLLM route is exposed.
 
-The body is read with a byte cap (413), parsed once (``bodies``), checked
-(``checks.check_chat_request``), its image URLs replaced by validated data URLs, and forwarded
-to the replica that the first image's digest picks (``upstream.replicas``; text-only requests:
-the least-loaded replica). The original bytes go upstream untouched unless the body had to
+The body is read with a byte cap (413), parsed once (``bodies``), validated
+(``validation.validate_chat_request``), its image URLs replaced by validated data URLs, and
+forwarded to the replica that the first image's digest picks (``upstream.replicas``; text-only
+requests: the least-loaded replica). The original bytes go upstream untouched unless the body had to
 change: an image URL, or a forced function call turned into guided decoding (``tools``).
 Failures are raised as ``GatewayError``; the error handlers record and answer them.
 
@@ -27,9 +27,9 @@ from ..bodies import dump_json, parse_json_body, read_body
 from ..images import rewrite_images
 from ..openapi import KEYED, UPSTREAM, error_responses, generating_operation
 from ..record import record_of
-from .checks import check_chat_request
 from .protocol import ChatCompletionRequest
 from .tools import force_tool_call
+from .validation import validate_chat_request
 
 __all__ = ["router", "OPENAPI_PATHS"]
 
@@ -54,7 +54,7 @@ async def chat_completions(request: Request) -> Response:
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)
     payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
-    images = check_chat_request(payload, settings)
+    images = validate_chat_request(payload, settings)
     rewrite = "tools" in payload
     forced = force_tool_call(payload, settings)  # tools → guided decoding of one function
     if images:

@@ -1,7 +1,7 @@
 """The Responses API request body (``POST /v1/responses``) as the OpenAPI document declares it.
 
 Documentation only, like ``chat.protocol``: the route parses the body once and
-``checks.check_responses_request`` holds it to what the gateway relies on. Open models
+``validation.validate_responses_request`` holds it to what the gateway relies on. Open models
 (``extra="allow"``) that declare what the gateway reads or checks. The stateful fields it
 refuses (``previous_response_id``, ``background``, ``conversation``, ``tools``) are named in
 the description rather than declared, so a generated client does not offer them.

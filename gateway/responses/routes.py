@@ -3,7 +3,7 @@
 A plain Starlette route like chat's (same reasons: no dependency solving on a generating
 route), so its OpenAPI entry is ``OPENAPI_PATHS``, which ``app`` merges into the document (the body
 typed by ``protocol.ResponsesRequest``, for the document only). The
-body is always re-encoded: ``store`` is forced to false (``checks``). A stream is relayed until
+body is always re-encoded: ``store`` is forced to false (``validation``). A stream is relayed until
 vLLM's terminal ``response.*`` event (``upstream.relay.RESPONSES_END``); it has no ``[DONE]``.
 """
 
@@ -20,8 +20,8 @@ from ..images import rewrite_images
 from ..openapi import generating_operation
 from ..record import record_of
 from ..upstream.relay import RESPONSES_END
-from .checks import check_responses_request
 from .protocol import ResponsesRequest
+from .validation import validate_responses_request
 
 __all__ = ["router", "OPENAPI_PATHS"]
 
@@ -44,7 +44,7 @@ async def create_response(request: Request) -> Response:
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)
     payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
-    images = check_responses_request(payload, settings)
+    images = validate_responses_request(payload, settings)
     if images:
         await rewrite_images(payload, images, settings, state.fetch_client, state.decode_slots)
     return await state.upstream.chat(

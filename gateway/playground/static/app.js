@@ -1,5 +1,7 @@
 // The playground's entry point: the key (checked with GET /v1/me, kept in sessionStorage),
 // the tabs, and the two panels. Everything the page does goes through the public API.
+// A key typed into the box counts without "Use key": it is checked when a file is picked or
+// a panel sends a request (ensureKey), as if "Use key" had been pressed.
 import { getJson } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { setupChat } from "./chat.js";
@@ -11,11 +13,29 @@ let key = "";
 const currentKey = () => key;
 const keyStatus = byId("key-status");
 const keyInput = byId("key-input");
-const extract = setupExtract(currentKey);
-const chat = setupChat(currentKey);
+const extract = setupExtract(currentKey, ensureKey);
+const chat = setupChat(ensureKey);
 setupTabs(document.querySelector('[role="tablist"]'));
+let checking = null; // the check in flight: { candidate, done }
 
-async function useKey(candidate) {
+/** Checks a key once, however many callers ask for it while the check is in flight. */
+function useKey(candidate) {
+  if (checking?.candidate === candidate) return checking.done;
+  const done = checkKey(candidate).finally(() => {
+    if (checking?.done === done) checking = null;
+  });
+  checking = { candidate, done };
+  return done;
+}
+
+/** The key to send: the accepted one, or the one typed into the box once it is checked. */
+async function ensureKey() {
+  const typed = keyInput.value.trim();
+  if (typed && typed !== key) await useKey(typed);
+  return key;
+}
+
+async function checkKey(candidate) {
   key = "";
   chat.reset();
   keyStatus.dataset.state = "checking";

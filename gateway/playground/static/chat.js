@@ -8,7 +8,7 @@ import { renderError } from "./render.js";
 import { chatSnippets, renderSnippets } from "./snippets.js";
 import { sseData } from "./sse.js";
 
-export function setupChat(currentKey) {
+export function setupChat(ensureKey) {
   const form = byId("chat-form");
   const output = byId("chat-output");
   const status = byId("chat-status");
@@ -39,9 +39,9 @@ export function setupChat(currentKey) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     fill(errorBox);
-    const key = currentKey();
+    const key = await ensureKey();
     const prompt = byId("chat-prompt").value.trim();
-    if (!key) return fill(errorBox, renderError({ message: "enter an API key first", param: "key" }));
+    if (!key) return fill(errorBox, renderError({ message: "enter a valid API key first", param: "key" }));
     if (!prompt) return fill(errorBox, renderError({ message: "write a prompt first", param: "prompt" }));
     const file = picker.file();
     const maxTokens = Number(byId("chat-max-tokens").value || 64);

@@ -8,6 +8,10 @@ import { pageStrip } from "./pages.js";
 import { pageCount, renderError, renderResponse } from "./render.js";
 import { extractSnippets, renderSnippets } from "./snippets.js";
 
+/** Ticked when the schemas are listed: the generic kind, which reads any image. Ticking
+ *  another schema first replaces it (tick it again to run both). */
+const DEFAULT_SCHEMA = "image_insight";
+
 /** Form fields in the order they are sent; empty ones are left out. */
 const OPTIONS = [
   ["hint", "extract-hint"],
@@ -18,7 +22,7 @@ const OPTIONS = [
   ["max_tokens", "extract-max-tokens"],
 ];
 
-export function setupExtract(currentKey) {
+export function setupExtract(currentKey, ensureKey) {
   const form = byId("extract-form");
   const status = byId("extract-status");
   const errorBox = byId("extract-error");
@@ -29,6 +33,7 @@ export function setupExtract(currentKey) {
   const crops = byId("extract-crops");
   const pages = byId("extract-pages");
   let schemas = [];
+  let defaultOnly = false; // only the default is ticked, and the user has not touched it
 
   const describePages = (count) => picker.setNote(`${count} page${count === 1 ? "" : "s"}`);
   const strip = pageStrip({
@@ -44,12 +49,14 @@ export function setupExtract(currentKey) {
     figure: byId("extract-preview"),
     img: byId("extract-preview-img"),
     caption: byId("extract-preview-caption"),
-    onChange: (file) => {
+    onChange: async (file) => {
       const paged = Boolean(file && isDocument(file));
       pages.disabled = !paged;
       pages.value = "";
-      if (paged) strip.show(file, currentKey());
-      else strip.clear();
+      if (!paged) strip.clear();
+      // A key typed but not yet used is checked now: it lists the schemas (and the pages).
+      const key = await ensureKey();
+      if (paged && picker.file() === file) strip.show(file, key);
     },
   });
 
@@ -69,7 +76,22 @@ export function setupExtract(currentKey) {
       : "schema default";
   };
 
+  const picked = (event) => {
+    const box = event.target;
+    if (defaultOnly && box.checked && box.value !== DEFAULT_SCHEMA) {
+      const preset = schemaList.querySelector(`input[value="${DEFAULT_SCHEMA}"]`);
+      if (preset) preset.checked = false;
+    }
+    defaultOnly = false;
+    showDefaultCrops();
+  };
+
   const showSchemas = (list) => {
+    const before = new Set(chosen());
+    const names = new Set(list.map((schema) => schema.name));
+    const keep = [...before].some((name) => names.has(name));
+    defaultOnly = !keep && names.has(DEFAULT_SCHEMA);
+    const ticked = (name) => (keep ? before.has(name) : name === DEFAULT_SCHEMA);
     schemas = list;
     schemaStatus.textContent = `${list.length} schemas: pick one or several.`;
     fill(
@@ -78,7 +100,13 @@ export function setupExtract(currentKey) {
         h(
           "label",
           { class: "schema" },
-          h("input", { type: "checkbox", name: "schema", value: schema.name, onchange: showDefaultCrops }),
+          h("input", {
+            type: "checkbox",
+            name: "schema",
+            value: schema.name,
+            checked: ticked(schema.name),
+            onchange: picked,
+          }),
           h("span", {}, h("strong", {}, schema.name), " ", h("span", { class: "muted" }, schema.description)),
         ),
       ),
@@ -98,10 +126,12 @@ export function setupExtract(currentKey) {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    fill(errorBox);
+    // A key typed but not yet used is checked first; that also lists the schemas.
+    const key = await ensureKey();
     const file = picker.file();
     const names = chosen();
-    fill(errorBox);
-    if (!currentKey()) return fail(new ApiError(0, { message: "enter an API key first", param: "key" }));
+    if (!key) return fail(new ApiError(0, { message: "enter a valid API key first", param: "key" }));
     if (!file) return fail(new ApiError(0, { message: "choose an image or a PDF first", param: "image" }));
     if (names.length === 0) return fail(new ApiError(0, { message: "pick at least one schema", param: "schemas" }));
 
@@ -130,7 +160,7 @@ export function setupExtract(currentKey) {
     raw.textContent = "";
     const started = performance.now();
     try {
-      const result = await (await send(path, { key: currentKey(), method: "POST", form: body })).json();
+      const result = await (await send(path, { key, method: "POST", form: body })).json();
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       fill(answer, renderResponse(result));
       raw.textContent = JSON.stringify(result, null, 2);

@@ -340,3 +340,82 @@ def test_controls_are_labelled_keyboard_reachable_and_readable(visit: Visit) -> 
     _render(page, RESPONSE)
     low = page.evaluate((HERE / "contrast.js").read_text())
     assert low["bad"] == [] and low["checked"] > 50, low
+
+
+def _sent_with(visit: Visit, path: str) -> list[str | None]:
+    """The Authorization header of every request the page sent to ``path``."""
+    return [auth for url, auth in visit.page.evaluate("() => window.sentAuth") if url == path]
+
+
+def _record_auth(page: Page) -> None:
+    page.evaluate(
+        """() => {
+          window.sentAuth = [];
+          const fetch = window.fetch;
+          window.fetch = (url, options = {}) => {
+            window.sentAuth.push([String(url), new Headers(options.headers).get("authorization")]);
+            return fetch(url, options);
+          };
+        }"""
+    )
+
+
+def test_a_typed_key_is_used_without_pressing_use_key(
+    visit: Visit, gateway: GatewayServer, tmp_path: Path
+) -> None:
+    """A newcomer pastes the key, picks a photo and presses "Run extraction": the typed key is
+    checked and used, and the generic schema ticked by default is what runs."""
+    key = gateway.create_key("typed", scopes=["chat", "extract"])
+    page = visit.page
+    expect(page.locator("#extract-form")).to_be_visible()
+    _record_auth(page)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(image_bytes(make_image(320, 240, seed=5)))
+    page.set_input_files("#extract-file", photo)
+    page.fill("#key-input", key)  # and nothing else: no "Use key"
+    page.get_by_role("button", name="Run extraction").click()
+    expect(page.locator("#extract-status")).to_have_text(re.compile("Done in|request failed"))
+    expect(page.locator("#key-status")).to_have_attribute("data-state", "accepted")
+    expect(page.locator("#extract-error")).not_to_contain_text("API key")
+    assert _sent_with(visit, "/v1/extract/image_insight") == [f"Bearer {key}"]
+
+    # The chat tab takes the key from the box the same way, a changed one included.
+    other = gateway.create_key("typed-chat", scopes=["chat"])
+    page.get_by_role("tab", name="Chat").click()
+    page.fill("#key-input", other)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#chat-status")).not_to_have_text(re.compile(r"^(Sending…)?$"))
+    expect(page.locator("#chat-error")).not_to_contain_text("API key")
+    assert _sent_with(visit, "/v1/chat/completions") == [f"Bearer {other}"]
+    expect(page.locator("#key-status")).to_contain_text("typed-chat")
+
+
+def test_a_typed_key_that_is_refused_says_so(visit: Visit, tmp_path: Path) -> None:
+    page = visit.page
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(image_bytes(make_image(64, 48)))
+    page.set_input_files("#extract-file", photo)
+    page.fill("#key-input", "sk-" + "y" * 43)
+    page.get_by_role("button", name="Run extraction").click()
+    expect(page.locator("#key-status")).to_have_text("Refused (HTTP 401): unknown API key")
+    expect(page.locator("#extract-error .error-message")).to_have_text(
+        "enter a valid API key first"
+    )
+
+
+def test_the_generic_schema_is_ticked_until_another_is_chosen(
+    visit: Visit, gateway: GatewayServer
+) -> None:
+    visit.enter_key(gateway.create_key("ticks", scopes=["extract"]))
+    page = visit.page
+    boxes = page.locator("#schema-list input")
+    expect(boxes.first).to_be_visible()
+    ticked = page.locator("#schema-list input:checked")
+    expect(ticked).to_have_count(1)
+    expect(ticked).to_have_attribute("value", "image_insight")
+    page.locator('#schema-list input[value="invoice"]').check()  # a first choice replaces it
+    expect(ticked).to_have_count(1)
+    expect(ticked).to_have_attribute("value", "invoice")
+    page.locator('#schema-list input[value="image_insight"]').check()  # then both, if wanted
+    expect(ticked).to_have_count(2)
+    expect(page.get_by_label("num_crops")).to_have_attribute("placeholder", "default 16")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.bodies import parse_json_object
-from gateway.chat.checks import check_chat_request
+from gateway.chat.validation import validate_chat_request
 from gateway.errors import GatewayError
 from gateway.settings import Settings
 
@@ -24,7 +24,7 @@ def _body(**kw: Any) -> dict[str, Any]:
 
 def _refusal(body: dict[str, Any]) -> GatewayError:
     with pytest.raises(GatewayError) as info:
-        check_chat_request(body, S)
+        validate_chat_request(body, S)
     return info.value
 
 
@@ -101,7 +101,7 @@ def test_valid_request_returns_its_image_parts_with_params() -> None:
         temperature=0.2,
         response_format={"type": "json_object"},
     )
-    parts = check_chat_request(body, S)
+    parts = validate_chat_request(body, S)
     assert [p.param for p in parts] == [
         "messages[1].content[1].image_url",
         "messages[3].content[0].image_url",

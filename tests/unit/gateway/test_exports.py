@@ -22,10 +22,12 @@ def test_every_module_has_a_complete_all() -> None:
 
 def test_a_render_worker_imports_no_web_app() -> None:
     """The render worker process imports ``gateway.documents``; the package's own names load
-    on first use, so the worker does not pay for FastAPI's app, aiohttp and the key stores."""
+    on first use, and its errors are ``gateway.errors``' (which imports no web framework), so
+    the worker does not pay for FastAPI, Starlette, aiohttp and the key stores."""
     probe = (
         "import sys, gateway.documents.pool; "
-        "heavy = ('gateway.app', 'aiohttp', 'psycopg', 'redis'); "
+        "heavy = ('gateway.app', 'gateway.error_handlers', 'gateway.record', 'fastapi', "
+        "'starlette', 'aiohttp', 'psycopg', 'redis'); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

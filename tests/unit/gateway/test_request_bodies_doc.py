@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from gateway.app import create_app
-from gateway.chat.checks import check_chat_request
 from gateway.chat.protocol import ChatCompletionRequest
-from gateway.responses import check_responses_request
+from gateway.chat.validation import validate_chat_request
 from gateway.responses.protocol import ResponsesRequest
+from gateway.responses.validation import validate_responses_request
 from gateway.settings import Settings
 
 PIXEL = "data:image/png;base64,iVBORw0KGgo="
@@ -113,10 +113,10 @@ def test_image_parts_are_declared(document: dict[str, Any]) -> None:
 @pytest.mark.parametrize("body", CHAT_BODIES)
 def test_a_documented_chat_body_passes_the_checks(body: dict[str, Any]) -> None:
     ChatCompletionRequest.model_validate(body)
-    check_chat_request(body, Settings())
+    validate_chat_request(body, Settings())
 
 
 @pytest.mark.parametrize("body", RESPONSES_BODIES)
 def test_a_documented_responses_body_passes_the_checks(body: dict[str, Any]) -> None:
     ResponsesRequest.model_validate(body)
-    check_responses_request(body, Settings())
+    validate_responses_request(body, Settings())

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import GatewayError
-from gateway.responses import check_responses_request
+from gateway.responses import validate_responses_request
 from gateway.settings import Settings
 
 S = Settings(max_tokens_cap=100, max_images_per_request=2, num_crops_max=8)
@@ -27,13 +27,13 @@ def _body(*parts: dict[str, Any], **kw: Any) -> dict[str, Any]:
 
 def _refusal(body: dict[str, Any]) -> GatewayError:
     with pytest.raises(GatewayError) as info:
-        check_responses_request(body, S)
+        validate_responses_request(body, S)
     return info.value
 
 
 def test_store_is_forced_off_and_a_string_input_passes() -> None:
     body = {"model": "m", "input": "hi", "store": True}
-    assert check_responses_request(body, S) == []
+    assert validate_responses_request(body, S) == []
     assert body["store"] is False
 
 
@@ -41,7 +41,7 @@ def test_input_images_are_found_with_their_param_and_url_key() -> None:
     first, second = _image(), _image("https://example.com/a.png")
     body = _body(first, second)
     body["input"].insert(0, {"type": "message", "role": "system", "content": "Be brief."})
-    images = check_responses_request(body, S)
+    images = validate_responses_request(body, S)
     assert [i.param for i in images] == [
         "input[1].content[1].image_url",
         "input[1].content[2].image_url",
@@ -67,7 +67,7 @@ def test_stateful_fields_and_tools_are_refused_saying_why(
 
 
 def test_background_false_is_fine() -> None:
-    assert check_responses_request(_body(background=False, previous_response_id=None), S) == []
+    assert validate_responses_request(_body(background=False, previous_response_id=None), S) == []
 
 
 @pytest.mark.parametrize(

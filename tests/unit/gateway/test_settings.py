@@ -75,3 +75,19 @@ def test_log_level_is_checked_and_case_blind() -> None:
     assert Settings(log_level="DEBUG").log_level == "debug"
     with pytest.raises(ValidationError, match="log_level"):
         Settings(log_level="loud")
+
+
+def test_extraction_is_greedy_and_unseeded_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dev-only sampling defaults are off unless ``make dev`` (cpu-dev) or an operator
+    sets them."""
+    monkeypatch.delenv("GATEWAY_EXTRACT_DEFAULT_TEMPERATURE", raising=False)
+    monkeypatch.delenv("GATEWAY_EXTRACT_DEFAULT_SEED", raising=False)
+    s = Settings()
+    assert (s.extract_default_temperature, s.extract_default_seed) == (0.0, None)
+    monkeypatch.setenv("GATEWAY_EXTRACT_DEFAULT_TEMPERATURE", "1.0")
+    monkeypatch.setenv("GATEWAY_EXTRACT_DEFAULT_SEED", "7")
+    s = Settings()
+    assert (s.extract_default_temperature, s.extract_default_seed) == (1.0, 7)
+    monkeypatch.setenv("GATEWAY_EXTRACT_DEFAULT_TEMPERATURE", "3")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -1,4 +1,7 @@
-"""Checks on a chat.completions body before it goes upstream.
+"""Validation of a chat.completions body before it goes upstream.
+
+(Request validation, not to be confused with ``schemas.checks``, which check the *data*
+an extraction read.)
 
 Only what the gateway must guarantee is checked, each failure a 400 naming the field:
 messages and content-part shapes, the caps every model call obeys (``caps.check_generation``:
@@ -8,7 +11,7 @@ images (422). ``tools`` are ``tools.py``'s. Everything else (temperature, respon
 structured_outputs, the model name...) passes through for vLLM to validate.
 
     payload = parse_json_object(raw)
-    parts = check_chat_request(payload, settings)        # image parts, with their param
+    parts = validate_chat_request(payload, settings)        # image parts, with their param
     if parts and await rewrite_images(payload, parts, settings, fetch_client, slots):
         raw = dump_json(payload)                          # only when something changed
 """
@@ -22,13 +25,13 @@ from ..images import ImagePart, check_image_count, image_detail
 from ..schema_guard import check_user_schemas
 from ..settings import Settings
 
-__all__ = ["check_chat_request", "ROLES"]
+__all__ = ["validate_chat_request", "ROLES"]
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 _PART_TYPES = ("text", "image_url")
 
 
-def check_chat_request(payload: dict[str, Any], settings: Settings) -> list[ImagePart]:
+def validate_chat_request(payload: dict[str, Any], settings: Settings) -> list[ImagePart]:
     """Validate the shape the gateway relies on; return the image parts found."""
     check_generation(payload, settings, ("max_tokens", "max_completion_tokens"))
     check_user_schemas(payload, settings)

@@ -1,4 +1,4 @@
-"""Checks on a ``POST /v1/responses`` body (the OpenAI Responses API) before vLLM serves it.
+"""Validation of a ``POST /v1/responses`` body (the OpenAI Responses API) before vLLM serves it.
 
 vLLM 0.32 serves the Responses API itself; the gateway holds it to what chat gets: the same
 caps (``max_output_tokens`` under the token cap, ``mm_processor_kwargs.num_crops``), the same
@@ -13,7 +13,7 @@ replica. So ``store`` is forced to false, and what needs a stored response is re
 refused too: this model has no tool-call format (``text.format`` is the way to typed output).
 
     payload = parse_json_object(raw)
-    images = check_responses_request(payload, settings)   # input_image parts, with their param
+    images = validate_responses_request(payload, settings)   # input_image parts, with their param
     if images: await rewrite_images(payload, images, settings, fetch_client, slots)
 """
 
@@ -27,7 +27,7 @@ from ..images import ImagePart, check_image_count, image_detail
 from ..schema_guard import check_user_schemas
 from ..settings import Settings
 
-__all__ = ["check_responses_request", "RESPONSE_ROLES"]
+__all__ = ["validate_responses_request", "RESPONSE_ROLES"]
 
 RESPONSE_ROLES = frozenset({"system", "developer", "user", "assistant"})
 _PART_TYPES = ("input_text", "input_image", "output_text")
@@ -44,7 +44,7 @@ def _unsupported(param: str, message: str) -> GatewayError:
     )
 
 
-def check_responses_request(payload: dict[str, Any], settings: Settings) -> list[ImagePart]:
+def validate_responses_request(payload: dict[str, Any], settings: Settings) -> list[ImagePart]:
     """Validate and make stateless (``store`` false) in place; return the image parts."""
     for name, why in _STATEFUL.items():
         if payload.get(name) not in (None, False):
