@@ -3,10 +3,10 @@
 These models are the wire contract for a generated client and for the schemathesis run, and
 nothing more: the route never builds them. It forwards the bytes it received (``routes``),
 and ``validation.validate_chat_request`` holds a body to what the gateway relies on, field by
-field, at a fraction of the cost of validating into models. So every model here is open (``extra="allow"``:
-vLLM's own fields, and fields OpenAI adds later, pass through), and each declares only what the
-gateway reads or checks, with the same bounds, so that a body valid here passes the checks
-unless a setting (a cap, the image count) says otherwise.
+field, at a fraction of the cost of validating into models. So every model here is open
+(``extra="allow"``: vLLM's own fields, and fields OpenAI adds later, pass through), and
+each declares only what the gateway reads or checks, with the same bounds, so that a body
+valid here passes the checks unless a setting (a cap, the image count) says otherwise.
 
     schema = request_schema(ChatCompletionRequest)    # (schema, {name: component})
 """
