@@ -80,14 +80,20 @@ class ExtractRequest(BaseModel):
         description="Answer budget, at most GATEWAY_MAX_TOKENS_CAP; default: the schema's "
         "recommendation, clamped to that cap.",
     )
-    temperature: float = Field(
-        default=0.0, ge=0.0, le=2.0, description="0 gives the most literal transcription."
+    temperature: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=2.0,
+        description="0 gives the most literal transcription; default: "
+        "GATEWAY_EXTRACT_DEFAULT_TEMPERATURE (0.0; `make dev` samples on its random-weight "
+        "engine).",
     )
     seed: int | None = Field(
         default=None,
         ge=0,
         le=2**63 - 1,
-        description="Sampling seed: with temperature > 0 the same seed gives the same answer.",
+        description="Sampling seed: with temperature > 0 the same seed gives the same answer; "
+        "default: GATEWAY_EXTRACT_DEFAULT_SEED (none).",
     )
     confidence: bool = Field(
         default=True,

@@ -79,8 +79,10 @@ async def read_once(
         hint=req.hint,
         num_crops=num_crops,
         max_tokens=max_tokens,
-        temperature=req.temperature,
-        seed=req.seed,
+        temperature=settings.extract_default_temperature
+        if req.temperature is None
+        else req.temperature,
+        seed=settings.extract_default_seed if req.seed is None else req.seed,
         note=note,
         logprobs=req.confidence,
     )

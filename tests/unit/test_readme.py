@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from gateway.extract.models import DocumentResponse, ExtractResponse, VerifyResponse
+from gateway.pipeline.models import DocumentResponse, ExtractResponse, VerifyResponse
 from pydantic import BaseModel
 
 from serve.cli import main as serve_main

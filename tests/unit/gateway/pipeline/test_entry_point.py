@@ -56,3 +56,28 @@ async def test_an_unknown_schema_is_a_404_naming_the_known_ones() -> None:
     with pytest.raises(GatewayError) as caught:
         lookup_schema("bill_of_lading")
     assert caught.value.status == 404 and "invoice" in str(caught.value)
+
+
+async def test_the_gateway_default_sampling_applies_when_a_request_names_none(
+    make_context: MakeContext,
+) -> None:
+    spec = lookup_schema("object_count")
+    url = data_url(make_image(64, 48))
+    upstream = ScriptedUpstream({})
+    ctx = make_context(upstream)
+    ctx.settings = ctx.settings.model_copy(
+        update={"extract_default_temperature": 1.0, "extract_default_seed": 7}
+    )
+    image = await load_source(ctx, image_url=url, image_urls=None, upload=None, num_crops=4)
+    upstream.answers[image.digest] = json.dumps(spec.example.model_dump(mode="json"))  # type: ignore[union-attr]
+    await extract(ctx, spec, ExtractRequest(image_url=url, confidence=False), image, 4)
+    await extract(
+        ctx,
+        spec,
+        ExtractRequest(image_url=url, confidence=False, temperature=0.0, seed=3),
+        image,
+        4,
+    )
+    defaulted, named = upstream.bodies
+    assert (defaulted["temperature"], defaulted["seed"]) == (1.0, 7)
+    assert (named["temperature"], named["seed"]) == (0.0, 3)
