@@ -9,9 +9,9 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from gateway.pipeline.models import DocumentResponse, ExtractResponse, VerifyResponse
 from pydantic import BaseModel
 
+from gateway.pipeline.models import DocumentResponse, ExtractResponse, VerifyResponse
 from serve.cli import main as serve_main
 from tests.support.readme import README, documented
 
