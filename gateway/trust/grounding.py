@@ -42,11 +42,10 @@ tie-breaker, never a failure.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal, TypedDict
 
 from rapidfuzz import fuzz, process
@@ -54,15 +53,25 @@ from rapidfuzz.distance import Levenshtein
 
 from ..evidence.words import PageWords, Word
 from .confidence import json_pointer
+from .spellings import (
+    CONFUSABLE,
+    CURRENCIES,
+    EDGE,
+    ISO_DATE,
+    MRZ_LINE,
+    NUMBER,
+    amount_values,
+    date_spellings,
+    normalise,
+    number_spellings,
+    strip_currency,
+)
 
 __all__ = [
     "MIN_SCORE",
     "TIE",
     "Grounding",
-    "amount_values",
-    "date_spellings",
     "ground",
-    "normalise",
     "transcribed_leaves",
 ]
 
@@ -74,70 +83,6 @@ MAX_WINDOW = 12
 """The most words one value may span."""
 MIN_MRZ_SUBSTRING = 4
 """A value is looked for inside an MRZ line only from this many characters (``F`` is not)."""
-
-CURRENCIES = {
-    "€": "eur",
-    "$": "usd",
-    "£": "gbp",
-    "¥": "jpy",
-    "₹": "inr",
-    "₩": "krw",
-    "₽": "rub",
-    "₺": "try",
-    "zł": "pln",
-    "kč": "czk",
-    "fr.": "chf",
-}
-CURRENCY_CODES = frozenset(CURRENCIES.values()) | {
-    "chf",
-    "cad",
-    "aud",
-    "sek",
-    "nok",
-    "dkk",
-    "cny",
-    "hkd",
-    "sgd",
-    "nzd",
-    "mxn",
-    "brl",
-}
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
-_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
-_EDGE = " \t:;,.()[]{}\"'«»“”‘’"
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_NUMBER = re.compile(r"^[+-]?\(?[\d.,' \u00a0\u202f]*\d[\d.,' \u00a0\u202f]*\)?$")
-_MRZ = re.compile(r"^[A-Z0-9<]{20,}$")
-CONFUSABLE = {
-    "o": "0",
-    "d": "0",
-    "q": "0",
-    "l": "1",
-    "i": "1",
-    "|": "1",
-    "!": "1",
-    "z": "2",
-    "s": "5",
-    "b": "8",
-    "g": "9",
-    "t": "7",
-    "a": "4",
-}
-"""Characters OCR reads for digits (on normalised, case-folded text): the only edits to a
-digit that fuzzy matching forgives."""
 
 
 class Grounding(TypedDict):
@@ -152,103 +97,6 @@ class Grounding(TypedDict):
 
 
 # --- normalisation ----------------------------------------------------------------------------
-
-
-def normalise(text: str) -> str:
-    """Case, whitespace, dashes and the punctuation around words removed: ``" Invoice  No.:"``
-    → ``"invoice no"``. Punctuation inside a word (``1.253,70``, ``INV-42``) stays."""
-    folded = unicodedata.normalize("NFKC", text).translate(_DASHES).casefold()
-    return " ".join(w for w in (part.strip(_EDGE) for part in folded.split()) if w)
-
-
-def _strip_currency(text: str) -> str:
-    out = text
-    for symbol in CURRENCIES:
-        out = out.replace(symbol, " ")
-    words = [w for w in out.split() if w not in CURRENCY_CODES]
-    return " ".join(words)
-
-
-def amount_values(text: str) -> set[Decimal]:
-    """Every number ``text`` can mean as a printed amount: ``"1.253,70"`` → {1253.70};
-    ``"1.179"`` → {1.179, 1179}; ``"EUR 1 253,70"`` → {1253.70}; not a number → set()."""
-    core = _strip_currency(normalise(text)).replace(" ", "").replace("'", "")
-    negative = core.startswith("-") or (core.startswith("(") and core.endswith(")"))
-    core = core.strip("+-()")
-    if not core or not _NUMBER.match(core):
-        return set()
-    seps = [c for c in core if c in ".,"]
-    readings: list[str] = []
-    if not seps:
-        readings.append(core)
-    else:
-        last = max(core.rfind("."), core.rfind(","))
-        head, tail = core[:last], core[last + 1 :]
-        head_digits = head.replace(".", "").replace(",", "")
-        if len(set(seps)) == 2 or seps.count(seps[-1]) == 1:
-            readings.append(f"{head_digits}.{tail}")  # the last separator is the decimal one
-            if len(tail) == 3 and len(set(seps)) == 1:
-                readings.append(head_digits + tail)  # ... or a thousands separator
-        else:
-            readings.append(core.replace(seps[0], ""))  # repeated: thousands separators
-    values = set()
-    for reading in readings:
-        try:
-            value = Decimal(reading)
-        except InvalidOperation:
-            continue
-        values.add(-value if negative else value)
-    return values
-
-
-def _number_spellings(value: Decimal) -> list[str]:
-    """The usual printed forms of ``value``, for fuzzy comparison against OCR noise."""
-    fixed = f"{abs(value):.2f}"
-    whole, cents = fixed.split(".")
-    grouped = f"{int(whole):,}"
-    sign = "-" if value < 0 else ""
-    forms = [
-        fixed,
-        f"{whole},{cents}",
-        f"{grouped}.{cents}",
-        f"{grouped.replace(',', '.')},{cents}",
-        f"{grouped.replace(',', ' ')},{cents}",
-        format(abs(value).normalize(), "f"),
-    ]
-    if abs(value) == abs(value).to_integral_value():
-        forms += [whole, grouped, grouped.replace(",", ".")]
-    return list(dict.fromkeys(sign + f for f in forms))
-
-
-def date_spellings(day: date) -> list[str]:
-    """The printed forms of ``day`` (normalised): day-month-year in digits and in words, the
-    US month-first forms, ISO."""
-    d, m, y = day.day, day.month, day.year
-    month = MONTHS[m - 1]
-    forms = [
-        f"{d:02d}.{m:02d}.{y}",
-        f"{d}.{m}.{y}",
-        f"{d:02d}/{m:02d}/{y}",
-        f"{d}/{m}/{y}",
-        f"{d:02d}-{m:02d}-{y}",
-        f"{y}-{m:02d}-{d:02d}",
-        f"{y}/{m:02d}/{d:02d}",
-        f"{y}.{m:02d}.{d:02d}",
-        f"{m:02d}/{d:02d}/{y}",
-        f"{m}/{d}/{y}",
-        f"{d:02d} {month[:3]} {y}",
-        f"{d} {month[:3]} {y}",
-        f"{d:02d} {month} {y}",
-        f"{d} {month} {y}",
-        f"{month} {d} {y}",
-        f"{month[:3]} {d} {y}",
-        f"{d:02d}.{m:02d}.{y % 100:02d}",
-        f"{d:02d}/{m:02d}/{y % 100:02d}",
-    ]
-    return list(dict.fromkeys(forms))
-
-
-# --- what to ground ---------------------------------------------------------------------------
 
 
 def _split(pattern: str) -> list[str]:
@@ -313,9 +161,9 @@ def _describe(value: Any) -> _Value:
     """The spellings to look for, the number to compare, the MRZ forms."""
     if isinstance(value, int | float):
         number = Decimal(str(value))
-        return _Value(tuple(_number_spellings(number)), number, ())
+        return _Value(tuple(number_spellings(number)), number, ())
     text = normalise(str(value))
-    if match := _ISO_DATE.match(str(value).strip()):
+    if match := ISO_DATE.match(str(value).strip()):
         try:
             day = date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
@@ -325,9 +173,9 @@ def _describe(value: Any) -> _Value:
             yymmdd = f"{day.year % 100:02d}{day.month:02d}{day.day:02d}"
             return _Value(tuple(spellings), None, (yymmdd,))
     numbers = amount_values(text) if any(c.isdigit() for c in text) else set()
-    if len(numbers) == 1 and _NUMBER.match(_strip_currency(text).replace(" ", "") or "x"):
+    if len(numbers) == 1 and NUMBER.match(strip_currency(text).replace(" ", "") or "x"):
         number = numbers.pop()
-        spellings = [text, *_number_spellings(number)]
+        spellings = [text, *number_spellings(number)]
         return _Value(tuple(dict.fromkeys(spellings)), number, ())
     spellings = [text]
     for symbol, code in CURRENCIES.items():
@@ -421,8 +269,8 @@ def _digits_kept(value: str, printed: str) -> bool:
 def _mrz_candidates(value: _Value, page: int, word: Word) -> Iterator[_Candidate]:
     """Exact occurrences of the value's MRZ forms inside an MRZ-like word, boxed by their
     share of the word's width (MRZ type is monospaced)."""
-    text = word.text.strip(_EDGE)  # OCR can read a speck before the line: ".898902C36..."
-    if not value.mrz or not _MRZ.match(text):
+    text = word.text.strip(EDGE)  # OCR can read a speck before the line: ".898902C36..."
+    if not value.mrz or not MRZ_LINE.match(text):
         return
     for form in value.mrz:
         for match in re.finditer(re.escape(form), text):

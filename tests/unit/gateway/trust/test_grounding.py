@@ -16,14 +16,8 @@ from PIL import ImageFont
 from gateway.evidence.ocr import TesseractReader
 from gateway.evidence.pdf_text import pdf_words
 from gateway.evidence.words import PageWords, Word
-from gateway.trust.grounding import (
-    Grounding,
-    amount_values,
-    date_spellings,
-    ground,
-    normalise,
-    transcribed_leaves,
-)
+from gateway.trust.grounding import Grounding, ground, transcribed_leaves
+from gateway.trust.spellings import amount_values, date_spellings, normalise
 from tests.support.pages import (
     MONO,
     MRZ,
