@@ -8,7 +8,7 @@ import { h } from "./dom.js";
 
 const KNOWN = new Set([
   "id", "object", "schema", "model", "data", "finish_reason", "usage",
-  "confidence", "checks", "review", "pages", "status", "error", "page",
+  "confidence", "checks", "review", "review_reasons", "pages", "status", "error", "page",
 ]);
 const STATUS_SYMBOL = { pass: "✓", fail: "✗", skipped: "–" };
 
@@ -67,6 +67,7 @@ function leaf(value, parts, ctx) {
   const at = pointer(parts);
   let text;
   if (value === null || value === undefined) text = "—";
+  else if (Array.isArray(value)) text = "(none)"; // an empty list: none printed, scored too
   else if (typeof value === "boolean") text = value ? "yes" : "no";
   else text = String(value);
   const empty = value === null || value === undefined;
@@ -141,7 +142,7 @@ function listTable(items, parts, ctx, caption) {
 export function renderValue(value, parts = [], ctx = emptyContext(), caption = "") {
   if (isObject(value)) return objectTable(value, parts, ctx, caption);
   if (Array.isArray(value)) {
-    if (value.length === 0) return h("em", { class: "muted" }, "(none)");
+    if (value.length === 0) return leaf(value, parts, ctx);
     if (isTable(value)) return listTable(value, parts, ctx, caption);
     return h("ol", { class: "values" }, value.map((item, i) => h("li", {}, renderValue(item, [...parts, i], ctx))));
   }
@@ -198,10 +199,23 @@ function checksTable(checks) {
   );
 }
 
-function reviewBanner(review) {
-  return review
-    ? h("p", { class: "review review-yes" }, "⚠ Needs review: a check failed or a field's confidence is low.")
-    : h("p", { class: "review review-no" }, "✓ No review needed: every check passed and every field is confident.");
+function reviewBanner(review, reasons) {
+  if (!review) {
+    return h("p", { class: "review review-no" }, "✓ No review needed: every check passed and every field is confident.");
+  }
+  const listed = Array.isArray(reasons) ? reasons.filter(isObject) : [];
+  return h(
+    "div",
+    { class: "review review-yes" },
+    h("p", {}, listed.length ? "⚠ Needs review:" : "⚠ Needs review: a check failed or a field's confidence is low."),
+    listed.length
+      ? h(
+          "ul",
+          { class: "review-reasons" },
+          listed.map((r) => h("li", { "data-kind": String(r.kind ?? "") }, String(r.message ?? r.subject ?? ""))),
+        )
+      : null,
+  );
 }
 
 /** The OpenAI-style error of a request or of one schema: message, param, code, details. */
@@ -237,7 +251,7 @@ export function renderOutcome(outcome, headingLevel = 4) {
   const heading = (text) => h(`h${Math.min(headingLevel, 6)}`, {}, text);
   const hasPages = Array.isArray(outcome.pages);
   const parts = [];
-  if (typeof outcome.review === "boolean") parts.push(reviewBanner(outcome.review));
+  if (typeof outcome.review === "boolean") parts.push(reviewBanner(outcome.review, outcome.review_reasons));
   if (isObject(outcome.error)) parts.push(renderError(outcome.error, outcome.status));
   if (outcome.data !== undefined && outcome.data !== null) {
     if (hasPages) parts.push(heading("Whole document"));

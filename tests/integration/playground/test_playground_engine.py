@@ -58,6 +58,8 @@ def _run_snippet(command: list[str], folder: Path, key: str) -> str:
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return "—" if value is None else str(value)
 
 
@@ -88,7 +90,7 @@ def test_extraction_shows_the_typed_answer_field_by_field(
             assert float(answer.locator(f'[data-pointer="/{name}"] .value').inner_text()) == value
         elif not isinstance(value, list):
             expect(answer.locator(f'[data-pointer="/{name}"] .value')).to_have_text(_shown(value))
-    rows = answer.locator("tr.table-row table.list > tbody > tr")
+    rows = answer.locator('tr[data-field="/line_items"] table.list > tbody > tr')
     expect(rows).to_have_count(len(invoice.line_items))
     for i, item in enumerate(invoice.line_items):
         cell = answer.locator(f'[data-pointer="/line_items/{i}/description"] .value')
@@ -109,9 +111,13 @@ def test_extraction_shows_the_typed_answer_field_by_field(
     for row, check in zip(checks.all(), raw["checks"], strict=True):
         expect(row.locator("th")).to_have_text(check["name"])
         expect(row.locator(".badge")).to_contain_text(check["status"])
-    expect(answer.locator(".review")).to_contain_text(
-        "Needs review" if raw["review"] else "No review needed"
-    )
+    review = answer.locator(".outcome > .review")
+    expect(review).to_contain_text("Needs review" if raw["review"] else "No review needed")
+    reasons = review.locator(".review-reasons > li")
+    expect(reasons).to_have_count(len(raw["review_reasons"]))
+    for item, reason in zip(reasons.all(), raw["review_reasons"], strict=True):
+        expect(item).to_have_text(reason["message"])
+        expect(item).to_have_attribute("data-kind", reason["kind"])
 
     snippets = page.locator("#extract-snippet-list")
     expect(snippets).to_contain_text("/v1/extract/invoice")
