@@ -5,7 +5,7 @@ stays here, literal, because Cog's CLI reads this file statically to write the O
 schema; ``python -m gateway.predictor.openapi`` writes the same file without the CLI.
 """
 
-from typing import Optional  # noqa: UP035 - Cog's static schema parser reads Optional
+from typing import Optional  # Cog's static schema parser reads Optional
 
 import cog
 from cog import BaseRunner, Input, Path
@@ -15,14 +15,14 @@ from gateway.predictor.service import Service
 
 
 class Predictor(BaseRunner):
-    def setup(self, weights: Optional[Path] = None) -> None:  # noqa: UP045
+    def setup(self, weights: Optional[Path] = None) -> None:
         """Start vLLM with the profile for this GPU (or attach to COG_ENGINE_URL)."""
         self.service = Service.start(weights)
 
     @cog.concurrent(max=16)  # service.MAX_CONCURRENCY; COG_MAX_CONCURRENCY overrides it
     async def run(
         self,
-        image: Optional[Path] = Input(  # noqa: UP045
+        image: Optional[Path] = Input(
             description="An image (PNG, JPEG, WebP, GIF, BMP), or a PDF or TIFF document. "
             "A URL given here is downloaded by Cog itself, without the address checks that "
             "image_urls gets.",
@@ -43,7 +43,7 @@ class Predictor(BaseRunner):
             "free answer in `text`.",
             default="",
         ),
-        num_crops: Optional[int] = Input(  # noqa: UP045
+        num_crops: Optional[int] = Input(
             description="336-px tiles per image (1-16); default: the schema's recommendation, "
             "or 4 for a free prompt.",
             default=None,
@@ -55,7 +55,7 @@ class Predictor(BaseRunner):
             "default: every page.",
             default="",
         ),
-        max_tokens: Optional[int] = Input(  # noqa: UP045
+        max_tokens: Optional[int] = Input(
             description="Answer budget; default: the schema's, or 512 for a free prompt.",
             default=None,
             ge=1,
@@ -69,9 +69,8 @@ class Predictor(BaseRunner):
             ge=0.01,
             le=1.0,
         ),
-        seed: Optional[int] = Input(  # noqa: UP045
-            description="Sampling seed: with temperature > 0 the same seed gives the same "
-            "answer.",
+        seed: Optional[int] = Input(
+            description="Sampling seed: with temperature > 0 the same seed gives the same answer.",
             default=None,
             ge=0,
         ),

@@ -44,7 +44,7 @@ def input_schema(module: str, name: str) -> dict[str, Any]:
     """The ``Input`` component: one property per parameter of ``run()``, in order."""
     info = _inspector.create_predictor(module, name)
     predictor = getattr(sys.modules[module], name)
-    method = predictor.run if inspect.isclass(predictor) else predictor
+    method = getattr(predictor, "run", predictor)  # a class's run(), or a plain function
     params = inspect.signature(method).parameters
     properties: dict[str, Any] = {}
     required: list[str] = []

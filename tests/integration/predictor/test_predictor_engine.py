@@ -26,8 +26,8 @@ from gateway.predictor.output import project_version
 from tests.support.cog_server import start_predictor
 from tests.support.documents import invoice_pages, pdf_bytes
 from tests.support.gateway_server import Proc
-from tests.support.procs import REPO
 from tests.support.images import data_url, make_image
+from tests.support.procs import REPO
 
 pytestmark = pytest.mark.engine
 
