@@ -100,6 +100,11 @@ def _with_weights(profile: EngineProfile, weights: str | None) -> EngineProfile:
     ``weights`` / ``COG_MODEL_DIR`` / ``/model-cache``, patched to our processor."""
     if profile.architecture == "tiny-phi3v":
         return resolve_model(profile, build_tiny=True)
+    if weights and not Path(weights).is_dir():
+        raise ModelNotFoundError(
+            f"COG_WEIGHTS must be a checkpoint folder, got {weights!r} (setup() downloads "
+            f"nothing: bake the weights into {MODEL_CACHE} with `cog build`)"
+        )
     folder = Path(weights or os.environ.get("COG_MODEL_DIR") or MODEL_CACHE)
     if not (folder / "config.json").is_file():
         raise ModelNotFoundError(

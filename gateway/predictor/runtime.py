@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 from pydantic import ValidationError
@@ -82,10 +83,11 @@ class Runtime:
             fetch_client=fetch,
         )
 
-    async def predict(self, inputs: Inputs, prediction_id: str = "-") -> Output:
-        """One prediction; every expected failure is a `PredictionError` naming the input."""
+    async def predict(self, inputs: Inputs, prediction_id: str | None = None) -> Output:
+        """One prediction; every expected failure is a `PredictionError` naming the input.
+        ``prediction_id`` goes to vLLM as the request id (default: a fresh one)."""
         try:
-            ctx = await self._context(prediction_id)
+            ctx = await self._context(prediction_id or f"cog-{uuid.uuid4().hex}")
             if inputs.schema:
                 return await self._extract(ctx, inputs)
             return await self._answer(ctx, inputs)

@@ -128,6 +128,7 @@ def test_a_free_prompt_is_answered_in_text(predictor: Proc) -> None:
     assert isinstance(out["text"], str) and out["text"].strip()
     assert out["schema"] is None and out["data"] is None
     assert out["finish_reason"] in ("stop", "length")
+    assert out["id"].startswith("chatcmpl-cog-")  # the request id sent to vLLM
     assert 0 < out["usage"]["completion_tokens"] <= 16
 
 

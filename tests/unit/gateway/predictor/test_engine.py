@@ -28,3 +28,9 @@ def test_a_gpu_profile_without_weights_fails_naming_the_folder(
         start_engine(weights=None)
     assert str(info.value).startswith(f"no weights at {tmp_path / 'nothing'} (no config.json)")
     assert "\n" not in str(info.value)
+
+
+def test_cog_weights_that_are_not_a_folder_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COG_ENGINE_PROFILE", "a100-80g")
+    with pytest.raises(ModelNotFoundError, match="^COG_WEIGHTS must be a checkpoint folder"):
+        start_engine(weights="https://example.com/weights.tar")
