@@ -11,8 +11,10 @@ PROFILE ?= cpu-dev
 PYTEST_ARGS ?=
 # more `python -m serve.stack` options for `make dev`, e.g. DEV_ARGS='--gateway-port 8081'
 DEV_ARGS ?=
-# `make cog`: the Cog predictor's HTTP server (docs/replicate.md)
+# `make cog`: the Cog predictor's HTTP server (docs/replicate.md); predictions at once (coglet
+# reads only the variable; Cog's CLI bakes @cog.concurrent(max=16) into an image)
 COG_PORT ?= 5000
+COG_MAX_CONCURRENCY ?= 16
 
 .PHONY: setup dev cog test test-unit lint bench clean
 
@@ -39,7 +41,8 @@ dev: setup
 # venv goes first on PATH because coglet's worker runs `python`. Ctrl-C stops it all.
 cog: setup
 	$(BIN)/python -m gateway.predictor.openapi
-	PATH="$(abspath $(BIN)):$$PATH" PORT=$(COG_PORT) COG_PREDICT_TYPE_STUB=predict.py:Predictor \
+	PATH="$(abspath $(BIN)):$$PATH" PORT=$(COG_PORT) COG_MAX_CONCURRENCY=$(COG_MAX_CONCURRENCY) \
+		COG_PREDICT_TYPE_STUB=predict.py:Predictor \
 		exec $(BIN)/python -m cog.server.http --host 127.0.0.1
 
 test: setup

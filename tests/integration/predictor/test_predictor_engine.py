@@ -262,3 +262,34 @@ def test_the_served_openapi_declares_every_input_with_its_default(predictor: Pro
     assert props["temperature"]["default"] == 0.0 and props["confidence"]["default"] is True
     assert props["image"]["format"] == "uri"
     assert (REPO / ".cog" / "openapi_schema.json").is_file()
+
+
+def test_put_runs_a_prediction_under_the_callers_id(predictor: Proc) -> None:
+    r = httpx.put(predictor.base_url + "/predictions/my-own-id", json={"input": FREE}, timeout=300)
+    assert r.status_code == 200, r.text
+    assert (r.json()["id"], r.json()["status"]) == ("my-own-id", "succeeded")
+
+
+def test_a_running_prediction_is_cancelled_and_the_next_one_succeeds(
+    predictor: Proc, webhooks: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = webhooks
+    body = {"id": "long-story", "input": {**FREE, "max_tokens": 1024}, "webhook": url}
+    r = httpx.post(
+        predictor.base_url + "/predictions",
+        json=body,
+        headers={"Prefer": "respond-async"},
+        timeout=30,
+    )
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while not received:  # the start event: run() is going
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert httpx.post(predictor.base_url + "/predictions/long-story/cancel").status_code == 200
+    while not any(e["status"] in ("canceled", "succeeded", "failed") for e in received):
+        assert time.monotonic() < deadline, received
+        time.sleep(0.1)
+    assert received[-1]["status"] == "canceled", received[-1]
+    assert succeeded(predictor, **FREE)["text"]

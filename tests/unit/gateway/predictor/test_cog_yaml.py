@@ -66,3 +66,9 @@ def test_the_build_context_leaves_out_the_venv_caches_and_tests() -> None:
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {".venv", ".cache", "tests", ".git"} <= ignored
     assert not {"serve", "gateway", "schemas", "docker", "predict.py"} & ignored
+
+
+def test_make_cog_serves_as_many_predictions_at_once_as_the_predictor_declares() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    assert f"COG_MAX_CONCURRENCY ?= {MAX_CONCURRENCY}\n" in makefile
+    assert "COG_MAX_CONCURRENCY=$(COG_MAX_CONCURRENCY)" in makefile
