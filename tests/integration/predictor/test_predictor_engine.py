@@ -25,7 +25,7 @@ import schemas
 from gateway.predictor.output import project_version
 from tests.support.cog_server import start_predictor
 from tests.support.documents import invoice_pages, pdf_bytes
-from tests.support.gateway_server import Proc
+from tests.support.gateway_server import GatewayServer, Proc
 from tests.support.images import data_url, make_image
 from tests.support.procs import REPO
 
@@ -61,6 +61,17 @@ def strict(vllm_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def served_schemas(engine_gateway: GatewayServer) -> dict[str, dict[str, Any]]:
+    """Every schema's JSON Schema as the gateway serves it (``GET /v1/schemas``)."""
+    key = engine_gateway.create_key("predictor-tests", scopes=["extract"])
+    r = httpx.get(
+        engine_gateway.base_url + "/v1/schemas", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert r.status_code == 200, r.text
+    return {info["name"]: info["json_schema"] for info in r.json()["data"]}
+
+
 def predict(server: Proc, **inputs: Any) -> dict[str, Any]:
     r = httpx.post(server.base_url + "/predictions", json={"input": inputs}, timeout=600)
     assert r.status_code == 200, r.text
@@ -84,10 +95,10 @@ def engine_root(engine: Any) -> str:
 
 
 def test_an_uploaded_image_gives_a_typed_extraction_that_fits_the_schema(
-    predictor: Proc, vllm_engine: Any
+    predictor: Proc, vllm_engine: Any, served_schemas: dict[str, dict[str, Any]]
 ) -> None:
     out = succeeded(predictor, image=PHOTO, schema="receipt", **SAMPLED)
-    jsonschema.validate(out["data"], schemas.get("receipt").json_schema())
+    jsonschema.validate(out["data"], served_schemas["receipt"])
     assert out["schema"] == "receipt" and out["text"] is None
     assert isinstance(out["confidence"], dict) and out["confidence"]
     assert all(0.0 <= v <= 1.0 for v in out["confidence"].values())
