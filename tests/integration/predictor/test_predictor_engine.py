@@ -120,6 +120,7 @@ def test_a_three_page_pdf_gives_each_page_and_the_merged_document(predictor: Pro
     assert good, out["pages"]
     for page in good:
         invoice.model_validate(page["data"])
+        assert isinstance(page["confidence"], dict)
     merged = invoice.model_validate(out["data"])
     assert len(merged.line_items) == sum(len(p["data"]["line_items"]) for p in good)
     assert all(f"/line_items/{i}" in out["provenance"] for i in range(len(merged.line_items)))
@@ -129,9 +130,16 @@ def test_two_images_by_comma_separated_urls_are_read_as_two_pages(
     predictor: Proc, image_server: str
 ) -> None:
     urls = f"{image_server}/cat.png , {image_server}/cat.jpg"
-    out = succeeded(predictor, image_urls=urls, schema="receipt", **SAMPLED)
+    out = succeeded(predictor, image_urls=urls, schema="receipt", confidence=False, **SAMPLED)
     assert [p["page"] for p in out["pages"]] == [1, 2]
     assert all(p["status"] == 200 for p in out["pages"]), out["pages"]
+    assert all(p["confidence"] is None for p in out["pages"])  # confidence: false
+
+
+def test_pages_selects_the_pages_of_a_pdf(predictor: Proc) -> None:
+    pdf = "data:application/pdf;base64," + base64.b64encode(pdf_bytes(invoice_pages(3))).decode()
+    out = succeeded(predictor, image=pdf, schema="invoice", pages="2", **SAMPLED)
+    assert out["page_count"] == 3 and [p["page"] for p in out["pages"]] == [2]
 
 
 def test_a_free_prompt_is_answered_in_text(predictor: Proc) -> None:
