@@ -11,6 +11,7 @@ refuses above).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +69,9 @@ class Service:
         urls = split_urls(image_urls)
         if image is not None and urls is not None:
             raise PredictionError("image_urls: send either image or image_urls, not both")
+        upload = await asyncio.to_thread(read_upload, image, self.runtime.settings)
         inputs = Inputs(
-            upload=read_upload(image, self.runtime.settings),
+            upload=upload,
             image_urls=urls,
             prompt=prompt,
             schema=schema.strip(),
