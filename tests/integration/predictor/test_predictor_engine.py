@@ -90,6 +90,12 @@ def failed(server: Proc, **inputs: Any) -> str:
     return str(body["error"])
 
 
+def answered(out: dict[str, Any]) -> None:
+    """A free answer came back. Its text may be empty: a random-weight model may stop at
+    once, and on a shared engine the batch a seeded request lands in can change its tokens."""
+    assert isinstance(out["text"], str) and out["usage"]["completion_tokens"] > 0, out
+
+
 def engine_root(engine: Any) -> str:
     return str(httpx.get(engine.base_url + "/v1/models").json()["data"][0]["root"])
 
@@ -163,7 +169,8 @@ def test_the_same_seed_gives_the_same_free_answer_and_top_p_reaches_the_engine(
 def test_several_predictions_run_at_once(predictor: Proc) -> None:
     with ThreadPoolExecutor(4) as pool:
         outs = list(pool.map(lambda s: succeeded(predictor, **{**FREE, "seed": s}), range(4)))
-    assert all(o["text"] for o in outs)
+    for out in outs:
+        answered(out)
 
 
 class _Webhooks(http.server.BaseHTTPRequestHandler):
@@ -236,19 +243,19 @@ def test_bad_input_fails_the_prediction_clearly_and_the_next_one_succeeds(
     predictor: Proc, inputs: dict[str, Any], expected: str
 ) -> None:
     assert expected in failed(predictor, **inputs)
-    assert succeeded(predictor, **FREE)["text"]
+    answered(succeeded(predictor, **FREE))
 
 
 def test_too_many_image_urls_fail_naming_the_limit(predictor: Proc, image_server: str) -> None:
     error = failed(predictor, image_urls=",".join([f"{image_server}/cat.png"] * 4), prompt="hi")
     assert "too many images: 4 in image_urls, at most 3" in error
-    assert succeeded(predictor, **FREE)["text"]
+    answered(succeeded(predictor, **FREE))
 
 
 def test_a_private_address_in_image_urls_is_refused(strict: Proc, image_server: str) -> None:
     error = failed(strict, image_urls=f"{image_server}/cat.png", prompt="hi")
     assert "image_urls[0]: " in error and "loopback" in error
-    assert succeeded(strict, **FREE)["text"]
+    answered(succeeded(strict, **FREE))
 
 
 def test_a_url_given_as_image_is_downloaded_by_cog_without_our_address_checks(
@@ -257,7 +264,7 @@ def test_a_url_given_as_image_is_downloaded_by_cog_without_our_address_checks(
     """Cog fetches a file input's URL itself, before run(): the loopback address that
     image_urls refuses gets through (docs/replicate.md), while the bytes still pass our image
     checks (a text file is refused)."""
-    assert succeeded(strict, image=f"{image_server}/cat.png", **FREE)["text"]
+    answered(succeeded(strict, image=f"{image_server}/cat.png", **FREE))
     assert "image: " in failed(strict, image=f"{image_server}/not-image", prompt="hi")
 
 
@@ -311,4 +318,4 @@ def test_a_running_prediction_is_cancelled_and_the_next_one_succeeds(
         assert time.monotonic() < deadline, received
         time.sleep(0.1)
     assert received[-1]["status"] == "canceled", received[-1]
-    assert succeeded(predictor, **FREE)["text"]
+    answered(succeeded(predictor, **FREE))
