@@ -329,6 +329,24 @@ def builtin_profiles() -> dict[str, EngineProfile]:
             max_num_batched_tokens=4096, gpu_memory_utilization=0.90, gpu_memory_gib=22.03,
             non_kv_overhead_gib=2.5, limit_mm_per_prompt=8, max_output_tokens=1536,
         ),
+        # Replicate's L40S (Ada, 48 GB; torch reports 44.39 GiB): bf16 like the 80 GB cards,
+        # 24k context and 24 images; ~29 GiB of KV holds 3 full decks at once and ~14
+        # typical single-image extractions. fp8 would fit more but changes the answers.
+        _profile(
+            name="l40s-48g", device="cuda", **phi, dtype="bfloat16", max_model_len=24576,
+            max_num_seqs=32, max_num_batched_tokens=8192, gpu_memory_utilization=0.90,
+            gpu_memory_gib=44.39, limit_mm_per_prompt=24,
+        ),
+        # Replicate's T4 (Turing, 16 GB; torch reports 14.58 GiB): no bf16 and no fp8 on
+        # compute capability 7.5, so float16 weights (7.7 GiB) leave ~3.7 GiB of KV: a 6k
+        # context holds one 16-crop image or 4 images at num_crops 4, about one full request
+        # at a time (more when they are small). Slow; for trying the model, not for load.
+        _profile(
+            name="t4-16g", device="cuda", **phi, dtype="float16", max_model_len=6144,
+            max_num_seqs=8, max_num_batched_tokens=4096, gpu_memory_utilization=0.92,
+            gpu_memory_gib=14.58, non_kv_overhead_gib=2.0, limit_mm_per_prompt=4,
+            max_output_tokens=1024,
+        ),
         # The tiny random-weight checkpoint on a 2-core laptop: fp32, eager, 1 GiB of KV
         # (349k tokens for this 2-layer model). Its 16k positions (max_position_embeddings)
         # bound the context: 20 images at num_crops 3 (20 × 625 + 512 + 1,024 = 14,036

@@ -23,7 +23,7 @@ from serve.profiles import (
     profile_names,
 )
 
-NAMES = ["a100-80g", "cpu-dev", "h100-80g", "l4-24g"]
+NAMES = ["a100-80g", "cpu-dev", "h100-80g", "l4-24g", "l40s-48g", "t4-16g"]
 
 
 def _variant(name: str, **changes: Any) -> EngineProfile:

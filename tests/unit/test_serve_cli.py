@@ -120,7 +120,8 @@ def test_unknown_profile_is_one_line_and_non_zero(command: str) -> None:
     result = serve(command, "--profile", "tpu-v5")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "error: unknown profile 'tpu-v5' (known: a100-80g, cpu-dev, h100-80g, l4-24g)"
+        "error: unknown profile 'tpu-v5' (known: a100-80g, cpu-dev, h100-80g, l4-24g, "
+        "l40s-48g, t4-16g)"
     ]
 
 
