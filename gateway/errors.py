@@ -37,6 +37,7 @@ __all__ = [
     "GatewayError",
     "error_body",
     "install_error_handlers",
+    "validation_error",
     "TYPE_FOR_STATUS",
 ]
 
@@ -69,6 +70,8 @@ class ErrorCode(StrEnum):
     SCHEMA_TOO_DEEP = "schema_too_deep"
     SCHEMA_UNSUPPORTED_KEYWORD = "schema_unsupported_keyword"
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
+    FILE_TOO_LARGE = "file_too_large"
+    BATCH_UNAVAILABLE = "batch_unavailable"
     TOOL_CHOICE_UNSUPPORTED = "tool_choice_unsupported"
     # images (each is also a ``reason`` of gateway_images_rejected)
     TOO_MANY_IMAGES = "too_many_images"
@@ -124,6 +127,7 @@ TYPE_FOR_STATUS: dict[int, str] = {
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
+    501: "invalid_request_error",
     500: "internal_error",
     502: "upstream_error",
     503: "upstream_unavailable",
@@ -217,15 +221,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _answer(request, error)
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def validation_error(exc: RequestValidationError) -> GatewayError:
+    """A validation failure as the gateway's 400 naming the first bad field (the routes'
+    handler and the batch workers answer it alike)."""
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     param = _loc_to_param(first.get("loc", ()))
     message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-    return _answer(
-        request, GatewayError(400, message, param=param or None, code=ErrorCode.INVALID_VALUE)
-    )
+    return GatewayError(400, message, param=param or None, code=ErrorCode.INVALID_VALUE)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return _answer(request, validation_error(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -1,8 +1,9 @@
 """The OpenAI chat routes: ``POST /v1/chat/completions`` and ``GET /v1/models`` (the
 Responses API is ``gateway.responses``). No other vLLM route is exposed.
 
-The body is read with a byte cap (413), parsed once (``bodies``), checked
-(``checks.check_chat_request``), its image URLs replaced by validated data URLs, and forwarded
+The body is read with a byte cap (413), parsed once (``bodies``), then made ready by
+``prepare.prepare_chat`` (the step batch lines share): checked (``checks.check_chat_request``),
+its image URLs replaced by validated data URLs, and forwarded
 to the replica that the first image's digest picks (``upstream.replicas``; text-only requests:
 the least-loaded replica). The original bytes go upstream untouched unless the body had to
 change: an image URL, or a forced function call turned into guided decoding (``tools``).
@@ -22,19 +23,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..auth import ChatKey, admit
-from ..bodies import dump_json, parse_json_object, read_body
-from ..images import rewrite_images
+from ..bodies import parse_json_object, read_body
 from ..openapi import KEYED, UPSTREAM, error_responses, generating_operation
 from ..record import record_of
-from .checks import check_chat_request
-from .tools import force_tool_call
+from .prepare import prepare_chat
 
 __all__ = ["router", "OPENAPI_PATHS"]
 
 router = APIRouter(tags=["openai"])
-
-KEEP_RAW_BYTES = 1 << 20
-"""Bodies up to this size are kept as received while their images are checked."""
 
 OPENAPI_PATHS: dict[str, Any] = generating_operation(
     "/v1/chat/completions",
@@ -52,27 +48,14 @@ async def chat_completions(request: Request) -> Response:
     state = request.app.state
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)
-    payload = parse_json_object(raw)
-    images = check_chat_request(payload, settings)
-    rewrite = "tools" in payload
-    forced = force_tool_call(payload, settings)  # tools → guided decoding of one function
-    if images:
-        # A large body is rebuilt rather than held twice (bytes and parsed) while its images
-        # wait for a decode slot; a small one goes upstream as it came if nothing changes.
-        kept, raw = (raw if len(raw) <= KEEP_RAW_BYTES else None), b""
-        slots = state.decode_slots
-        changed = await rewrite_images(payload, images, settings, state.fetch_client, slots)
-        if changed or kept is None:
-            rewrite = True
-        else:
-            raw = kept
-    if rewrite:
-        raw = dump_json(payload)
-    stream = payload.get("stream") is True
-    affinity = images[0].digest if images else None  # the first image picks the replica
+    call = await prepare_chat(
+        raw, parse_json_object(raw), settings, state.fetch_client, state.decode_slots
+    )
     record = record_of(request)
-    response = await state.upstream.chat(raw, record, "/v1/chat/completions", stream, affinity)
-    return forced.respond(response) if forced is not None else response
+    response = await state.upstream.chat(
+        call.raw, record, "/v1/chat/completions", call.stream, call.affinity
+    )
+    return call.forced.respond(response) if call.forced is not None else response
 
 
 router.add_route("/v1/chat/completions", chat_completions, methods=["POST"])
