@@ -18,13 +18,13 @@ another key's file or batch is a 404, as if it did not exist.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
-from ..auth import KeyRecord, admit
+from ..auth import KeyRecord, require_scope
 from ..auth.admission import Authenticator
 from ..errors import ErrorCode, GatewayError
 from ..openapi import KEYED, error_responses
@@ -37,7 +37,7 @@ from .upload import UploadForm
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["batch"], responses=error_responses(*KEYED, 404))
+router = APIRouter(tags=["batch"], responses=error_responses(*KEYED, 404, 501))
 
 PURPOSES = ("batch",)
 
@@ -69,13 +69,16 @@ def _missing(kind: str, ident: str) -> GatewayError:
     return GatewayError(404, f"no {kind} with id {ident!r}", code=ErrorCode.NOT_FOUND)
 
 
-async def _key(request: Request) -> KeyRecord:
-    return await admit(request, None)
+AnyKey = Annotated[KeyRecord, Depends(require_scope(None))]
+"""A valid key of any scope, declared in the OpenAPI document as the bearer key."""
 
 
-@router.post("/v1/files", summary="Upload a file (purpose=batch: a JSONL batch input)")
-async def upload_file(request: Request) -> dict[str, Any]:
-    key = await _key(request)
+@router.post(
+    "/v1/files",
+    summary="Upload a file (purpose=batch: a JSONL batch input)",
+    responses=error_responses(400, 413),
+)
+async def upload_file(request: Request, key: AnyKey) -> dict[str, Any]:
     service = _service(request)
     settings = request.app.state.settings
     form = UploadForm(request.headers.get("content-type", ""))
@@ -123,8 +126,7 @@ async def upload_file(request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/files", summary="The calling key's files")
-async def list_files(request: Request, purpose: str | None = None) -> dict[str, Any]:
-    key = await _key(request)
+async def list_files(request: Request, key: AnyKey, purpose: str | None = None) -> dict[str, Any]:
     rows = await _service(request).store.list_files(key.prefix, purpose)
     data = [file_object(r) for r in rows]
     return {
@@ -136,8 +138,7 @@ async def list_files(request: Request, purpose: str | None = None) -> dict[str, 
     }
 
 
-async def _own_file(request: Request, file_id: str) -> tuple[BatchService, FileRow]:
-    key = await _key(request)
+async def _own_file(request: Request, key: KeyRecord, file_id: str) -> tuple[BatchService, FileRow]:
     service = _service(request)
     row = await service.store.get_file(key.prefix, file_id)
     if row is None:
@@ -146,14 +147,14 @@ async def _own_file(request: Request, file_id: str) -> tuple[BatchService, FileR
 
 
 @router.get("/v1/files/{file_id}", summary="One file's object")
-async def get_file(request: Request, file_id: str) -> dict[str, Any]:
-    _, row = await _own_file(request, file_id)
+async def get_file(request: Request, key: AnyKey, file_id: str) -> dict[str, Any]:
+    _, row = await _own_file(request, key, file_id)
     return file_object(row)
 
 
 @router.get("/v1/files/{file_id}/content", summary="One file's bytes")
-async def file_content(request: Request, file_id: str) -> StreamingResponse:
-    service, row = await _own_file(request, file_id)
+async def file_content(request: Request, key: AnyKey, file_id: str) -> StreamingResponse:
+    service, row = await _own_file(request, key, file_id)
     try:
         chunks = service.blobs.read(row.id)
         first = await anext(chunks, b"")
@@ -173,8 +174,7 @@ async def file_content(request: Request, file_id: str) -> StreamingResponse:
 
 
 @router.delete("/v1/files/{file_id}", summary="Delete a file at once, for good")
-async def delete_file(request: Request, file_id: str) -> dict[str, Any]:
-    key = await _key(request)
+async def delete_file(request: Request, key: AnyKey, file_id: str) -> dict[str, Any]:
     service = _service(request)
     row = await service.store.delete_file(key.prefix, file_id)
     if row is None:
@@ -183,9 +183,12 @@ async def delete_file(request: Request, file_id: str) -> dict[str, Any]:
     return {"id": row.id, "object": "file", "deleted": True}
 
 
-@router.post("/v1/batches", summary="Create a batch from an uploaded JSONL file")
-async def create_batch(request: Request, body: BatchCreate) -> dict[str, Any]:
-    key = await _key(request)
+@router.post(
+    "/v1/batches",
+    summary="Create a batch from an uploaded JSONL file",
+    responses=error_responses(400),
+)
+async def create_batch(request: Request, key: AnyKey, body: BatchCreate) -> dict[str, Any]:
     service = _service(request)
     settings = request.app.state.settings
     Authenticator.authorize(key, endpoint_scope(body.endpoint))
@@ -224,11 +227,14 @@ async def create_batch(request: Request, body: BatchCreate) -> dict[str, Any]:
     return batch_object(row)
 
 
-@router.get("/v1/batches", summary="The calling key's batches, newest first")
+@router.get(
+    "/v1/batches",
+    summary="The calling key's batches, newest first",
+    responses=error_responses(400),
+)
 async def list_batches(
-    request: Request, after: str | None = None, limit: int = 20
+    request: Request, key: AnyKey, after: str | None = None, limit: int = 20
 ) -> dict[str, Any]:
-    key = await _key(request)
     if not 1 <= limit <= 100:
         raise GatewayError(
             400, "limit must be between 1 and 100", param="limit", code=ErrorCode.INVALID_VALUE
@@ -245,8 +251,7 @@ async def list_batches(
 
 
 @router.get("/v1/batches/{batch_id}", summary="One batch")
-async def get_batch(request: Request, batch_id: str) -> dict[str, Any]:
-    key = await _key(request)
+async def get_batch(request: Request, key: AnyKey, batch_id: str) -> dict[str, Any]:
     row = await _service(request).store.get_batch(key.prefix, batch_id)
     if row is None:
         raise _missing("batch", batch_id)
@@ -254,8 +259,7 @@ async def get_batch(request: Request, batch_id: str) -> dict[str, Any]:
 
 
 @router.post("/v1/batches/{batch_id}/cancel", summary="Cancel a batch")
-async def cancel_batch(request: Request, batch_id: str) -> dict[str, Any]:
-    key = await _key(request)
+async def cancel_batch(request: Request, key: AnyKey, batch_id: str) -> dict[str, Any]:
     service = _service(request)
     row = await service.store.cancel_batch(key.prefix, batch_id, time.time())
     if row is None:
