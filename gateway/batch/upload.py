@@ -95,16 +95,26 @@ class UploadForm:
         elif self._name is not None:
             self.fields[self._name] = self._value.decode("utf-8", "replace")
 
+    def _feed(self, chunk: bytes | None) -> None:
+        """One chunk to the parser (None: the end); a malformed body is a 400."""
+        try:
+            if chunk is None:
+                self._parser.finalize()
+            else:
+                self._parser.write(chunk)
+        except Exception:
+            raise _bad("the multipart body is malformed") from None
+
     async def file_chunks(self, body: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         """Parse ``body``; yield the file part's bytes as they arrive."""
         async for chunk in body:
-            self._parser.write(chunk)
+            self._feed(chunk)
             if self._error is not None:
                 raise self._error
             if self._pending:
                 data, self._pending = b"".join(self._pending), []
                 yield data
-        self._parser.finalize()
+        self._feed(None)
         if self._pending:
             data, self._pending = b"".join(self._pending), []
             yield data

@@ -189,7 +189,7 @@ class BatchWorker:
         for batch, reason in await self.store.close_due(time.time(), settings.batch_lease_s):
             await self.finish_batch(batch, reason)
         now = time.time()
-        if now - self._last_sweep >= SWEEP_EVERY_S:
+        if now - self._last_sweep >= min(SWEEP_EVERY_S, settings.files_ttl_s):
             self._last_sweep = now
             for row in await self.store.take_expired_files(now):
                 await self.blobs.delete(row.id)

@@ -347,3 +347,50 @@ def _wait_held(stub: Proc, count: int) -> None:
 def _status(gw: GatewayServer, batch_id: str) -> str:
     with sqlite3.connect(gw.keys_db) as db:
         return str(db.execute("SELECT status FROM batches WHERE id=?", (batch_id,)).fetchone()[0])
+
+
+def test_batch_calls_carry_the_background_priority(
+    stub: Proc, gateway: GatewayServer, alice: openai.OpenAI
+) -> None:
+    httpx.post(stub.base_url + "/stub/script", json=["one", "two"])
+    done = wait_for(alice, submit(alice, jsonl([chat_line("p", model="stub-script")])).id)
+    assert done.status == "completed"
+    alice.chat.completions.create(
+        model="stub-script", messages=[{"role": "user", "content": "interactive"}]
+    )
+    seen = httpx.get(stub.base_url + "/stub/seen").json()
+    assert [s["priority"] for s in seen] == [10, None]  # the interactive call: vLLM's 0
+
+
+def test_files_expire_and_are_deleted_for_good(stub: Proc, tmp_path: Path) -> None:
+    blobs = tmp_path / "blobs"
+    gw = start_gateway(
+        stub.base_url,
+        tmp_path,
+        GATEWAY_FILES_TTL_S="1",
+        GATEWAY_FILES_DIR=str(blobs),
+        **FAST,
+    )
+    try:
+        client = sdk(gw.base_url, gw.create_key("alice"))
+        uploaded = client.files.create(file=("a.jsonl", jsonl([chat_line("x")])), purpose="batch")
+        assert (blobs / uploaded.id).exists()
+        deadline = time.monotonic() + 15
+        while (blobs / uploaded.id).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        with pytest.raises(openai.NotFoundError):
+            client.files.retrieve(uploaded.id)
+    finally:
+        gw.stop()
+
+
+def test_a_malformed_upload_is_a_400(gateway: GatewayServer, alice: openai.OpenAI) -> None:
+    headers = {
+        "Authorization": f"Bearer {alice.api_key}",
+        "content-type": "multipart/form-data; boundary=xyz",
+    }
+    r = httpx.post(gateway.base_url + "/v1/files", headers=headers, content=b"--xyz\r\nbroken")
+    assert r.status_code == 400, r.text
+    r = httpx.post(gateway.base_url + "/v1/files", headers=headers | {"content-type": "text/plain"})
+    assert r.status_code == 400
