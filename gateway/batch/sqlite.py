@@ -242,14 +242,12 @@ class SqliteBatchStore:
         )
         return _batch(rows[0]) if rows else None
 
-    async def start_batch(self, batch_id: str, lines: Sequence[InputLine], now: float) -> None:
-        def start(db: sqlite3.Connection) -> None:
-            moved = db.execute(
-                "UPDATE batches SET status='in_progress', in_progress_at=?, total=?,"
-                " lease_until=NULL WHERE id=? AND status='validating'",
-                (now, len(lines), batch_id),
-            ).rowcount
-            if not moved:
+    async def add_lines(self, batch_id: str, lines: Sequence[InputLine], now: float) -> None:
+        def add(db: sqlite3.Connection) -> None:
+            validating = db.execute(
+                "SELECT 1 FROM batches WHERE id=? AND status='validating'", (batch_id,)
+            ).fetchone()
+            if validating is None:
                 return
             db.executemany(
                 "INSERT OR IGNORE INTO batch_lines (id, batch_id, line, custom_id, body, state,"
@@ -260,19 +258,31 @@ class SqliteBatchStore:
                 ),
             )
 
-        await self._tx(start)
+        await self._tx(add)
+
+    async def start_batch(self, batch_id: str, total: int, now: float) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE batches SET status='in_progress', in_progress_at=?, total=?,"
+                " lease_until=NULL WHERE id=? AND status='validating'",
+                (now, total, batch_id),
+            )
+        )
 
     async def fail_validation(
         self, batch_id: str, errors: list[dict[str, Any]], now: float
     ) -> None:
         errors_json = json.dumps({"object": "list", "data": errors})
-        await self._run(
-            lambda db: db.execute(
+
+        def fail(db: sqlite3.Connection) -> None:
+            db.execute(
                 "UPDATE batches SET status='failed', failed_at=?, errors=?, lease_until=NULL"
                 " WHERE id=? AND status IN ('validating', 'cancelling')",
                 (now, errors_json, batch_id),
             )
-        )
+            db.execute("DELETE FROM batch_lines WHERE batch_id=?", (batch_id,))
+
+        await self._tx(fail)
 
     # --- the queue ----------------------------------------------------------------------
     async def claim(self, now: float, lease_s: float, limit: int) -> list[Unit]:

@@ -169,14 +169,22 @@ class BatchStore(Protocol):
         """Lease one batch in ``validating`` (a lapsed lease is taken again)."""
         ...
 
-    async def start_batch(self, batch_id: str, lines: Sequence[InputLine], now: float) -> None:
-        """Queue the lines and move the batch to ``in_progress`` (one transaction; a batch
-        no longer validating, such as one cancelled meanwhile, is left alone)."""
+    async def add_lines(self, batch_id: str, lines: Sequence[InputLine], now: float) -> None:
+        """Store validated lines of a batch still ``validating`` (not claimable until
+        ``start_batch``; a line stored twice, by a validation retried after a crash, is kept
+        once)."""
+        ...
+
+    async def start_batch(self, batch_id: str, total: int, now: float) -> None:
+        """``validating`` → ``in_progress`` with ``total`` lines (a batch no longer
+        validating, such as one cancelled meanwhile, is left alone)."""
         ...
 
     async def fail_validation(
         self, batch_id: str, errors: list[dict[str, Any]], now: float
-    ) -> None: ...
+    ) -> None:
+        """``failed`` with ``errors``; the lines stored so far are dropped."""
+        ...
 
     # --- the queue ----------------------------------------------------------------------
     async def claim(self, now: float, lease_s: float, limit: int) -> list[Unit]:

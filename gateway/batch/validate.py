@@ -8,23 +8,25 @@ larger than ``GATEWAY_MAX_BODY_BYTES``; or the file is empty or has more than
 ``GATEWAY_BATCH_MAX_LINES`` lines. What a body asks for is checked when the line runs, by its
 route's own checks (a refusal goes to the error file; the other lines complete).
 
-    lines, errors = await read_lines(blobs.read(file_id), "/v1/chat/completions", settings)
+    count, errors = await read_lines(blobs.read(file_id), endpoint, settings, store_them)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..settings import Settings
 from .endpoints import is_endpoint
 from .store import InputLine
 
-__all__ = ["MAX_ERRORS", "read_lines", "split_lines"]
+__all__ = ["MAX_ERRORS", "SINK_LINES", "read_lines", "split_lines"]
 
 MAX_ERRORS = 100
 """Errors reported for one file; the first ones are enough to fix it."""
+SINK_LINES = 500
+"""Valid lines stored per write while a file is read."""
 
 
 async def split_lines(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[bytes | None]:
@@ -102,13 +104,18 @@ def _check(
 
 
 async def read_lines(
-    chunks: AsyncIterable[bytes], endpoint: str, settings: Settings
-) -> tuple[list[InputLine], list[dict[str, Any]]]:
-    """The file's lines, or the errors that fail it (at most ``MAX_ERRORS``)."""
-    lines: list[InputLine] = []
+    chunks: AsyncIterable[bytes],
+    endpoint: str,
+    settings: Settings,
+    sink: Callable[[list[InputLine]], Awaitable[None]],
+) -> tuple[int, list[dict[str, Any]]]:
+    """Check every line; hand the valid ones to ``sink`` in groups of ``SINK_LINES`` while
+    no error has been seen (so a file is never held whole). The number of lines handed on,
+    and the errors that fail the file (at most ``MAX_ERRORS``)."""
+    pending: list[InputLine] = []
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
-    number = requests = 0
+    number = requests = sent = 0
     limit = settings.max_body_bytes
     async for raw in split_lines(chunks, limit):
         number += 1
@@ -136,10 +143,17 @@ async def read_lines(
         else:
             item, error = _check(raw, number, endpoint, seen)
         if error is not None:
+            pending.clear()
             if len(errors) < MAX_ERRORS:
                 errors.append(error)
-        elif item is not None:
-            lines.append(item)
-    if not lines and not errors:
+        elif item is not None and not errors:
+            pending.append(item)
+            if len(pending) >= SINK_LINES:
+                await sink(pending)
+                sent, pending = sent + len(pending), []
+    if pending and not errors:
+        await sink(pending)
+        sent += len(pending)
+    if not sent and not errors:
         errors.append(_error("empty_file", "the input file has no request lines", None))
-    return lines, errors
+    return sent, errors

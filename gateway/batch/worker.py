@@ -33,7 +33,7 @@ from ..metrics import GatewayMetrics
 from ..settings import Settings
 from .blobs import FileBlobs
 from .lines import EngineTrouble, LineRunner, output_line
-from .store import BatchRow, BatchStore, CloseReason, FileRow, Unit
+from .store import BatchRow, BatchStore, CloseReason, FileRow, InputLine, Unit
 from .validate import read_lines
 
 __all__ = ["BACKOFF_CAP_S", "BatchWorker", "result_file_ids"]
@@ -199,36 +199,32 @@ class BatchWorker:
         self.metrics.queue_oldest_age.labels(kind="batch_line").set(oldest)
 
     async def validate(self, batch: BatchRow) -> None:
+        """Read the batch's input file: its lines queued and the batch started, or the batch
+        failed with the errors found."""
         now = time.time()
+        gone = {
+            "code": "file_not_found",
+            "message": "the input file is gone",
+            "param": "input_file_id",
+            "line": None,
+        }
         if await self.store.get_file(batch.owner, batch.input_file_id) is None:
-            error = {
-                "code": "file_not_found",
-                "message": "the input file is gone",
-                "param": "input_file_id",
-                "line": None,
-            }
-            await self.store.fail_validation(batch.id, [error], now)
+            await self.store.fail_validation(batch.id, [gone], now)
             return
+
+        async def store_lines(lines: list[InputLine]) -> None:
+            await self.store.add_lines(batch.id, lines, now)
+
         try:
-            lines, errors = await read_lines(
-                self.blobs.read(batch.input_file_id), batch.endpoint, self.settings
+            total, errors = await read_lines(
+                self.blobs.read(batch.input_file_id), batch.endpoint, self.settings, store_lines
             )
         except FileNotFoundError:
-            lines, errors = (
-                [],
-                [
-                    {
-                        "code": "file_not_found",
-                        "message": "the input file is gone",
-                        "param": "input_file_id",
-                        "line": None,
-                    }
-                ],
-            )
+            total, errors = 0, [gone]
         if errors:
             await self.store.fail_validation(batch.id, errors, time.time())
         else:
-            await self.store.start_batch(batch.id, lines, time.time())
+            await self.store.start_batch(batch.id, total, time.time())
 
     async def finish_batch(self, batch: BatchRow, reason: CloseReason) -> None:
         """Close what is unfinished, write the result files, set the final status."""

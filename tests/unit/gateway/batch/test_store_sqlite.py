@@ -29,7 +29,9 @@ def _setup(tmp_path: Path, lines: int = 3) -> tuple[KeyStore, SqliteBatchStore, 
     )
     asyncio.run(store.create_batch(batch))
     inputs = [InputLine(i + 1, f"c{i}", "{}") for i in range(lines)]
-    asyncio.run(store.start_batch("batch_1", inputs, now))
+    asyncio.run(store.add_lines("batch_1", inputs, now))
+    assert asyncio.run(store.claim(now, lease_s=5, limit=10)) == []  # still validating
+    asyncio.run(store.start_batch("batch_1", len(inputs), now))
     return keys, store, key, batch.id
 
 
@@ -89,5 +91,35 @@ def test_other_owners_see_nothing(tmp_path: Path) -> None:
         assert await store.cancel_batch("sk-other", "batch_1", time.time()) is None
         assert await store.list_batches("sk-other", None, 10) == ([], False)
         assert await store.get_batch(key[:12], "batch_1") is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_validation_drops_the_lines_stored_so_far(tmp_path: Path) -> None:
+    keys = KeyStore(tmp_path / "keys.db")
+    key = keys.create("alice")
+    store = SqliteBatchStore(tmp_path / "keys.db")
+    now = time.time()
+    batch = BatchRow(
+        id="batch_2",
+        owner=key[:12],
+        key_name="alice",
+        endpoint="/v1/chat/completions",
+        input_file_id="file-1",
+        completion_window="24h",
+        status="validating",
+        created_at=now,
+        expires_at=now + 3600,
+    )
+
+    async def scenario() -> None:
+        await store.create_batch(batch)
+        await store.add_lines("batch_2", [InputLine(1, "a", "{}")], now)
+        await store.fail_validation("batch_2", [{"code": "x", "line": 2}], now)
+        failed = await store.get_batch(key[:12], "batch_2")
+        assert failed is not None and failed.status == "failed"
+        assert failed.errors == {"object": "list", "data": [{"code": "x", "line": 2}]}
+        assert [r async for r in store.results("batch_2")] == []
+        assert await store.queue_stats(now) == (0, 0.0)
 
     asyncio.run(scenario())
