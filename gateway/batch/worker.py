@@ -140,7 +140,10 @@ class BatchWorker:
         every = self.settings.batch_lease_s / 3
         while True:
             await asyncio.sleep(every)
-            await self.store.renew([unit], time.time() + self.settings.batch_lease_s)
+            try:
+                await self.store.renew([unit], time.time() + self.settings.batch_lease_s)
+            except Exception as exc:  # busy database: the next renewal may succeed
+                log.warning("batch lease renewal failed: %s", type(exc).__name__)
 
     async def _work(self, unit: Unit) -> None:
         keeper = asyncio.create_task(self._keep_lease(unit))

@@ -394,3 +394,25 @@ def test_a_malformed_upload_is_a_400(gateway: GatewayServer, alice: openai.OpenA
     assert r.status_code == 400, r.text
     r = httpx.post(gateway.base_url + "/v1/files", headers=headers | {"content-type": "text/plain"})
     assert r.status_code == 400
+
+
+def test_two_worker_processes_share_a_batch_without_duplicates(tmp_path: Path) -> None:
+    stub = start_stub(tmp_path, service_ms=100)
+    gw = start_gateway(
+        stub.base_url,
+        tmp_path,
+        GATEWAY_WORKERS="2",
+        GATEWAY_BACKGROUND_MAX_IN_FLIGHT="2",
+        **FAST,
+    )
+    try:
+        client = sdk(gw.base_url, gw.create_key("alice"))
+        batch = submit(client, jsonl([chat_line(f"w{i:02d}") for i in range(24)]))
+        done = wait_for(client, batch.id)
+        assert done.status == "completed" and done.request_counts is not None
+        assert (done.request_counts.completed, done.request_counts.failed) == (24, 0)
+        assert _ids(results(client, done.output_file_id)) == [f"w{i:02d}" for i in range(24)]
+        assert httpx.get(stub.base_url + "/stub/events").json()["requests"] == 24
+    finally:
+        gw.stop()
+        stub.stop()
