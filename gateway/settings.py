@@ -196,8 +196,9 @@ class Settings(BaseSettings):
     """vLLM ``priority`` of background calls (batch lines); interactive calls keep 0, and a
     lower number runs first under the engine's ``--scheduling-policy priority``."""
     background_max_in_flight: int = Field(default=4, ge=1)
-    """Background engine calls in flight per replica from one gateway process, so a running
-    batch leaves the engine room for interactive requests."""
+    """Background engine calls in flight per replica from one gateway process (a cap of this
+    times the number of replicas, over calls the router spreads), so a running batch leaves
+    the engine room for interactive requests."""
     batch_lease_s: float = Field(default=60.0, ge=1.0)
     """A worker's lease on one batch line, renewed while it runs; a line whose lease lapses
     (its gateway was killed) is taken again by the next claim."""
