@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.batches import chat_line, jsonl, results, sdk, submit, wait_for
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
+from tests.support.images import data_url, make_image
 
 FAST = {"GATEWAY_BATCH_POLL_S": "0.2"}
 
@@ -31,7 +32,12 @@ def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
 
 @pytest.fixture(scope="module")
 def gateway(stub: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayServer]:
-    gw = start_gateway(stub.base_url, tmp_path_factory.mktemp("batch-gw"), **FAST)
+    gw = start_gateway(
+        stub.base_url,
+        tmp_path_factory.mktemp("batch-gw"),
+        GATEWAY_MODEL_NAME="stub-script",  # extraction asks the stub's scripted answers
+        **FAST,
+    )
     yield gw
     gw.stop()
 
@@ -360,6 +366,24 @@ def test_batch_calls_carry_the_background_priority(
     )
     seen = httpx.get(stub.base_url + "/stub/seen").json()
     assert [s["priority"] for s in seen] == [10, None]  # the interactive call: vLLM's 0
+
+
+def test_extraction_lines_run_the_pipeline_at_the_background_priority(
+    stub: Proc, alice: openai.OpenAI
+) -> None:
+    httpx.post(stub.base_url + "/stub/script", json=['{"count":2,"confidence":"high"}'])
+    line = {
+        "custom_id": "people",
+        "method": "POST",
+        "url": "/v1/extract/people_count",
+        "body": {"image_url": data_url(make_image(64, 48, seed=2)), "num_crops": 1},
+    }
+    batch = submit(alice, jsonl([line]), "/v1/extract/people_count")
+    done = wait_for(alice, batch.id)
+    [answer] = results(alice, done.output_file_id)
+    assert answer["response"]["body"]["data"] == {"count": 2, "confidence": "high"}, answer
+    assert answer["response"]["body"]["schema"] == "people_count"
+    assert [s["priority"] for s in httpx.get(stub.base_url + "/stub/seen").json()] == [10]
 
 
 def test_files_expire_and_are_deleted_for_good(stub: Proc, tmp_path: Path) -> None:
