@@ -428,6 +428,14 @@ class SqliteBatchStore:
 
         return await self._tx(due)
 
+    async def keep_finishing(self, batch_id: str, until: float) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "UPDATE batches SET lease_until=? WHERE id=? AND status='finalizing'",
+                (until, batch_id),
+            )
+        )
+
     async def close_unfinished(self, batch_id: str, make_line: Any) -> None:
         def close(db: sqlite3.Connection) -> None:
             rows = db.execute(
@@ -479,6 +487,11 @@ class SqliteBatchStore:
         }[status]
 
         def end(db: sqlite3.Connection) -> None:
+            ending = db.execute(
+                "SELECT 1 FROM batches WHERE id=? AND status='finalizing'", (batch_id,)
+            ).fetchone()
+            if ending is None:
+                return
             for f in files:
                 db.execute(
                     f"INSERT OR REPLACE INTO batch_files ({_FILE_COLUMNS}) VALUES (?,?,?,?,?,?,?)",

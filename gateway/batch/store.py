@@ -215,6 +215,10 @@ class BatchStore(Protocol):
         returned with why."""
         ...
 
+    async def keep_finishing(self, batch_id: str, until: float) -> None:
+        """Extend the caller's lease on a batch it is finishing (``close_due``)."""
+        ...
+
     async def close_unfinished(self, batch_id: str, make_line: Any) -> None:
         """Finish every unfinished line with ``make_line(custom_id, line)`` (an error output
         line), counted as failed."""
@@ -234,7 +238,8 @@ class BatchStore(Protocol):
         now: float,
     ) -> None:
         """Add the result files and set the final status with its timestamp; drop the
-        lines (their bodies and results are personal data)."""
+        lines (their bodies and results are personal data). Only a batch still
+        ``finalizing`` ends; one ended already is left as it is."""
         ...
 
     async def close(self) -> None: ...

@@ -230,7 +230,27 @@ class BatchWorker:
             await self.store.start_batch(batch.id, total, time.time())
 
     async def finish_batch(self, batch: BatchRow, reason: CloseReason) -> None:
-        """Close what is unfinished, write the result files, set the final status."""
+        """Close what is unfinished, write the result files, set the final status; the
+        batch's lease is kept meanwhile, so no other finisher writes the same files."""
+        keeper = asyncio.create_task(self._keep_finishing(batch.id))
+        try:
+            await self._finish(batch, reason)
+        finally:
+            keeper.cancel()
+
+    async def _keep_finishing(self, batch_id: str) -> None:
+        lease = self.settings.batch_lease_s
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                await self.store.keep_finishing(batch_id, time.time() + lease)
+            except Exception as exc:
+                log.warning("batch lease renewal failed: %s", type(exc).__name__)
+
+    async def _finish(self, batch: BatchRow, reason: CloseReason) -> None:
+        current = await self.store.get_batch(batch.owner, batch.id)
+        if current is None or current.status != "finalizing":
+            return  # ended meanwhile: its files are written, never rewritten empty
         if reason in _STOPPED:
             code, message = _STOPPED[reason]
 
