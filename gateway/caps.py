@@ -57,7 +57,10 @@ def check_generation(
     """The caps on a body that asks the model to generate, whatever the route calls its
     answer budget (chat: ``max_tokens``/``max_completion_tokens``, Responses:
     ``max_output_tokens``): the budget, ``n``, ``stream`` and
-    ``mm_processor_kwargs.num_crops``."""
+    ``mm_processor_kwargs.num_crops``. ``priority`` is the gateway's to set (interactive 0,
+    background ``GATEWAY_BACKGROUND_PRIORITY``): a client's would let any key jump the queue."""
+    if "priority" in payload:
+        raise bad_value("priority", "is set by the gateway, not by the client")
     for name in token_fields:
         check_max_tokens(payload.get(name), settings, name)
     check_int(payload.get("n"), 1, settings.max_n, "n")

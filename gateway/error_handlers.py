@@ -26,7 +26,7 @@ from starlette.responses import Response
 from .errors import ErrorCode, GatewayError
 from .record import record_of
 
-__all__ = ["install_error_handlers"]
+__all__ = ["install_error_handlers", "validation_error"]
 
 log = logging.getLogger("gateway.errors")
 
@@ -65,15 +65,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _answer(request, error)
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def validation_error(exc: RequestValidationError) -> GatewayError:
+    """A validation failure as the gateway's 400 naming the first bad field (the routes'
+    handler and the batch workers answer it alike)."""
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     param = _loc_to_param(first.get("loc", ()))
     message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-    return _answer(
-        request, GatewayError(400, message, param=param or None, code=ErrorCode.INVALID_VALUE)
-    )
+    return GatewayError(400, message, param=param or None, code=ErrorCode.INVALID_VALUE)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return _answer(request, validation_error(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -61,6 +61,8 @@ class ErrorCode(StrEnum):
     SCHEMA_TOO_DEEP = "schema_too_deep"
     SCHEMA_UNSUPPORTED_KEYWORD = "schema_unsupported_keyword"
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
+    FILE_TOO_LARGE = "file_too_large"
+    BATCH_UNAVAILABLE = "batch_unavailable"
     TOOL_CHOICE_UNSUPPORTED = "tool_choice_unsupported"
     # images (each is also a ``reason`` of gateway_images_rejected)
     TOO_MANY_IMAGES = "too_many_images"
@@ -116,6 +118,7 @@ TYPE_FOR_STATUS: dict[int, str] = {
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
+    501: "invalid_request_error",
     500: "internal_error",
     502: "upstream_error",
     503: "upstream_unavailable",

@@ -136,6 +136,24 @@ class GatewayMetrics:
             " still served from the cache; others get 503).",
             registry=r,
         )
+        self.background_in_flight = Gauge(
+            "gateway_background_calls_in_flight",
+            "Background engine calls (batch lines) in flight from this process, at vLLM"
+            " priority GATEWAY_BACKGROUND_PRIORITY.",
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "gateway_queue_depth",
+            "Units of background work queued or running, by kind (batch_line).",
+            ["kind"],
+            registry=r,
+        )
+        self.queue_oldest_age = Gauge(
+            "gateway_queue_oldest_age_seconds",
+            "Age of the oldest queued unit of background work, by kind (0: none queued).",
+            ["kind"],
+            registry=r,
+        )
 
         self.request_children = _Children(
             lambda route, status, key: (

@@ -46,7 +46,7 @@ STATUS_MEANING: dict[int, str] = {
     400: "The body or a parameter is invalid; `error.param` names it.",
     401: "No key, or the key is unknown, revoked or expired.",
     403: "The key lacks the scope this route needs.",
-    404: "No such schema.",
+    404: "No such schema (or file, or batch: another key's is not found either).",
     413: "The request body is larger than the gateway accepts.",
     422: "Too many images, or (extraction) an answer that is cut off or fails validation.",
     429: "The key's rate or concurrency limit is reached; see `Retry-After`.",
@@ -54,6 +54,7 @@ STATUS_MEANING: dict[int, str] = {
     503: "No model server is reachable, or the key store or shared limiter is down "
     "(`key_store_unavailable`, `limiter_unavailable`).",
     504: "The model server did not answer in time.",
+    501: "The Files and Batch API on a PostgreSQL key store (not built yet).",
 }
 
 KEYED = (401, 403, 429, 503)

@@ -197,6 +197,40 @@ class Settings(BaseSettings):
     """DEV ONLY: the sampling seed of an extraction whose request names none (unset: none is
     sent). With the temperature above, it makes `make dev`'s first extraction a typed answer."""
 
+    # --- the Batch API and background work ---------------------------------------------------
+    batch_max_file_bytes: int = Field(default=200_000_000, ge=1024)
+    """One file uploaded to ``POST /v1/files`` (OpenAI's 200 MB), streamed to disk under this
+    cap, not under ``max_body_bytes``."""
+    batch_max_lines: int = Field(default=50_000, ge=1)
+    """Lines in one batch's input file (OpenAI's 50,000); more fails the batch's validation."""
+    batch_window_s: float = Field(default=86_400.0, gt=0)
+    """What ``completion_window: "24h"`` means here: a batch unfinished this long after its
+    creation expires, its unfinished lines going to the error file as ``batch_expired``."""
+    files_dir: Path | None = None
+    """Folder for the bytes of uploaded files and batch results; unset: ``gateway-files``
+    beside the ``keys_db`` SQLite file."""
+    files_ttl_s: float = Field(default=7 * 86_400.0, gt=0)
+    """Uploaded files and batch output/error files are deleted for good this long after they
+    were written (they hold personal data)."""
+    background_priority: int = Field(default=10, ge=1)
+    """vLLM ``priority`` of background calls (batch lines); interactive calls keep 0, and a
+    lower number runs first under the engine's ``--scheduling-policy priority``."""
+    background_max_in_flight: int = Field(default=4, ge=1)
+    """Background engine calls in flight per replica from one gateway process (a cap of this
+    times the number of replicas, over calls the router spreads), so a running batch leaves
+    the engine room for interactive requests."""
+    batch_lease_s: float = Field(default=60.0, ge=1.0)
+    """A worker's lease on one batch line, renewed while it runs; a line whose lease lapses
+    (its gateway was killed) is taken again by the next claim."""
+    batch_retry_max: int = Field(default=12, ge=0)
+    """Retries of one line after an engine failure (unreachable, 5xx, timeout) before it goes
+    to the error file; with the backoff below, about 7 minutes of engine outage."""
+    batch_retry_backoff_s: float = Field(default=1.0, gt=0)
+    """First wait after an engine failure; doubles per retry of the line, up to 60 s. The
+    claim loop pauses for the same wait, so an engine that is down is not hammered."""
+    batch_poll_s: float = Field(default=1.0, gt=0)
+    """How often an idle claim loop looks for work (and for batches to finish or expire)."""
+
     # --- auth and operations --------------------------------------------------------------------
     key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)
     """How long a key lookup is reused. A revocation takes effect within this time (<= 1 s)."""

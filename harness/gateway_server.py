@@ -96,12 +96,17 @@ def run_gateway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
     )
 
 
-def start_stub(log_dir: Path, name: str = "stub", port: int | None = None) -> Proc:
-    """The fixed-response / fault-injecting upstream stub; it answers with id chatcmpl-NAME.
-    Pass ``port`` to restart a stopped stub at the same address."""
+def start_stub(
+    log_dir: Path, name: str = "stub", port: int | None = None, service_ms: float = 0.0
+) -> Proc:
+    """The fixed-response / fault-injecting upstream stub; it answers with id chatcmpl-NAME,
+    each chat answer after ``service_ms``. Pass ``port`` to restart a stopped stub at the
+    same address."""
     port = port or free_port()
     log = log_dir / f"stub-{name}-{port}.log"
     cmd = [sys.executable, *STUB, "--port", str(port), "--name", name]
+    if service_ms:
+        cmd += ["--service-ms", str(service_ms)]
     proc = spawn(cmd, log, dict(os.environ))
     base = f"http://127.0.0.1:{port}"
     try:

@@ -24,7 +24,7 @@ is chosen by its ``model`` field:
 that long, so that ``bench/gateway_overhead.py`` can compare at a realistic upstream latency.
 
 ``GET /stub/seen`` lists what each ``stub-script`` request asked for: its ``num_crops``, its
-last text part and its ``logprobs`` flag (the repair-pass tests read it).
+last text part, its ``logprobs`` flag (the repair-pass tests read it) and its ``priority``.
 ``POST /v1/responses`` answers a fixed Responses API object, or with "stream": true its
 ``response.*`` events ending with ``response.completed``; ``stub-die`` breaks that stream after
 two events.
@@ -175,6 +175,7 @@ def _scripted(body: bytes) -> bytes:
             "num_crops": (request.get("mm_processor_kwargs") or {}).get("num_crops"),
             "text": texts[-1] if texts else None,
             "logprobs": request.get("logprobs"),
+            "priority": request.get("priority"),
         }
     )
     content = _SCRIPT.pop(0) if _SCRIPT else "{}"

@@ -108,6 +108,10 @@ class EngineProfile(BaseModel):
     prefilled whole, so ``max_num_batched_tokens`` must cover ``max_model_len``."""
     enable_prefix_caching: bool = True
     """Repeated images and the fixed system prompt reuse KV blocks (97% hits measured)."""
+    scheduling_policy: Literal["fcfs", "priority"] = "priority"
+    """``priority``: a request's ``priority`` orders the queue (lower first). The gateway
+    sends interactive calls at 0 and background work (batch lines) at
+    ``GATEWAY_BACKGROUND_PRIORITY``, so a running batch does not starve chat."""
     limit_mm_per_prompt: int = Field(gt=0)
     """Images per prompt (``--limit-mm-per-prompt {"image": N}``); more get HTTP 400. Sized for
     multi-frame requests (a slide deck, the pages of a document) at ``multi_image_num_crops``;
@@ -250,6 +254,7 @@ class EngineProfile(BaseModel):
         args += [("--" if self.enable_prefix_caching else "--no-") + "enable-prefix-caching"]
         if not self.enable_chunked_prefill:
             args += ["--no-enable-chunked-prefill"]
+        args += ["--scheduling-policy", self.scheduling_policy]
         args += ["--limit-mm-per-prompt", _json({"image": self.limit_mm_per_prompt})]
         # Per-request num_crops up to max_num_crops fit the encoder cache because
         # max_num_batched_tokens covers a worst-case image at max_num_crops (validated).

@@ -64,6 +64,71 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             WHERE revoked_at IS NULL;
         """,
     ),
+    Migration(
+        2,
+        "batch_api",
+        # The Batch API (gateway/batch/sqlite.py): files, batches and the queue of lines.
+        # ``owner`` is the key's prefix; a line's ``id`` is its idempotency key.
+        """
+        CREATE TABLE batch_files (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX batch_files_owner ON batch_files(owner, created_at);
+        CREATE INDEX batch_files_expiry ON batch_files(expires_at);
+        CREATE TABLE batches (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            owner TEXT NOT NULL,
+            key_name TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            input_file_id TEXT NOT NULL,
+            completion_window TEXT NOT NULL,
+            status TEXT NOT NULL,
+            metadata TEXT,
+            errors TEXT,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            total INTEGER NOT NULL DEFAULT 0,
+            completed INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            lease_until REAL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            in_progress_at REAL,
+            finalizing_at REAL,
+            completed_at REAL,
+            failed_at REAL,
+            expired_at REAL,
+            cancelling_at REAL,
+            cancelled_at REAL
+        );
+        CREATE INDEX batches_owner ON batches(owner, seq);
+        CREATE INDEX batches_status ON batches(status);
+        CREATE TABLE batch_lines (
+            id TEXT PRIMARY KEY,
+            batch_id TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            custom_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL,
+            retries INTEGER NOT NULL DEFAULT 0,
+            token TEXT,
+            lease_until REAL,
+            not_before REAL NOT NULL DEFAULT 0,
+            queued_at REAL NOT NULL,
+            failed INTEGER,
+            result TEXT
+        );
+        CREATE INDEX batch_lines_batch ON batch_lines(batch_id, line);
+        CREATE INDEX batch_lines_runnable ON batch_lines(state, not_before, queued_at)
+        """,
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (

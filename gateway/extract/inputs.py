@@ -6,6 +6,7 @@ named ``image`` and the other fields as form fields. The input itself is loaded 
 pipeline's input stage (`gateway.pipeline.load_source`), which every caller shares.
 
     req, source = await read_extract_request(request, ExtractRequest, crops_for)
+    req, source = await load_extract_fields(ctx, ExtractRequest, body, None, crops_for)  # batch
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ from starlette.datastructures import UploadFile
 from .. import caps
 from ..bodies import parse_json_body, read_body
 from ..errors import ErrorCode, GatewayError
-from ..pipeline import Source, load_source, read_cap
+from ..pipeline import Context, Source, load_source, read_cap
 from ..pipeline.models import ExtractRequest
 from ..settings import Settings
 from .context import context_of
 
-__all__ = ["parse_fields", "read_extract_request", "read_fields", "request_body_doc"]
+__all__ = [
+    "load_extract_fields",
+    "parse_fields",
+    "read_extract_request",
+    "read_fields",
+    "request_body_doc",
+]
 
 R = TypeVar("R", bound=ExtractRequest)
 M = TypeVar("M", bound=BaseModel)
@@ -60,6 +67,19 @@ async def read_extract_request(
     URLs and digests for routing), images pre-sized for ``crops_for(request)`` crops."""
     settings: Settings = request.app.state.settings
     fields, upload = await read_fields(request, settings)
+    return await load_extract_fields(context_of(request), model, fields, upload, crops_for)
+
+
+async def load_extract_fields(
+    ctx: Context,
+    model: type[R],
+    fields: dict[str, Any],
+    upload: bytes | None,
+    crops_for: Callable[[R], int],
+) -> tuple[R, Source]:
+    """An extraction body's fields (a JSON body, a form, a batch line's ``body``) as the
+    typed request and its checked input: the one step the route and batch lines share."""
+    settings = ctx.settings
     _check_one_source(fields)
     parsed = parse_fields(model, fields)
     # The caps a chat request obeys, checked before any image work.
@@ -68,7 +88,7 @@ async def read_extract_request(
     num_crops = crops_for(parsed)
     image_url = None if upload is not None else parsed.image_url
     source = await load_source(
-        context_of(request),
+        ctx,
         image_url=image_url,
         image_urls=parsed.image_urls,
         upload=upload,

@@ -15,13 +15,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..auth import admit
-from ..bodies import dump_json, parse_json_body, read_body
-from ..images import rewrite_images
+from ..bodies import parse_json_body, read_body
 from ..openapi import generating_operation
 from ..record import record_of
 from ..upstream.relay import RESPONSES_END
+from .prepare import prepare_responses
 from .protocol import ResponsesRequest
-from .validation import validate_responses_request
 
 __all__ = ["router", "OPENAPI_PATHS"]
 
@@ -44,15 +43,13 @@ async def create_response(request: Request) -> Response:
     settings = state.settings
     raw = await read_body(request, settings.max_body_bytes)
     payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
-    images = validate_responses_request(payload, settings)
-    if images:
-        await rewrite_images(payload, images, settings, state.fetch_client, state.decode_slots)
+    call = await prepare_responses(payload, settings, state.fetch_client, state.decode_slots)
     return await state.upstream.chat(
-        dump_json(payload),
+        call.raw,
         record_of(request),
         "/v1/responses",
-        payload.get("stream") is True,
-        images[0].digest if images else None,  # the first image picks the replica
+        call.stream,
+        call.affinity,
         post="/v1/responses",
         end=RESPONSES_END,
     )

@@ -1,0 +1,31 @@
+"""The OpenAI Files and Batch API, durable on one machine, run by a claim loop of ours.
+
+store.py      BatchStore: the one interface (files, batches, the queue of lines); rows
+sqlite.py     SqliteBatchStore: it in the key store's SQLite file (the embedded default)
+blobs.py      FileBlobs / LocalBlobs: file bytes in a folder, whole or absent
+upload.py     POST /v1/files' multipart body parsed as it streams to storage
+validate.py   an input file's JSONL lines checked (OpenAI's validation errors)
+endpoints.py  the endpoints a batch may run and the scope each needs
+lines.py      one line run through its route's own body step, at background priority
+worker.py     BatchWorker: the claim loop, retries, expiry, finishing, file expiry
+service.py    BatchService and the lifespan that opens it
+objects.py    OpenAI's File and Batch objects
+routes.py     /v1/files and /v1/batches
+
+``docs/batch.md`` describes the API, its limits and durability, and the plan for replicas.
+"""
+
+from .routes import router
+from .service import BatchService, open_batch_service
+from .store import BatchRow, BatchStore, FileRow, InputLine, Unit
+
+__all__ = [
+    "BatchRow",
+    "BatchService",
+    "BatchStore",
+    "FileRow",
+    "InputLine",
+    "Unit",
+    "open_batch_service",
+    "router",
+]

@@ -1,0 +1,71 @@
+"""``BatchService``: what the routes and the lifespan hold of the Batch API in one app.
+
+Built in the lifespan (``open_batch_service``) from the settings: the SQLite store in the key
+store's file, the file folder, and the claim loop as a task. A PostgreSQL key store has no
+batch store yet (``docs/batch.md``): the routes then answer 501 ``batch_unavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..auth.store import is_postgres_url
+from ..settings import Settings
+from ..upstream import BackgroundUpstream, Upstream
+from .blobs import FileBlobs, LocalBlobs
+from .lines import LineRunner
+from .sqlite import SqliteBatchStore
+from .store import BatchStore
+from .worker import BatchWorker
+
+__all__ = ["BatchService", "files_dir", "open_batch_service"]
+
+
+@dataclass
+class BatchService:
+    store: BatchStore
+    blobs: FileBlobs
+    worker: BatchWorker
+
+
+def files_dir(settings: Settings) -> Path:
+    """``GATEWAY_FILES_DIR``, or ``gateway-files`` beside the SQLite key store."""
+    if settings.files_dir is not None:
+        return settings.files_dir
+    return Path(settings.keys_db).resolve().parent / "gateway-files"
+
+
+@asynccontextmanager
+async def open_batch_service(app_state: Any, upstream: Upstream) -> AsyncIterator[None]:
+    """Open the store and start the claim loop for the app's lifetime (SQLite key stores)."""
+    settings: Settings = app_state.settings
+    if is_postgres_url(settings.keys_db):
+        app_state.batch = None
+        yield
+        return
+    store = SqliteBatchStore(settings.keys_db)
+    blobs = LocalBlobs(files_dir(settings))
+    background = BackgroundUpstream(upstream, settings)
+    runner = LineRunner(
+        settings,
+        background,
+        app_state.auth.limiter,
+        app_state.render_pool,
+        app_state.decode_slots,
+        app_state.fetch_client,
+    )
+    capacity = settings.background_max_in_flight * len(upstream.replicas)
+    worker = BatchWorker(store, blobs, runner, settings, app_state.metrics, capacity)
+    app_state.batch = BatchService(store, blobs, worker)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await store.close()
