@@ -29,7 +29,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import auth, chat, extract, ops, playground, responses
+from . import auth, chat, custom, extract, ops, playground, responses
 from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
 from .errors import install_error_handlers
@@ -47,6 +47,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     chat.router,
     responses.router,
+    custom.router,
     extract.router,
     extract.object_checks_router,
     extract.preview_router,
@@ -94,6 +95,9 @@ def create_app(
     app.state.metrics = GatewayMetrics()
     access = build_access(settings, app.state.metrics)
     app.state.keys, app.state.auth = access.keys, access.auth
+    app.state.schema_registry = custom.SchemaRegistry(
+        custom.schema_store_for(access.keys), ttl=settings.key_cache_ttl_s
+    )
     # Worker processes for PDF/TIFF pages; none starts until a document arrives.
     app.state.render_pool = RenderPool(settings.document_render_workers)
     for router in routers:

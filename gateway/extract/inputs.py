@@ -10,7 +10,8 @@ pipeline's input stage (`gateway.pipeline.load_source`), which every caller shar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -53,10 +54,11 @@ def parse_fields(model: type[M], fields: dict[str, Any]) -> M:
 
 
 async def read_extract_request(
-    request: Request, model: type[R], crops_for: Callable[[R], int]
+    request: Request, model: type[R], crops_for: Callable[[R], int | Awaitable[int]]
 ) -> tuple[R, Source]:
     """The validated request and its checked input (`gateway.pipeline.load_source`: data
-    URLs and digests for routing), images pre-sized for ``crops_for(request)`` crops."""
+    URLs and digests for routing), images pre-sized for ``crops_for(request)`` crops (an
+    async ``crops_for`` may look the request's schemas up first)."""
     settings: Settings = request.app.state.settings
     fields, upload = await read_fields(request, settings)
     _check_one_source(fields)
@@ -64,7 +66,8 @@ async def read_extract_request(
     # The caps a chat request obeys, checked before any image work.
     caps.check_num_crops(parsed.num_crops, settings, "num_crops")
     caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
-    num_crops = crops_for(parsed)
+    crops = crops_for(parsed)
+    num_crops = await crops if inspect.isawaitable(crops) else crops
     image_url = None if upload is not None else parsed.image_url
     source = await load_source(
         context_of(request),
