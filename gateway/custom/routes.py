@@ -198,6 +198,8 @@ async def create_schema(
 async def update_schema(
     name: str, update: SchemaUpdate, request: Request, key: SchemasKey
 ) -> SchemaInfo:
+    if name in names():
+        raise _builtin(name)
     if update.name is not None and update.name != name:
         raise GatewayError(
             400,
