@@ -95,8 +95,10 @@ def create_app(
     app.state.metrics = GatewayMetrics()
     access = build_access(settings, app.state.metrics)
     app.state.keys, app.state.auth = access.keys, access.auth
+    # Half a second at most, so a schema changed through another replica is served here
+    # within a second, request time included, whatever the key cache's TTL.
     app.state.schema_registry = custom.SchemaRegistry(
-        custom.schema_store_for(access.keys), ttl=settings.key_cache_ttl_s
+        custom.schema_store_for(access.keys), ttl=min(settings.key_cache_ttl_s, 0.5)
     )
     # Worker processes for PDF/TIFF pages; none starts until a document arrives.
     app.state.render_pool = RenderPool(settings.document_render_workers)

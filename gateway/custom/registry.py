@@ -2,7 +2,7 @@
 
 The pipeline's `SchemaSource` for the gateway. A built-in is found at once; a registered
 kind is read from the store (`store.SchemaStore`) and its `CustomSpec` built once per
-stored version. Every read is reused for ``ttl`` seconds (the key cache's, at most 1 s), so
+stored version. Every read is reused for ``ttl`` seconds (the key cache's, at most 0.5 s), so
 a schema created or changed through one replica is served by every replica within a second,
 with no message between them; the replica that wrote it forgets its entry at once.
 
