@@ -33,6 +33,14 @@ def _currency(data: Any, pointer: str | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _shown(value: Decimal, pointer: str | None, currency: str | None) -> str:
+    """Money with its minor unit's decimals where the check names a currency (``238.00``);
+    a plain number otherwise (weights, counts: ``1560.75``, ``12``)."""
+    if pointer is not None:
+        return money(value, currency)
+    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+
+
 @dataclass(frozen=True)
 class SumCheck:
     """The items (a ``*`` walks a list) add up to ``equals``, exactly. An empty list or an
@@ -57,13 +65,14 @@ class SumCheck:
             return skipped(self.name, fields, f"no value for {', '.join(lacking)}")
         total = sum((v for v in values if v is not None), Decimal(0))
         cur = _currency(data, self.currency)
+        shown = _shown(target, self.currency, cur)
         if total == target:
-            return passed(self.name, fields, f"the {len(pairs)} {what}(s) add up to {target}")
+            return passed(self.name, fields, f"the {len(pairs)} {what} values add up to {shown}")
         return failed(
             self.name,
             fields,
-            f"the {what}s add up to {money(total, cur)}, the {whole} reads "
-            f"{money(target, cur)}; read the {whole} and each {what} again",
+            f"the {what} values add up to {_shown(total, self.currency, cur)}, but the {whole} "
+            f"reads {shown}; read the {whole} and each {what} again",
         )
 
 
@@ -207,18 +216,17 @@ class ExpressionCheck:
             return skipped(self.name, fields, f"needs {', '.join(lacking)}")
         if left.value == right.value:
             return passed(self.name, fields, f"{left.spelled()} = {right.spelled()}")
+        lhs, rhs = (_shown(v, self.currency, cur) for v in (left.value, right.value))
         single = self.equation.right.single_field()
         if single is not None:
             return failed(
                 self.name,
                 fields,
-                f"{left.spelled()} = {money(left.value, cur)}, but the {label(single)} reads "
-                f"{money(right.value, cur)}; read the {label(single)} and the amounts it adds "
-                f"up again",
+                f"{left.spelled()} = {lhs}, but the {label(single)} reads {rhs}; read the "
+                f"{label(single)} and the amounts it adds up again",
             )
         return failed(
             self.name,
             fields,
-            f"{left.spelled()} = {money(left.value, cur)}, but {right.spelled()} = "
-            f"{money(right.value, cur)}; read these fields again",
+            f"{left.spelled()} = {lhs}, but {right.spelled()} = {rhs}; read these fields again",
         )
