@@ -64,7 +64,7 @@ class IdentifierCheck:
             try:
                 module.validate(str(value))
             except Exception as exc:  # stdnum's ValidationError and its subclasses
-                reason = str(exc) or type(exc).__name__
+                reason = (str(exc) or type(exc).__name__).rstrip(".")
                 wrong.append((at, f"{at[1:]} {str(value)!r} is not a valid {self.fmt}: {reason}"))
         if wrong:
             return failed(
