@@ -13,7 +13,14 @@ result       ExtractResponse | DocumentResponse | MultiExtractResponse (models.p
 """
 
 from .context import UNBOUNDED, CallBudget, Context
-from .lookup import BUILTINS, BuiltinSchemas, SchemaSource, lookup_schema, split_ref
+from .lookup import (
+    BUILTINS,
+    BuiltinSchemas,
+    SchemaSource,
+    find_schema,
+    lookup_schema,
+    split_ref,
+)
 from .run import extract, extract_many
 from .source import DocumentInput, Source, load_single, load_source, read_cap
 
@@ -22,6 +29,7 @@ __all__ = [
     "BuiltinSchemas",
     "SchemaSource",
     "split_ref",
+    "find_schema",
     "UNBOUNDED",
     "CallBudget",
     "Context",

@@ -16,7 +16,14 @@ from schemas import SchemaSpec, UnknownSchemaError, get
 
 from ..errors import ErrorCode, GatewayError
 
-__all__ = ["BUILTINS", "BuiltinSchemas", "SchemaSource", "lookup_schema", "split_ref"]
+__all__ = [
+    "BUILTINS",
+    "BuiltinSchemas",
+    "SchemaSource",
+    "find_schema",
+    "lookup_schema",
+    "split_ref",
+]
 
 _REF = re.compile(r"^(?P<name>[^@]+)@(?P<version>[1-9][0-9]{0,8})$")
 
@@ -65,3 +72,13 @@ class BuiltinSchemas:
 
 
 BUILTINS: SchemaSource = BuiltinSchemas()
+
+
+async def find_schema(
+    source: SchemaSource, ref: str, version: int | None = None, param: str | None = None
+) -> SchemaSpec[Any]:
+    """The schema ``ref`` names (``"bill_of_lading"`` or ``"bill_of_lading@2"``) in
+    ``source`` (a `Context`'s ``schemas``); ``version`` pins one where ``ref`` does not.
+    What a batch line or a job calls with the name it was given."""
+    name, pinned = split_ref(ref)
+    return await source.get(name, pinned if pinned is not None else version, param)
