@@ -309,9 +309,7 @@ def compile_check(
     vet = _Vet(spec, where, fields)
     run = _BUILD[vet.kind](vet)
     name = prefix + vet.name
-    if hasattr(run, "name") and run.name != name:
-        run = _renamed(run, name)
-    elif not hasattr(run, "name"):
+    if getattr(run, "name", None) != name:  # a prefix, or a plain function
         run = _renamed(run, name)
     return ScopedCheck(DeclaredCheck(name, run), vet.scope)
 
