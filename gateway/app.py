@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import auth, batch, chat, extract, ops, playground, responses
+from . import auth, batch, chat, custom, extract, ops, playground, responses
 from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
 from .error_handlers import install_error_handlers
@@ -48,6 +48,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     chat.router,
     responses.router,
+    custom.router,
     extract.router,
     extract.object_checks_router,
     extract.preview_router,
@@ -97,6 +98,11 @@ def create_app(
     app.state.metrics = GatewayMetrics()
     access = build_access(settings, app.state.metrics)
     app.state.keys, app.state.auth = access.keys, access.auth
+    # Half a second at most, so a schema changed through another replica is served here
+    # within a second, request time included, whatever the key cache's TTL.
+    app.state.schema_registry = custom.SchemaRegistry(
+        custom.schema_store_for(access.keys), ttl=min(settings.key_cache_ttl_s, 0.5)
+    )
     # Worker processes for PDF/TIFF pages; none starts until a document arrives.
     app.state.render_pool = RenderPool(settings.document_render_workers)
     for router in routers:

@@ -60,6 +60,15 @@ class ErrorCode(StrEnum):
     SCHEMA_TOO_LARGE = "schema_too_large"
     SCHEMA_TOO_DEEP = "schema_too_deep"
     SCHEMA_UNSUPPORTED_KEYWORD = "schema_unsupported_keyword"
+    SCHEMA_UNBOUNDED = "schema_unbounded"
+    SCHEMA_EXISTS = "schema_exists"
+    SCHEMA_BUILTIN = "schema_builtin"
+    UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
+    INVALID_CHECK = "invalid_check"
+    UNKNOWN_CHECK_TYPE = "unknown_check_type"
+    UNKNOWN_IDENTIFIER_FORMAT = "unknown_identifier_format"
+    INVALID_EXPRESSION = "invalid_expression"
+    NONLINEAR_EXPRESSION = "nonlinear_expression"
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
     FILE_TOO_LARGE = "file_too_large"
     BATCH_UNAVAILABLE = "batch_unavailable"
@@ -115,6 +124,7 @@ TYPE_FOR_STATUS: dict[int, str] = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    409: "conflict_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",

@@ -47,6 +47,7 @@ STATUS_MEANING: dict[int, str] = {
     401: "No key, or the key is unknown, revoked or expired.",
     403: "The key lacks the scope this route needs.",
     404: "No such schema (or file, or batch: another key's is not found either).",
+    409: "The schema name is a built-in's, or is registered already.",
     413: "The request body is larger than the gateway accepts.",
     422: "Too many images, or (extraction) an answer that is cut off or fails validation.",
     429: "The key's rate or concurrency limit is reached; see `Retry-After`.",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.checks import Check, ScopedCheck, bills, dates
+from schemas.checks import Check, ScopedCheck, bills
+from schemas.checks.language import compile_check
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text
 from schemas.line_item import MAX_ADJUSTMENTS, MAX_TAX_LINES, Adjustment, LineItem, TaxLine
 from schemas.merge import FieldMerge
@@ -86,7 +87,14 @@ class Invoice(BaseModel):
 
 CHECKS: tuple[ScopedCheck | Check, ...] = (
     *bills.bill_checks(),
-    dates.order_check("dates.due_date", "invoice_date", "due_date"),
+    compile_check(
+        {
+            "name": "dates.due_date",
+            "type": "date_order",
+            "scope": "page",
+            "fields": ["/invoice_date", "/due_date"],
+        }
+    ),
 )
 """Lines, subtotal, tax lines, total and amount due add up exactly (only products round to
 the minor unit); due on or after issue."""

@@ -109,6 +109,9 @@ class SchemaSpec(Generic[M]):
     pages: Literal["each", "together"] = "each"
     """How a multi-page document is asked: one request per page (then merged), or one
     request with every page as an image (a slide deck summarised as a whole)."""
+    version: int = 1
+    """Which version of the kind this is: a built-in has one; a kind registered through the
+    API (`gateway.custom`) gains one with every change, and results echo it."""
 
     def __post_init__(self) -> None:
         """Refuse an inconsistent spec at import time rather than at request time."""

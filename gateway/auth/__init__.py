@@ -23,6 +23,7 @@ from .admission import (
     ChatKey,
     ExtractKey,
     KeyCache,
+    SchemasKey,
     admit,
     require_scope,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Authenticator",
     "ChatKey",
     "ExtractKey",
+    "SchemasKey",
     "KeyCache",
     "admit",
     "require_scope",

@@ -40,6 +40,7 @@ __all__ = [
     "require_scope",
     "ChatKey",
     "ExtractKey",
+    "SchemasKey",
     "SECURITY_DOC",
     "SECURITY_SCHEMES",
 ]
@@ -176,3 +177,4 @@ def require_scope(scope: str | None) -> Callable[..., Awaitable[KeyRecord]]:
 
 ChatKey = Annotated[KeyRecord, Depends(require_scope("chat"))]
 ExtractKey = Annotated[KeyRecord, Depends(require_scope("extract"))]
+SchemasKey = Annotated[KeyRecord, Depends(require_scope("schemas"))]

@@ -45,7 +45,9 @@ __all__ = [
 
 KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{20,200}")
 PREFIX_LEN = 12
-SCOPES = frozenset({"chat", "extract"})
+SCOPES = frozenset({"chat", "extract", "schemas"})
+"""``schemas``: register, change and delete document types (``/v1/schemas``); reading
+and extracting with them needs ``extract``."""
 
 _COLUMNS = "name, prefix, hash, scopes, rpm, max_concurrent, expires_at, revoked_at, created_at"
 

@@ -129,6 +129,20 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX batch_lines_runnable ON batch_lines(state, not_before, queued_at)
         """,
     ),
+    Migration(
+        3,
+        "custom_schemas",
+        """
+        CREATE TABLE IF NOT EXISTS custom_schemas (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            definition TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (name, version)
+        );
+        """,
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -149,6 +163,20 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             created_at TIMESTAMPTZ NOT NULL DEFAULT now()
         );
         CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE revoked_at IS NULL;
+        """,
+    ),
+    Migration(
+        2,
+        "custom_schemas",
+        """
+        CREATE TABLE custom_schemas (
+            name TEXT NOT NULL CHECK (name <> ''),
+            version INTEGER NOT NULL CHECK (version >= 1),
+            definition TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (name, version)
+        );
         """,
     ),
 )

@@ -20,7 +20,7 @@ import hmac
 import logging
 import math
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -87,6 +87,11 @@ class PostgresKeys:
         except (psycopg.OperationalError, PoolTimeout) as exc:
             reason = _reason(exc)
             raise KeyStoreUnavailable(f"the key database cannot be reached: {reason}") from exc
+
+    def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
+        """A pooled autocommit connection, for the other tables of this database (registered
+        schemas, `gateway.custom.store`); an outage raises ``KeyStoreUnavailable``."""
+        return self._conn()
 
     async def lookup(self, key: str) -> KeyRecord | None:
         if not KEY_PATTERN.fullmatch(key):

@@ -33,6 +33,7 @@ def context_of(request: Request) -> Context:
         decode_slots=state.decode_slots,
         fetch_client=state.fetch_client,
         calls=call_slots(request),
+        schemas=state.schema_registry,
     )
     request.scope[_SCOPE_KEY] = ctx
     return ctx

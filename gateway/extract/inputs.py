@@ -11,7 +11,8 @@ pipeline's input stage (`gateway.pipeline.load_source`), which every caller shar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -61,10 +62,11 @@ def parse_fields(model: type[M], fields: dict[str, Any]) -> M:
 
 
 async def read_extract_request(
-    request: Request, model: type[R], crops_for: Callable[[R], int]
+    request: Request, model: type[R], crops_for: Callable[[R], int | Awaitable[int]]
 ) -> tuple[R, Source]:
     """The validated request and its checked input (`gateway.pipeline.load_source`: data
-    URLs and digests for routing), images pre-sized for ``crops_for(request)`` crops."""
+    URLs and digests for routing), images pre-sized for ``crops_for(request)`` crops (an
+    async ``crops_for`` may look the request's schemas up first)."""
     settings: Settings = request.app.state.settings
     fields, upload = await read_fields(request, settings)
     return await load_extract_fields(context_of(request), model, fields, upload, crops_for)
@@ -75,7 +77,7 @@ async def load_extract_fields(
     model: type[R],
     fields: dict[str, Any],
     upload: bytes | None,
-    crops_for: Callable[[R], int],
+    crops_for: Callable[[R], int | Awaitable[int]],
 ) -> tuple[R, Source]:
     """An extraction body's fields (a JSON body, a form, a batch line's ``body``) as the
     typed request and its checked input: the one step the route and batch lines share."""
@@ -85,7 +87,8 @@ async def load_extract_fields(
     # The caps a chat request obeys, checked before any image work.
     caps.check_num_crops(parsed.num_crops, settings, "num_crops")
     caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
-    num_crops = crops_for(parsed)
+    crops = crops_for(parsed)
+    num_crops = await crops if inspect.isawaitable(crops) else crops
     image_url = None if upload is not None else parsed.image_url
     source = await load_source(
         ctx,

@@ -22,10 +22,10 @@ from ..auth import ExtractKey
 from ..bodies import parse_json_body, read_body
 from ..errors import ErrorCode
 from ..openapi import BODY, KEYED, error_responses
-from ..pipeline import lookup_schema
 from ..pipeline.models import VerifyResponse
 from ..pipeline.reading import invalid_data
 from ..trust.verdict import reasons_for
+from .context import context_of
 
 __all__ = ["router"]
 
@@ -48,7 +48,7 @@ _BODY_DOC: dict[str, Any] = {
     responses=error_responses(*BODY, 404, *KEYED),
 )
 async def check_object(name: str, request: Request, key: ExtractKey) -> VerifyResponse:
-    spec = lookup_schema(name)
+    spec = await context_of(request).schemas.get(name, None)
     settings = request.app.state.settings
     raw = await read_body(request, settings.max_body_bytes)
     payload = await parse_json_body(raw, settings.json_steps_threshold_bytes)
@@ -60,5 +60,9 @@ async def check_object(name: str, request: Request, key: ExtractKey) -> VerifyRe
     checks = spec.run_checks(data)
     reasons = reasons_for(spec, checks, spec.missing_required(data))
     return VerifyResponse(
-        schema_name=name, checks=checks, review=bool(reasons), review_reasons=reasons
+        schema_name=name,
+        schema_version=spec.version,
+        checks=checks,
+        review=bool(reasons),
+        review_reasons=reasons,
     )

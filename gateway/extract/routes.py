@@ -1,15 +1,15 @@
 """The extraction API's routes: an image in, a validated, typed object out.
 
-    GET  /v1/schemas              every registered schema (name, description, JSON Schema)
-    GET  /v1/schemas/{name}       one of them
     POST /v1/extract/{name}       one schema on one image (JSON body or multipart upload),
                                   or on a PDF/TIFF document or a list of images (``pages``)
     POST /v1/extract              several schemas on one image or document, concurrently
 
-Each schema gets its own route (``/v1/extract/passport`` → ``ExtractResponse[Passport]``) so
-the OpenAPI document carries the real type of ``data``. The routes only read the request
-(``inputs``) and call the extraction pipeline (`gateway.pipeline.extract`), which batch
-workers and the Cog predictor call too.
+Each built-in schema gets its own route (``/v1/extract/passport`` →
+``ExtractResponse[Passport]``) so the OpenAPI document carries the real type of ``data``; a
+schema registered through the API (`gateway.custom`) is served by the generic
+``/v1/extract/{name}``, its ``data`` untyped there. The schema list is `gateway.custom`'s.
+The routes only read the request (``inputs``) and call the extraction pipeline
+(`gateway.pipeline.extract`), which batch workers and the Cog predictor call too.
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ from .. import caps, pipeline
 from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
 from ..openapi import BODY, KEYED, UPSTREAM, error_responses
-from ..pipeline import lookup_schema
+from ..pipeline import split_ref
+from ..pipeline.lookup import unknown_version
 from ..pipeline.models import (
     DocumentResponse,
     ExtractRequest,
     ExtractResponse,
     MultiExtractRequest,
     MultiExtractResponse,
-    SchemaInfo,
-    SchemaList,
 )
 from .context import context_of
 from .inputs import read_extract_request, request_body_doc
@@ -42,31 +41,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["extraction"], responses=error_responses(*KEYED))
 
 
-def _info(spec: SchemaSpec[Any]) -> SchemaInfo:
-    return SchemaInfo(
-        name=spec.name,
-        description=spec.description,
-        num_crops=spec.num_crops,
-        max_tokens=spec.max_tokens,
-        json_schema=spec.json_schema(),
-    )
-
-
-@router.get("/v1/schemas", response_model=SchemaList, summary="List extraction schemas")
-async def list_schemas(key: ExtractKey) -> SchemaList:
-    return SchemaList(data=[_info(spec) for spec in all_specs()])
-
-
-@router.get(
-    "/v1/schemas/{name}",
-    response_model=SchemaInfo,
-    summary="One extraction schema",
-    responses=error_responses(404),
-)
-async def get_schema(name: str, key: ExtractKey) -> SchemaInfo:
-    return _info(lookup_schema(name))
-
-
 def _route_for(spec: SchemaSpec[Any]) -> None:
     async def extract_one(
         request: Request, key: ExtractKey
@@ -74,6 +48,8 @@ def _route_for(spec: SchemaSpec[Any]) -> None:
         settings = request.app.state.settings
 
         def crops_for(req: ExtractRequest) -> int:
+            if req.schema_version not in (None, spec.version):
+                raise unknown_version(spec.name, req.schema_version, "schema_version")
             return caps.num_crops(req.num_crops, spec.num_crops, settings, "num_crops")
 
         req, source = await read_extract_request(request, ExtractRequest, crops_for)
@@ -96,9 +72,29 @@ for _spec in all_specs():
     _route_for(_spec)
 
 
-@router.post("/v1/extract/{name}", include_in_schema=False)
-async def extract_unknown(name: str, key: ExtractKey) -> None:
-    lookup_schema(name)  # every known name has its own route above: this always raises 404
+@router.post(
+    "/v1/extract/{name}",
+    summary="Extract with a schema registered through the API (data untyped)",
+    openapi_extra=request_body_doc(ExtractRequest),
+    responses=error_responses(*BODY, 404, *UPSTREAM),
+)
+async def extract_registered(
+    name: str, request: Request, key: ExtractKey
+) -> ExtractResponse[Any] | DocumentResponse[Any]:
+    """Every built-in has its own route above, so ``name`` is a registered schema (the
+    latest version, or ``schema_version``) or a 404 that lists the known ones."""
+    settings = request.app.state.settings
+    ctx = context_of(request)
+    found: list[SchemaSpec[Any]] = []
+
+    async def crops_for(req: ExtractRequest) -> int:
+        if not found:
+            found.append(await ctx.schemas.get(name, req.schema_version, "schema_version"))
+        return caps.num_crops(req.num_crops, found[0].num_crops, settings, "num_crops")
+
+    req, source = await read_extract_request(request, ExtractRequest, crops_for)
+    spec = found[0]
+    return await pipeline.extract(ctx, spec, req, source, await crops_for(req))
 
 
 @router.post(
@@ -111,11 +107,26 @@ async def extract_unknown(name: str, key: ExtractKey) -> None:
 async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse:
     settings = request.app.state.settings
 
-    def crops_for(req: MultiExtractRequest) -> int:
+    ctx = context_of(request)
+    found: list[SchemaSpec[Any]] = []
+
+    async def crops_for(req: MultiExtractRequest) -> int:
         """One crop count for all, so every schema's prompt shares the image's KV blocks (and
-        the image is pre-sized once). Unknown or repeated names fail here, before image work."""
-        specs = [lookup_schema(n, param=f"schemas[{i}]") for i, n in enumerate(req.schemas)]
-        if len(set(req.schemas)) != len(req.schemas):
+        the image is pre-sized once). Unknown or repeated names fail here, before image work;
+        ``name@2`` pins a version."""
+        if req.schema_version is not None:
+            raise GatewayError(
+                400,
+                "several schemas: pin each version in schemas, e.g. 'bill_of_lading@2'",
+                param="schema_version",
+                code=ErrorCode.INVALID_VALUE,
+            )
+        refs = [split_ref(ref) for ref in req.schemas]
+        if not found:
+            for i, (n, version) in enumerate(refs):
+                found.append(await ctx.schemas.get(n, version, f"schemas[{i}]"))
+        specs = found
+        if len({n for n, _ in refs}) != len(refs):
             raise GatewayError(
                 400,
                 "schemas must not repeat a name",
@@ -126,6 +137,4 @@ async def extract_many(request: Request, key: ExtractKey) -> MultiExtractRespons
         return caps.num_crops(req.num_crops, default, settings, "num_crops")
 
     req, source = await read_extract_request(request, MultiExtractRequest, crops_for)
-    specs = [lookup_schema(n) for n in req.schemas]
-    ctx = context_of(request)
-    return await pipeline.extract_many(ctx, specs, req, source, crops_for(req))
+    return await pipeline.extract_many(ctx, found, req, source, await crops_for(req))

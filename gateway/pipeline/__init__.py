@@ -13,11 +13,23 @@ result       ExtractResponse | DocumentResponse | MultiExtractResponse (models.p
 """
 
 from .context import UNBOUNDED, CallBudget, Context
-from .lookup import lookup_schema
+from .lookup import (
+    BUILTINS,
+    BuiltinSchemas,
+    SchemaSource,
+    find_schema,
+    lookup_schema,
+    split_ref,
+)
 from .run import extract, extract_many
 from .source import DocumentInput, Source, load_single, load_source, read_cap
 
 __all__ = [
+    "BUILTINS",
+    "BuiltinSchemas",
+    "SchemaSource",
+    "split_ref",
+    "find_schema",
     "UNBOUNDED",
     "CallBudget",
     "Context",

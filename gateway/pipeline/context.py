@@ -20,6 +20,7 @@ import httpx
 
 from ..record import RequestRecord
 from ..settings import Settings
+from .lookup import BUILTINS, SchemaSource
 
 if TYPE_CHECKING:
     from ..documents import RenderPool
@@ -62,3 +63,6 @@ class Context:
     page_concurrency: int | None = None
     """Pages of one document asked at once; None: ``GATEWAY_DOCUMENT_PAGE_CONCURRENCY``.
     The key's ``calls`` budget bounds them across the whole request as well."""
+    schemas: SchemaSource = field(default=BUILTINS)
+    """Where schemas are found by name and version: the built-ins, and with a key store the
+    kinds registered through the API (`gateway.custom.SchemaRegistry`)."""

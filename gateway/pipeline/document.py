@@ -60,7 +60,7 @@ from .source import Source
 
 __all__ = ["PageSet", "document_limits", "extract_document", "load_pages"]
 
-_ENVELOPE = {"id", "object", "schema_name", "model", "pages"}
+_ENVELOPE = {"id", "object", "schema_name", "schema_version", "model", "pages"}
 """The fields of an `ExtractResponse` that describe the call, not the page."""
 
 
@@ -229,6 +229,7 @@ async def _repair(
         return ExtractResponse[spec.model](  # type: ignore[name-defined]
             id=reading.id,
             schema_name=spec.name,
+            schema_version=spec.version,
             model=reading.model,
             data=reading.data,
             confidence=page_verdict.confidence,
@@ -302,6 +303,7 @@ def _response(
     return response_type(
         id=f"doc-{uuid.uuid4().hex}",
         schema_name=spec.name,
+        schema_version=spec.version,
         model=ctx.settings.model_name,
         page_count=pages.page_count,
         pages=[json.loads(r.model_dump_json()) for r in results],

@@ -107,6 +107,12 @@ class ExtractRequest(BaseModel):
         description="`review` is true when any field's confidence is under this; default: "
         "GATEWAY_REVIEW_THRESHOLD.",
     )
+    schema_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The version of a registered schema to use (PUT /v1/schemas/{name} adds "
+        "versions); default: the latest. A built-in has one version, 1.",
+    )
     verify: Literal["checks", "repair"] = Field(
         default="checks",
         description="'checks' runs the schema's checks; 'repair' also reads the image once "
@@ -156,6 +162,7 @@ class ExtractResponse(BaseModel, Generic[T]):
     id: str = Field(description="The completion id from the engine.")
     object: Literal["extraction"] = "extraction"
     schema_name: str = Field(serialization_alias="schema", description="The schema used.")
+    schema_version: int = Field(default=1, description="The version of the schema used.")
     model: str
     data: T
     confidence: ConfidenceMap = None
@@ -189,6 +196,9 @@ class SchemaOutcome(BaseModel):
     multi-schema extraction."""
 
     status: int = Field(description="The HTTP status this schema alone would have had.")
+    schema_version: int | None = Field(
+        default=None, description="The version of the schema used; null when it failed."
+    )
     data: dict[str, Any] | None = None
     confidence: ConfidenceMap = None
     checks: CheckList | None = None
@@ -210,6 +220,7 @@ class VerifyResponse(BaseModel):
 
     object: Literal["verification"] = "verification"
     schema_name: str = Field(serialization_alias="schema", description="The schema used.")
+    schema_version: int = Field(default=1, description="The version of the schema used.")
     checks: list[CheckResult] = Field(description="Each check: pass, fail or skipped.")
     review: bool = Field(
         description="True when any check failed or a field the schema needs is null."
@@ -244,6 +255,7 @@ class DocumentResponse(BaseModel, Generic[T]):
     id: str = Field(description="An id for this document extraction.")
     object: Literal["extraction.document"] = "extraction.document"
     schema_name: str = Field(serialization_alias="schema", description="The schema used.")
+    schema_version: int = Field(default=1, description="The version of the schema used.")
     model: str
     page_count: int = Field(description="Pages in the document, selected or not.")
     pages: list[PageResult[T]] = Field(description="The selected pages, in document order.")
@@ -284,6 +296,19 @@ class SchemaInfo(BaseModel):
     num_crops: int = Field(description="Recommended 336-px tiles for this kind of image.")
     max_tokens: int = Field(description="Default answer budget.")
     json_schema: dict[str, Any] = Field(description="The strict JSON Schema of ``data``.")
+    builtin: bool = Field(default=True, description="False for a schema registered via the API.")
+    version: int = Field(default=1, description="This version of the schema.")
+    instructions: str | None = Field(default=None, description="Registered schemas: the prompt.")
+    merge: dict[str, Any] | None = Field(default=None, description="Registered: the merge rule.")
+    checks: list[dict[str, Any]] | None = Field(
+        default=None, description="Registered schemas: the checks as declared."
+    )
+    transcribed: list[str] | None = None
+    required: list[str] | None = None
+    created_by: str | None = Field(
+        default=None, description="Registered schemas: the name of the key that stored it."
+    )
+    created_at: float | None = Field(default=None, description="Unix time it was stored.")
 
 
 class SchemaList(BaseModel):

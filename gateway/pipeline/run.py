@@ -92,7 +92,9 @@ async def extract_many(
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
-            results[spec.name] = _outcome(outcome)
+            results[spec.name] = _outcome(outcome).model_copy(
+                update={"schema_version": spec.version}
+            )
     failed = [o for o in outcomes if isinstance(o, GatewayError)]
     if failed and len(failed) == len(outcomes) and all(e.status >= 500 for e in failed):
         raise failed[0]  # the engine is down or broken: the request as a whole failed

@@ -59,6 +59,7 @@ async def extract_image(
     return ExtractResponse[spec.model](  # type: ignore[name-defined]
         id=reading.id,
         schema_name=spec.name,
+        schema_version=spec.version,
         model=reading.model,
         data=reading.data,
         confidence=verdict.confidence,

@@ -18,28 +18,23 @@ and all arithmetic is exact ``Decimal``. The rule is the one a printed document 
     >>> rounds_to(Decimal("0.125"), 0.12, "EUR"), rounds_to(Decimal("0.125"), 0.13, "EUR")
     (True, True)
 
-The checks of whole invoices and receipts built on these rules are in `schemas.checks.bills`.
+The checks built on these rules are the check language's ``sum``, ``product`` and
+``expression`` (`schemas.checks.figures`); invoices and receipts declare theirs in
+`schemas.checks.bills`.
 """
 
 from __future__ import annotations
 
 import decimal
-from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from typing import Protocol
-
-from schemas.checks.result import CheckResult, failed, passed, skipped
 
 __all__ = [
     "ROUNDINGS",
-    "LineLike",
-    "line_amounts",
     "minor_unit",
     "money",
     "round_minor",
     "rounded",
     "rounds_to",
-    "subtotal_matches_lines",
     "to_decimal",
 ]
 
@@ -57,19 +52,6 @@ ROUNDINGS = (ROUND_HALF_UP, ROUND_HALF_EVEN)
 
 _EXACT = decimal.Context(prec=80, traps=[decimal.InvalidOperation])
 """Wide enough that no product or quantize of bounded amounts (|x| <= 1e12) ever rounds."""
-
-
-class LineLike(Protocol):
-    """A line item as `invoice` and `receipt` share it (`schemas.line_item.LineItem`)."""
-
-    @property
-    def quantity(self) -> float | None: ...
-    @property
-    def unit_price(self) -> float | None: ...
-    @property
-    def discount(self) -> float | None: ...
-    @property
-    def amount(self) -> float | None: ...
 
 
 def minor_unit(currency: str | None) -> Decimal:
@@ -106,76 +88,3 @@ def money(value: Decimal, currency: str | None = None) -> str:
     else:
         value = value.normalize()
     return format(value, "f")
-
-
-def _times(a: float, b: float) -> Decimal:
-    return _EXACT.multiply(to_decimal(a), to_decimal(b))
-
-
-def line_amounts(
-    name: str, lines: Sequence[LineLike], currency: str | None, pointer: str = "/line_items"
-) -> CheckResult:
-    """Each line's quantity × unit price, rounded, less its discount, is its amount.
-
-    The product may round (see `rounded`); the discount comes off exactly. A line lacking a
-    quantity, a unit price or an amount is left out; a missing discount counts as none.
-    """
-    full = [
-        (i, line)
-        for i, line in enumerate(lines)
-        if line.quantity is not None and line.unit_price is not None and line.amount is not None
-    ]
-    if not full:
-        return skipped(name, [pointer], "no line has a quantity, a unit price and an amount")
-    wrong = []
-    fields = []
-    for i, line in full:
-        assert line.quantity is not None and line.unit_price is not None
-        assert line.amount is not None
-        product = _times(line.quantity, line.unit_price)
-        here = [f"{pointer}/{i}/{f}" for f in ("quantity", "unit_price", "amount")]
-        off = Decimal(0)
-        if line.discount is not None:
-            off = abs(to_decimal(line.discount))
-            here.insert(2, f"{pointer}/{i}/discount")
-        fields += here
-        if to_decimal(line.amount) not in {p - off for p in rounded(product, currency)}:
-            less = f" - {money(off, currency)}" if line.discount is not None else ""
-            expected = money(product, currency) + less
-            wrong.append((here, f"line {i + 1}: {expected} expected, {line.amount} printed"))
-    if wrong:
-        return failed(
-            name,
-            [f for here, _ in wrong for f in here],
-            "quantity x unit price does not give the amount: "
-            + "; ".join(text for _, text in wrong)
-            + "; read those lines again",
-        )
-    return passed(name, fields, f"{len(full)} line(s): quantity x unit price = amount")
-
-
-def subtotal_matches_lines(
-    name: str,
-    lines: Sequence[LineLike],
-    subtotal: float | None,
-    currency: str | None,
-    pointer: str = "/line_items",
-) -> CheckResult:
-    """The line amounts add up to the subtotal, exactly."""
-    fields = [f"{pointer}/{i}/amount" for i in range(len(lines))] + ["/subtotal"]
-    if subtotal is None or not lines:
-        return skipped(name, fields or ["/subtotal"], "needs line items and a subtotal")
-    missing = [i for i, line in enumerate(lines) if line.amount is None]
-    if missing:
-        return skipped(
-            name, fields, f"line(s) {', '.join(str(i + 1) for i in missing)} lack an amount"
-        )
-    total = sum((to_decimal(line.amount) for line in lines if line.amount is not None), Decimal(0))
-    if total == to_decimal(subtotal):
-        return passed(name, fields, f"the {len(lines)} line amounts add up to {subtotal}")
-    return failed(
-        name,
-        fields,
-        f"the line amounts add up to {money(total, currency)}, the subtotal reads {subtotal}; "
-        f"read the subtotal and the line amounts again",
-    )

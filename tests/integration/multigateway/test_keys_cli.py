@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from gateway.auth.migrations import SQLITE_MIGRATIONS
 from tests.support.gateway_server import gateway_env, run_gateway
 
 from .conftest import BOTH_STORES
@@ -14,15 +15,19 @@ def test_the_cli_manages_keys_in_either_store(keys_target: str) -> None:
     env = gateway_env(keys_target)
     migrated = run_gateway(env, "keys", "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert "key store at schema version 1 of 1" in migrated.stdout
+    newest = SQLITE_MIGRATIONS[-1].version
+    assert f"key store at schema version {newest} of {newest}" in migrated.stdout
     again = run_gateway(env, "keys", "migrate")
     assert "nothing to apply" in again.stdout
-    made = run_gateway(env, "keys", "create", "--name", "cli", "--rpm", "5", "--scopes", "chat")
+    made = run_gateway(
+        env, "keys", "create", "--name", "cli", "--rpm", "5", "--scopes", "chat,schemas"
+    )
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     listed = run_gateway(env, "keys", "list", "--json")
     (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert (row["name"], row["prefix"], row["rpm"], row["active"]) == ("cli", key[:12], 5, True)
+    assert row["scopes"] == ["chat", "schemas"]
     assert key not in listed.stdout
     revoked = run_gateway(env, "keys", "revoke", "cli")
     assert revoked.returncode == 0 and "revoked cli" in revoked.stdout

@@ -40,11 +40,11 @@ def test_a_file_from_before_versioning_is_upgraded_in_place(tmp_path: Path) -> N
 
 def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
-    assert migrate_sqlite(db, SQLITE_MIGRATIONS[:1]) == [1]
-    broken = (SQLITE_MIGRATIONS[0], Migration(2, "broken", "ALTER TABLE nowhere ADD COLUMN x"))
+    newest = SQLITE_MIGRATIONS[-1].version
+    assert migrate_sqlite(db) == [m.version for m in SQLITE_MIGRATIONS]
+    broken = (*SQLITE_MIGRATIONS, Migration(newest + 1, "broken", "ALTER TABLE nowhere ADD x"))
     with pytest.raises(sqlite3.OperationalError):
         migrate_sqlite(db, broken)
-    assert sqlite_version(db) == 1
-    assert migrate_sqlite(db) == [v.version for v in SQLITE_MIGRATIONS[1:]]
+    assert sqlite_version(db) == newest
     assert migrate_sqlite(db) == []
     db.close()
