@@ -56,6 +56,17 @@ def test_the_gateway_declares_every_package_it_imports() -> None:
         _normal(re.split(r"[=<>!~\[; ]", spec, maxsplit=1)[0])
         for spec in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     }
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    cog = {
+        _normal(re.split(r"[=<>!~\[; ]", spec, maxsplit=1)[0])
+        for spec in extras["optional-dependencies"]["cog"]
+    }
     imported = _imported_distributions("gateway", "schemas")
-    undeclared = {dist: sorted(where) for dist, where in imported.items() if dist not in declared}
+    undeclared = {
+        dist: sorted(where)
+        for dist, where in imported.items()
+        if dist not in declared
+        # the Cog predictor ships in the cog extra only (the gateway never imports it)
+        and not (dist in cog and all(w.startswith("gateway/predictor/") for w in where))
+    }
     assert not undeclared, undeclared
