@@ -19,7 +19,6 @@ itself is killed, Linux sends each worker SIGTERM, so no orphan keeps serving on
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import logging.config
 import multiprocessing
@@ -33,12 +32,13 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+from .killable import die_with
+
 __all__ = ["bind_socket", "hangup_stops_gracefully", "run_workers", "SHUTDOWN_GRACE_S"]
 
 SHUTDOWN_GRACE_S = 30.0
 """How long stopping workers may finish in-flight requests before they are killed."""
 BACKLOG = 2048
-PR_SET_PDEATHSIG = 1
 
 log = logging.getLogger("uvicorn.error")
 
@@ -72,12 +72,7 @@ def _die_with(supervisor: int) -> None:
 
     An orphaned worker would go on serving on the port, and since every socket on it is
     ``SO_REUSEPORT``, a restarted gateway would silently share the port with it."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: no such call
-        return
-    if os.getppid() != supervisor:  # it died before the request took effect
+    if not die_with(supervisor, signal.SIGTERM):  # it died before the request took effect
         os.kill(os.getpid(), signal.SIGTERM)
 
 

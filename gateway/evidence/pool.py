@@ -27,29 +27,18 @@ page: int)`` and returning `PageWords`; tests pass stand-ins that hang or crash.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
-import multiprocessing
-import os
-import signal
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Literal
 
-import anyio
-
-from ..documents.pool import _die_with
+from ..killable import START_TIMEOUT_S, KillablePool, WorkerDied, die_with, serve
 from .words import PageWords
 
 __all__ = ["DEFAULT_READER", "START_TIMEOUT_S", "OcrError", "OcrPool"]
 
 DEFAULT_READER = "gateway.evidence.ocr:read_image"
-START_TIMEOUT_S = 60.0
-"""A worker that has not loaded the engine within this time is broken."""
-
-log = logging.getLogger("gateway.evidence")
 
 
 class OcrError(Exception):
@@ -62,118 +51,47 @@ class OcrError(Exception):
         self.page = page
 
 
-class _WorkerDied(Exception):
-    """The worker's pipe closed: it crashed, or was killed."""
-
-
-class _Worker:
-    """One OCR process and the parent's end of its pipe."""
-
-    def __init__(self, context: multiprocessing.context.SpawnContext, reader: str) -> None:
-        parent, child = context.Pipe(duplex=True)
-        self.process: BaseProcess = context.Process(
-            target=_worker_main,
-            args=(child, os.getpid(), reader),
-            name="gateway-ocr",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
-        self.conn: Connection = parent
-        self.ready = False
-
-    def run(self, data: bytes, page: int, timeout_s: float) -> PageWords:
-        """Blocking (called in a thread): send the page, wait for the answer or the cap."""
-        if not self.ready:
-            if not self.conn.poll(START_TIMEOUT_S):
-                raise _WorkerDied("did not start")
-            if (hello := self._recv()) != "ready":
-                raise _WorkerDied(f"could not start: {hello}")
-            self.ready = True
-        self.conn.send((data, page))
-        if not self.conn.poll(timeout_s):
-            raise TimeoutError
-        answer = self._recv()
-        if not isinstance(answer, PageWords):
-            raise _WorkerDied(f"answered {answer!r}"[:300])
-        return answer
-
-    def _recv(self) -> object:
-        try:
-            return self.conn.recv()
-        except (EOFError, OSError) as exc:
-            raise _WorkerDied(str(exc) or "pipe closed") from exc
-
-    def kill(self) -> None:
-        self.conn.close()
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-
-
 class OcrPool:
-    """At most ``workers`` pages being read at once, in killable worker processes."""
+    """At most ``workers`` pages being read at once, in killable worker processes
+    (`gateway.killable`)."""
 
     def __init__(self, workers: int, page_timeout_s: float, reader: str = DEFAULT_READER) -> None:
-        if workers < 1:
-            raise ValueError("an OCR pool needs at least one worker")
         if page_timeout_s <= 0:
             raise ValueError("the OCR page timeout must be positive")
+        self._pool = KillablePool(workers, "gateway-ocr", _worker_main, (reader,))
         self.workers = workers
         self.page_timeout_s = page_timeout_s
         self.reader = reader
-        self._slots = asyncio.Semaphore(workers)
-        self._idle: list[_Worker] = []
-        self._context = multiprocessing.get_context("spawn")
-        self.started = 0
+
+    @property
+    def started(self) -> int:
         """Worker processes started so far (a restart after a kill counts)."""
+        return self._pool.started
 
     async def read(self, data: bytes, page: int) -> PageWords:
         """The words of the encoded image ``data``, the document's page ``page``."""
-        async with self._slots:
-            worker = self._idle.pop() if self._idle else self._start()
-            healthy = False
-            try:
-                words = await anyio.to_thread.run_sync(worker.run, data, page, self.page_timeout_s)
-                healthy = True
-                return words
-            except TimeoutError:
-                log.warning(
-                    "OCR worker (pid %s) passed the %g s cap on page %d; killing it",
-                    worker.process.pid,
-                    self.page_timeout_s,
-                    page,
-                )
-                raise OcrError(
-                    "timeout",
-                    f"OCR of page {page} passed GATEWAY_OCR_PAGE_TIMEOUT_S "
-                    f"({self.page_timeout_s:g} s)",
-                    page,
-                ) from None
-            except _WorkerDied as exc:
-                log.warning(
-                    "OCR worker (pid %s) died on page %d: %s", worker.process.pid, page, exc
-                )
-                raise OcrError("failed", f"OCR of page {page} failed: {exc}", page) from None
-            finally:
-                if healthy:
-                    self._idle.append(worker)
-                else:
-                    await anyio.to_thread.run_sync(worker.kill)
-
-    def _start(self) -> _Worker:
-        self.started += 1
-        return _Worker(self._context, self.reader)
+        try:
+            words = await self._pool.call(
+                (data, page), self.page_timeout_s, lambda a: isinstance(a, PageWords)
+            )
+        except TimeoutError:
+            raise OcrError(
+                "timeout",
+                f"OCR of page {page} passed GATEWAY_OCR_PAGE_TIMEOUT_S ({self.page_timeout_s:g} s)",
+                page,
+            ) from None
+        except WorkerDied as exc:
+            raise OcrError("failed", f"OCR of page {page} failed: {exc}", page) from None
+        assert isinstance(words, PageWords)
+        return words
 
     def pids(self) -> list[int]:
         """Process ids of the idle workers."""
-        return [w.process.pid for w in self._idle if w.process.pid is not None]
+        return self._pool.pids()
 
     async def aclose(self) -> None:
         """Stop every idle worker."""
-        idle, self._idle = self._idle, []
-        for worker in idle:
-            await anyio.to_thread.run_sync(worker.kill)
+        await self._pool.aclose()
 
 
 def _load(reader: str) -> Callable[[bytes, int], PageWords]:
@@ -188,24 +106,22 @@ def _load(reader: str) -> Callable[[bytes, int], PageWords]:
 
 
 def _worker_main(conn: Connection, parent: int, reader: str) -> None:
-    """The OCR process: load the engine, say so, answer pages until EOF. An engine error
-    answers that page with its message (the parent counts it as failed)."""
-    _die_with(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """The OCR process: load the engine, say so, answer pages until the pipe closes. An
+    engine error answers that page with its message (the parent counts it as failed)."""
+    if not die_with(parent):
+        return
     try:
         read = _load(reader)
     except Exception as exc:  # said to the parent, which logs it
         conn.send(f"{type(exc).__name__}: {exc}")
         return
-    conn.send("ready")
-    while True:
+
+    def answer(request: tuple[bytes, int]) -> object:
+        data, page = request
         try:
-            data, page = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            answer: object = read(data, page)
+            return read(data, page)
         except Exception as exc:  # a page the engine cannot read: say so, stay up
             logging.getLogger("gateway.evidence").exception("OCR failed on page %d", page)
-            answer = f"{type(exc).__name__}: {exc}"
-        conn.send(answer)
+            return f"{type(exc).__name__}: {exc}"
+
+    serve(conn, answer)
