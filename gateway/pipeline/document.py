@@ -55,7 +55,7 @@ from .models import (
     Usage,
 )
 from .reading import read_once
-from .single import extract_image, trust_options
+from .single import extract_image, result_of, trust_options
 from .source import Source
 
 __all__ = ["PageSet", "document_limits", "extract_document", "load_pages"]
@@ -226,20 +226,8 @@ async def _repair(
             attempts=[_first_attempt(earlier, num_crops), attempt_of(reading, page_verdict)],
             chosen=1,
         )
-        return ExtractResponse[spec.model](  # type: ignore[name-defined]
-            id=reading.id,
-            schema_name=spec.name,
-            schema_version=spec.version,
-            model=reading.model,
-            data=reading.data,
-            confidence=page_verdict.confidence,
-            checks=page_verdict.checks,
-            review=page_verdict.review,
-            review_reasons=page_verdict.review_reasons,
-            repair=tried,
-            finish_reason=reading.finish_reason,
-            usage=Usage.model_validate(sum_usage(earlier.usage.model_dump(), reading.usage)),
-        )
+        usage = sum_usage(earlier.usage.model_dump(), reading.usage)
+        return result_of(spec, reading, page_verdict, tried, usage)
 
     outcomes = await asyncio.gather(*(again(n) for n in numbers), return_exceptions=True)
     second = _Pages(dict(done.answers), dict(done.errors))

@@ -16,13 +16,13 @@ from schemas import SchemaSpec
 
 from .. import caps
 from ..images import ValidImage
-from ..trust.repair import Reading, TrustOptions, read_judged
-from ..trust.verdict import Scope
+from ..trust.repair import Reading, Repair, TrustOptions, read_judged
+from ..trust.verdict import Scope, Verdict
 from .context import Context
 from .models import ExtractRequest, ExtractResponse, Usage
 from .reading import read_once
 
-__all__ = ["extract_image", "trust_options"]
+__all__ = ["extract_image", "result_of", "trust_options"]
 
 
 def trust_options(
@@ -56,6 +56,17 @@ async def extract_image(
 
     options = trust_options(ctx, spec, req, scope)
     reading, verdict, repair, usage = await read_judged(ask, spec, num_crops, options)
+    return result_of(spec, reading, verdict, repair, usage)
+
+
+def result_of(
+    spec: SchemaSpec[Any],
+    reading: Reading,
+    verdict: Verdict,
+    repair: Repair | None,
+    usage: dict[str, int],
+) -> ExtractResponse[Any]:
+    """One judged reading as the typed result (``usage``: every reading it took)."""
     return ExtractResponse[spec.model](  # type: ignore[name-defined]
         id=reading.id,
         schema_name=spec.name,
