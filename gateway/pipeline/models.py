@@ -95,6 +95,13 @@ class ExtractRequest(BaseModel):
         description="Sampling seed: with temperature > 0 the same seed gives the same answer; "
         "default: GATEWAY_EXTRACT_DEFAULT_SEED (none).",
     )
+    top_p: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="Nucleus sampling: only the most likely tokens whose probabilities add up "
+        "to this are sampled (with temperature > 0); default: the engine's (1).",
+    )
     confidence: bool = Field(
         default=True,
         description="Per-field confidence from the engine's token log-probabilities; false "

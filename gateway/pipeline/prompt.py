@@ -86,6 +86,7 @@ def build_request(
     seed: int | None = None,
     note: str | None = None,
     logprobs: bool = False,
+    top_p: float | None = None,
 ) -> bytes:
     """The chat.completions body for vLLM, serialised once. ``logprobs`` asks for the chosen
     tokens' log-probabilities only (no ``top_logprobs``): all per-field confidence needs.
@@ -102,6 +103,8 @@ def build_request(
     }
     if seed is not None:
         payload["seed"] = seed
+    if top_p is not None:
+        payload["top_p"] = top_p
     if logprobs:
         payload["logprobs"] = True
     return json.dumps(payload, separators=(",", ":")).encode()

@@ -85,6 +85,7 @@ async def read_once(
         seed=settings.extract_default_seed if req.seed is None else req.seed,
         note=note,
         logprobs=req.confidence,
+        top_p=req.top_p,
     )
     # Routed by the image's digest: every schema on one image lands where its KV blocks are.
     async with ctx.calls.call():

@@ -98,11 +98,6 @@ class Runtime:
         spec = pipeline.lookup_schema(inputs.schema, param="schema")
         if not inputs.has_image:
             raise PredictionError("image: a schema reads an image, a PDF or TIFF, or image_urls")
-        if inputs.top_p != 1.0:
-            raise PredictionError(
-                "top_p: applies to a free prompt only (an extraction samples with temperature "
-                "and seed, like the gateway's /v1/extract)"
-            )
         crops = caps.num_crops(inputs.num_crops, spec.num_crops, self.settings, "num_crops")
         try:
             req = ExtractRequest(
@@ -113,6 +108,7 @@ class Runtime:
                 num_crops=inputs.num_crops,
                 max_tokens=inputs.max_tokens,
                 temperature=inputs.temperature,
+                top_p=None if inputs.top_p == 1.0 else inputs.top_p,
                 seed=inputs.seed,
                 confidence=inputs.confidence,
             )

@@ -74,10 +74,11 @@ async def test_the_gateway_default_sampling_applies_when_a_request_names_none(
     await extract(
         ctx,
         spec,
-        ExtractRequest(image_url=url, confidence=False, temperature=0.0, seed=3),
+        ExtractRequest(image_url=url, confidence=False, temperature=0.0, seed=3, top_p=0.9),
         image,
         4,
     )
     defaulted, named = upstream.bodies
     assert (defaulted["temperature"], defaulted["seed"]) == (1.0, 7)
-    assert (named["temperature"], named["seed"]) == (0.0, 3)
+    assert "top_p" not in defaulted  # the engine's own default
+    assert (named["temperature"], named["seed"], named["top_p"]) == (0.0, 3, 0.9)
