@@ -116,6 +116,12 @@ def test_an_uploaded_image_gives_a_typed_extraction_that_fits_the_schema(
     assert out["model_revision"] == engine_root(vllm_engine)
 
 
+def test_top_p_applies_to_a_schema_prediction_too(predictor: Proc) -> None:
+    out = succeeded(predictor, image=PHOTO, schema="people_count", top_p=0.9, **SAMPLED)
+    schemas.get("people_count").model.model_validate(out["data"])
+    assert out["schema"] == "people_count"
+
+
 def test_a_three_page_pdf_gives_each_page_and_the_merged_document(predictor: Proc) -> None:
     pdf = "data:application/pdf;base64," + base64.b64encode(pdf_bytes(invoice_pages(3))).decode()
     out = succeeded(predictor, image=pdf, schema="invoice", **SAMPLED)
