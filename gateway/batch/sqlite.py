@@ -17,106 +17,26 @@ each call is short, and a batch's validation inserts its lines in one transactio
 
 from __future__ import annotations
 
-import asyncio
 import json
-import secrets
 import sqlite3
-import threading
-from collections.abc import AsyncIterator, Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from ..auth.migrations import migrate_sqlite
-from .store import BatchRow, BatchStatus, CloseReason, FileRow, InputLine, Unit
+from .sqlite_base import BATCH_COLUMNS, FILE_COLUMNS, batch_row, file_row
+from .sqlite_queue import SqliteQueue
+from .store import BatchRow, FileRow
 
 __all__ = ["SqliteBatchStore"]
 
-T = TypeVar("T")
 
-_FILE_COLUMNS = "id, owner, purpose, filename, bytes, created_at, expires_at"
-_BATCH_COLUMNS = (
-    "id, owner, key_name, endpoint, input_file_id, completion_window, status, created_at,"
-    " expires_at, metadata, errors, output_file_id, error_file_id, total, completed, failed,"
-    " in_progress_at, finalizing_at, completed_at, failed_at, expired_at, cancelling_at,"
-    " cancelled_at"
-)
-_ACTIVE_KEY = (
-    "EXISTS (SELECT 1 FROM api_keys k WHERE k.prefix = b.owner AND k.revoked_at IS NULL"
-    " AND (k.expires_at IS NULL OR k.expires_at > :now))"
-)
-_RESULT_PAGE = 500
-
-
-def _file(row: Sequence[Any]) -> FileRow:
-    return FileRow(*row)
-
-
-def _batch(row: Sequence[Any]) -> BatchRow:
-    values = list(row)
-    values[9] = json.loads(values[9]) if values[9] else None
-    values[10] = json.loads(values[10]) if values[10] else None
-    return BatchRow(*values)
-
-
-def _resumed(db: sqlite3.Connection, batch: BatchRow, now: float) -> CloseReason | None:
-    """Why a batch found in ``finalizing`` (its gateway died while ending it) ends: a stop
-    (cancel, revoked key) left ``cancelling_at``; unfinished lines past the window expire."""
-    if batch.status != "finalizing":
-        return None
-    if batch.cancelling_at is not None:
-        return "cancelled"
-    unfinished = db.execute(
-        "SELECT 1 FROM batch_lines WHERE batch_id=? AND state IN ('queued', 'leased') LIMIT 1",
-        (batch.id,),
-    ).fetchone()
-    return "expired" if unfinished and batch.expires_at <= now else "done"
-
-
-class SqliteBatchStore:
-    """``BatchStore`` on one SQLite file (WAL mode, shared with the key store)."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        migrate_sqlite(self._db)
-        self._lock = threading.Lock()
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn(self._db)
-
-        return await asyncio.to_thread(locked)
-
-    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn`` inside one write transaction."""
-
-        def body(db: sqlite3.Connection) -> T:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            return out
-
-        return await self._run(body)
-
-    async def close(self) -> None:
-        await self._run(lambda db: db.close())
+class SqliteBatchStore(SqliteQueue):
+    """``BatchStore`` on one SQLite file (WAL mode, shared with the key store): files and
+    batches here, validation and the line queue in `sqlite_queue`."""
 
     # --- files --------------------------------------------------------------------------
     async def add_file(self, row: FileRow) -> None:
         await self._run(
             lambda db: db.execute(
-                f"INSERT OR REPLACE INTO batch_files ({_FILE_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO batch_files ({FILE_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
                 (
                     row.id,
                     row.owner,
@@ -132,39 +52,39 @@ class SqliteBatchStore:
     async def get_file(self, owner: str, file_id: str) -> FileRow | None:
         row = await self._run(
             lambda db: db.execute(
-                f"SELECT {_FILE_COLUMNS} FROM batch_files WHERE id=? AND owner=?",
+                f"SELECT {FILE_COLUMNS} FROM batch_files WHERE id=? AND owner=?",
                 (file_id, owner),
             ).fetchone()
         )
-        return _file(row) if row else None
+        return file_row(row) if row else None
 
     async def list_files(self, owner: str, purpose: str | None = None) -> list[FileRow]:
-        sql = f"SELECT {_FILE_COLUMNS} FROM batch_files WHERE owner=?"
+        sql = f"SELECT {FILE_COLUMNS} FROM batch_files WHERE owner=?"
         args: tuple[Any, ...] = (owner,)
         if purpose is not None:
             sql, args = sql + " AND purpose=?", (owner, purpose)
         rows = await self._run(
             lambda db: db.execute(sql + " ORDER BY created_at DESC", args).fetchall()
         )
-        return [_file(r) for r in rows]
+        return [file_row(r) for r in rows]
 
     async def delete_file(self, owner: str, file_id: str) -> FileRow | None:
         row = await self._run(
             lambda db: db.execute(
-                f"DELETE FROM batch_files WHERE id=? AND owner=? RETURNING {_FILE_COLUMNS}",
+                f"DELETE FROM batch_files WHERE id=? AND owner=? RETURNING {FILE_COLUMNS}",
                 (file_id, owner),
             ).fetchall()
         )
-        return _file(row[0]) if row else None
+        return file_row(row[0]) if row else None
 
     async def take_expired_files(self, now: float) -> list[FileRow]:
         rows = await self._run(
             lambda db: db.execute(
-                f"DELETE FROM batch_files WHERE expires_at <= ? RETURNING {_FILE_COLUMNS}",
+                f"DELETE FROM batch_files WHERE expires_at <= ? RETURNING {FILE_COLUMNS}",
                 (now,),
             ).fetchall()
         )
-        return [_file(r) for r in rows]
+        return [file_row(r) for r in rows]
 
     # --- batches ------------------------------------------------------------------------
     async def create_batch(self, row: BatchRow) -> None:
@@ -191,11 +111,11 @@ class SqliteBatchStore:
     async def get_batch(self, owner: str, batch_id: str) -> BatchRow | None:
         row = await self._run(
             lambda db: db.execute(
-                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id=? AND owner=?",
+                f"SELECT {BATCH_COLUMNS} FROM batches WHERE id=? AND owner=?",
                 (batch_id, owner),
             ).fetchone()
         )
-        return _batch(row) if row else None
+        return batch_row(row) if row else None
 
     async def list_batches(
         self, owner: str, after: str | None, limit: int
@@ -203,17 +123,17 @@ class SqliteBatchStore:
         def query(db: sqlite3.Connection) -> list[Any]:
             if after is None:
                 return db.execute(
-                    f"SELECT {_BATCH_COLUMNS} FROM batches WHERE owner=? ORDER BY seq DESC LIMIT ?",
+                    f"SELECT {BATCH_COLUMNS} FROM batches WHERE owner=? ORDER BY seq DESC LIMIT ?",
                     (owner, limit + 1),
                 ).fetchall()
             return db.execute(
-                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE owner=? AND seq <"
+                f"SELECT {BATCH_COLUMNS} FROM batches WHERE owner=? AND seq <"
                 " (SELECT seq FROM batches WHERE id=? AND owner=?) ORDER BY seq DESC LIMIT ?",
                 (owner, after, owner, limit + 1),
             ).fetchall()
 
         rows = await self._run(query)
-        return [_batch(r) for r in rows[:limit]], len(rows) > limit
+        return [batch_row(r) for r in rows[:limit]], len(rows) > limit
 
     async def cancel_batch(self, owner: str, batch_id: str, now: float) -> BatchRow | None:
         def cancel(db: sqlite3.Connection) -> Any:
@@ -223,285 +143,9 @@ class SqliteBatchStore:
                 (now, batch_id, owner),
             )
             return db.execute(
-                f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id=? AND owner=?",
+                f"SELECT {BATCH_COLUMNS} FROM batches WHERE id=? AND owner=?",
                 (batch_id, owner),
             ).fetchone()
 
         row = await self._tx(cancel)
-        return _batch(row) if row else None
-
-    # --- validation ---------------------------------------------------------------------
-    async def claim_validation(self, now: float, lease_s: float) -> BatchRow | None:
-        rows = await self._run(
-            lambda db: db.execute(
-                "UPDATE batches SET lease_until=:until WHERE id = (SELECT id FROM batches"
-                " WHERE status='validating' AND (lease_until IS NULL OR lease_until < :now)"
-                f" ORDER BY seq LIMIT 1) RETURNING {_BATCH_COLUMNS}",
-                {"now": now, "until": now + lease_s},
-            ).fetchall()
-        )
-        return _batch(rows[0]) if rows else None
-
-    async def add_lines(self, batch_id: str, lines: Sequence[InputLine], now: float) -> None:
-        def add(db: sqlite3.Connection) -> None:
-            validating = db.execute(
-                "SELECT 1 FROM batches WHERE id=? AND status='validating'", (batch_id,)
-            ).fetchone()
-            if validating is None:
-                return
-            db.executemany(
-                "INSERT OR IGNORE INTO batch_lines (id, batch_id, line, custom_id, body, state,"
-                " queued_at) VALUES (?,?,?,?,?,'queued',?)",
-                (
-                    (f"{batch_id}:{x.line}", batch_id, x.line, x.custom_id, x.body, now)
-                    for x in lines
-                ),
-            )
-
-        await self._tx(add)
-
-    async def start_batch(self, batch_id: str, total: int, now: float) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE batches SET status='in_progress', in_progress_at=?, total=?,"
-                " lease_until=NULL WHERE id=? AND status='validating'",
-                (now, total, batch_id),
-            )
-        )
-
-    async def fail_validation(
-        self, batch_id: str, errors: list[dict[str, Any]], now: float
-    ) -> None:
-        errors_json = json.dumps({"object": "list", "data": errors})
-
-        def fail(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE batches SET status='failed', failed_at=?, errors=?, lease_until=NULL"
-                " WHERE id=? AND status IN ('validating', 'cancelling')",
-                (now, errors_json, batch_id),
-            )
-            db.execute("DELETE FROM batch_lines WHERE batch_id=?", (batch_id,))
-
-        await self._tx(fail)
-
-    # --- the queue ----------------------------------------------------------------------
-    async def claim(self, now: float, lease_s: float, limit: int) -> list[Unit]:
-        token = secrets.token_hex(8)
-
-        def claim(db: sqlite3.Connection) -> list[Any]:
-            return db.execute(
-                "UPDATE batch_lines SET state='leased', token=:token, lease_until=:until"
-                " WHERE id IN (SELECT l.id FROM batch_lines l JOIN batches b ON b.id=l.batch_id"
-                " WHERE b.status='in_progress' AND b.expires_at > :now AND " + _ACTIVE_KEY + ""
-                " AND ((l.state='queued' AND l.not_before <= :now)"
-                "      OR (l.state='leased' AND l.lease_until < :now))"
-                " ORDER BY l.queued_at, l.batch_id, l.line LIMIT :limit)"
-                " RETURNING id, batch_id, line, custom_id, body, retries",
-                {"token": token, "until": now + lease_s, "now": now, "limit": limit},
-            ).fetchall()
-
-        rows = await self._run(claim)
-        if not rows:
-            return []
-        batch_ids = sorted({r[1] for r in rows})
-        marks = ",".join("?" * len(batch_ids))
-        info = await self._run(
-            lambda db: db.execute(
-                "SELECT b.id, b.endpoint, b.owner, b.key_name, k.max_concurrent FROM batches b"
-                f" LEFT JOIN api_keys k ON k.prefix=b.owner WHERE b.id IN ({marks})",
-                batch_ids,
-            ).fetchall()
-        )
-        by_batch = {i[0]: i[1:] for i in info}
-        units = []
-        for unit_id, batch_id, line, custom_id, body, retries in rows:
-            endpoint, owner, key_name, limit = by_batch[batch_id]
-            units.append(
-                Unit(
-                    unit_id,
-                    batch_id,
-                    line,
-                    custom_id,
-                    body,
-                    endpoint,
-                    owner,
-                    key_name,
-                    retries,
-                    token,
-                    limit,
-                )
-            )
-        return units
-
-    async def renew(self, units: Sequence[Unit], until: float) -> None:
-        await self._run(
-            lambda db: db.executemany(
-                "UPDATE batch_lines SET lease_until=? WHERE id=? AND token=? AND state='leased'",
-                ((until, u.id, u.token) for u in units),
-            )
-        )
-
-    async def finish(self, unit: Unit, result: str, failed: bool) -> bool:
-        def finish(db: sqlite3.Connection) -> bool:
-            done = db.execute(
-                "UPDATE batch_lines SET state='done', result=?, failed=?, body='',"
-                " lease_until=NULL WHERE id=? AND token=? AND state='leased'",
-                (result, int(failed), unit.id, unit.token),
-            ).rowcount
-            if done:
-                column = "failed" if failed else "completed"
-                db.execute(f"UPDATE batches SET {column}={column}+1 WHERE id=?", (unit.batch_id,))
-            return bool(done)
-
-        return await self._tx(finish)
-
-    async def retry_later(self, unit: Unit, not_before: float) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE batch_lines SET state='queued', token=NULL, lease_until=NULL,"
-                " not_before=?, retries=retries+1 WHERE id=? AND token=? AND state='leased'",
-                (not_before, unit.id, unit.token),
-            )
-        )
-
-    async def queue_stats(self, now: float) -> tuple[int, float]:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT count(*), min(CASE WHEN state='queued' THEN queued_at END)"
-                " FROM batch_lines WHERE state IN ('queued', 'leased')"
-            ).fetchone()
-        )
-        depth, oldest = row
-        return int(depth), (max(0.0, now - oldest) if oldest is not None else 0.0)
-
-    # --- the end of a batch -------------------------------------------------------------
-    async def close_due(self, now: float, lease_s: float) -> list[tuple[BatchRow, CloseReason]]:
-        def due(db: sqlite3.Connection) -> list[tuple[BatchRow, CloseReason]]:
-            unfinished = (
-                "EXISTS (SELECT 1 FROM batch_lines l WHERE l.batch_id=b.id"
-                " AND l.state IN ('queued', 'leased'))"
-            )
-            leased = (
-                "EXISTS (SELECT 1 FROM batch_lines l WHERE l.batch_id=b.id"
-                " AND l.state='leased' AND l.lease_until >= :now)"
-            )
-            found: list[tuple[BatchRow, CloseReason]] = []
-            queries: list[tuple[str, CloseReason]] = [
-                (
-                    "b.status IN ('in_progress', 'validating', 'cancelling') AND NOT "
-                    + _ACTIVE_KEY,
-                    "key_inactive",
-                ),
-                ("b.status IN ('in_progress', 'cancelling') AND b.expires_at <= :now", "expired"),
-                ("b.status='in_progress' AND NOT " + unfinished, "done"),
-                ("b.status='cancelling' AND NOT " + leased, "cancelled"),
-                (
-                    "b.status='finalizing' AND (b.lease_until IS NULL OR b.lease_until < :now)",
-                    "done",
-                ),
-            ]
-            seen: set[str] = set()
-            for where, reason in queries:
-                rows = db.execute(
-                    f"SELECT {_BATCH_COLUMNS} FROM batches b WHERE {where}", {"now": now}
-                ).fetchall()
-                for row in rows:
-                    batch = _batch(row)
-                    if batch.id not in seen:
-                        seen.add(batch.id)
-                        found.append((batch, _resumed(db, batch, now) or reason))
-            for batch, reason in found:
-                db.execute(
-                    "UPDATE batches SET status='finalizing', lease_until=:until,"
-                    " finalizing_at=coalesce(finalizing_at, :now), cancelling_at=CASE WHEN :stop"
-                    " THEN coalesce(cancelling_at, :now) ELSE cancelling_at END"
-                    " WHERE id=:id AND status IN"
-                    " ('in_progress', 'validating', 'cancelling', 'finalizing')",
-                    {
-                        "now": now,
-                        "until": now + lease_s,
-                        "id": batch.id,
-                        "stop": reason in ("cancelled", "key_inactive"),
-                    },
-                )
-            return found
-
-        return await self._tx(due)
-
-    async def keep_finishing(self, batch_id: str, until: float) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "UPDATE batches SET lease_until=? WHERE id=? AND status='finalizing'",
-                (until, batch_id),
-            )
-        )
-
-    async def close_unfinished(self, batch_id: str, make_line: Any) -> None:
-        def close(db: sqlite3.Connection) -> None:
-            rows = db.execute(
-                "SELECT id, custom_id, line FROM batch_lines WHERE batch_id=?"
-                " AND state IN ('queued', 'leased')",
-                (batch_id,),
-            ).fetchall()
-            for unit_id, custom_id, line in rows:
-                db.execute(
-                    "UPDATE batch_lines SET state='done', failed=1, result=?, body='',"
-                    " token=NULL, lease_until=NULL WHERE id=?",
-                    (make_line(custom_id, line), unit_id),
-                )
-            if rows:
-                db.execute("UPDATE batches SET failed=failed+? WHERE id=?", (len(rows), batch_id))
-
-        await self._tx(close)
-
-    async def results(self, batch_id: str) -> AsyncIterator[tuple[bool, str]]:
-        after = 0
-        while True:
-            rows = await self._run(
-                lambda db, after=after: db.execute(  # type: ignore[misc]
-                    "SELECT line, failed, result FROM batch_lines WHERE batch_id=? AND line>?"
-                    " AND state='done' ORDER BY line LIMIT ?",
-                    (batch_id, after, _RESULT_PAGE),
-                ).fetchall()
-            )
-            for _line, failed, result in rows:
-                yield bool(failed), str(result)
-            if len(rows) < _RESULT_PAGE:
-                return
-            after = rows[-1][0]
-
-    async def end_batch(
-        self,
-        batch_id: str,
-        status: BatchStatus,
-        files: Sequence[FileRow],
-        output_file_id: str | None,
-        error_file_id: str | None,
-        now: float,
-    ) -> None:
-        stamp = {
-            "completed": "completed_at",
-            "expired": "expired_at",
-            "cancelled": "cancelled_at",
-            "failed": "failed_at",
-        }[status]
-
-        def end(db: sqlite3.Connection) -> None:
-            ending = db.execute(
-                "SELECT 1 FROM batches WHERE id=? AND status='finalizing'", (batch_id,)
-            ).fetchone()
-            if ending is None:
-                return
-            for f in files:
-                db.execute(
-                    f"INSERT OR REPLACE INTO batch_files ({_FILE_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
-                    (f.id, f.owner, f.purpose, f.filename, f.bytes, f.created_at, f.expires_at),
-                )
-            db.execute(
-                f"UPDATE batches SET status=?, {stamp}=?, output_file_id=?, error_file_id=?,"
-                " lease_until=NULL WHERE id=?",
-                (status, now, output_file_id, error_file_id, batch_id),
-            )
-            db.execute("DELETE FROM batch_lines WHERE batch_id=?", (batch_id,))
-
-        await self._tx(end)
+        return batch_row(row) if row else None
