@@ -90,7 +90,7 @@ async def list_schemas(request: Request, key: ExtractKey) -> SchemaList:
     "/v1/schemas/{name}",
     response_model=SchemaInfo,
     summary="One extraction schema",
-    responses=error_responses(404),
+    responses=error_responses(400, 404),  # a bad version; an unknown name or version
 )
 async def get_schema(
     name: str, request: Request, key: ExtractKey, version: int | None = Query(None, ge=1)

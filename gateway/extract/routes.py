@@ -64,7 +64,7 @@ def _route_for(spec: SchemaSpec[Any]) -> None:
         summary=f"Extract: {spec.description}",
         name=f"extract_{spec.name}",
         openapi_extra=request_body_doc(ExtractRequest),
-        responses=error_responses(*BODY, *UPSTREAM),
+        responses=error_responses(*BODY, 404, *UPSTREAM),  # 404: no such schema_version
     )
 
 

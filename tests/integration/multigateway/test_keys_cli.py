@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from gateway.auth.migrations import SQLITE_MIGRATIONS
+from gateway.auth.migrations import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from tests.support.gateway_server import gateway_env, run_gateway
 
 from .conftest import BOTH_STORES
@@ -15,7 +15,8 @@ def test_the_cli_manages_keys_in_either_store(keys_target: str) -> None:
     env = gateway_env(keys_target)
     migrated = run_gateway(env, "keys", "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    newest = SQLITE_MIGRATIONS[-1].version
+    migrations = POSTGRES_MIGRATIONS if keys_target.startswith("postgresql") else SQLITE_MIGRATIONS
+    newest = migrations[-1].version
     assert f"key store at schema version {newest} of {newest}" in migrated.stdout
     again = run_gateway(env, "keys", "migrate")
     assert "nothing to apply" in again.stdout
