@@ -60,7 +60,7 @@ def test_fastapis_own_validation_422_is_gone(document: dict[str, Any]) -> None:
     [
         ("post", "/v1/chat/completions", {400, 401, 403, 404, 413, 422, 429, 502, 503, 504}),
         ("post", "/v1/responses", {400, 401, 403, 404, 413, 422, 429, 502, 503, 504}),
-        ("post", "/v1/extract/passport", {400, 401, 403, 413, 422, 429, 502, 503, 504}),
+        ("post", "/v1/extract/passport", {400, 401, 403, 404, 413, 422, 429, 502, 503, 504}),
         ("post", "/v1/extract", {400, 401, 403, 404, 413, 422, 429, 502, 503, 504}),
         ("post", "/v1/verify/{name}", {400, 401, 403, 404, 413, 422, 429, 503}),
         ("post", "/v1/documents/preview", {400, 401, 403, 413, 429, 503}),
