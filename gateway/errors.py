@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     SCHEMA_UNBOUNDED = "schema_unbounded"
     SCHEMA_EXISTS = "schema_exists"
     SCHEMA_BUILTIN = "schema_builtin"
+    SCHEMA_IN_USE = "schema_in_use"
     UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
     INVALID_CHECK = "invalid_check"
     UNKNOWN_CHECK_TYPE = "unknown_check_type"

@@ -143,6 +143,12 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        4,
+        "batch_schema_version",
+        # An extraction batch pins its schema's version when it is created (custom schemas).
+        "ALTER TABLE batches ADD COLUMN schema_version INTEGER",
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (

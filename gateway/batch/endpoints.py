@@ -1,14 +1,15 @@
-"""The endpoints a batch may run, and the scope each needs (the scope of its sync route).
+"""The endpoints a batch may run, the scope each needs (the scope of its sync route), and
+the schema version an extraction batch pins.
 
-scope = endpoint_scope("/v1/extract/receipt")   # "extract"; 400 for anything else
+    scope, version = await resolve_endpoint("/v1/extract/receipt", schemas)  # "extract", 1
 """
 
 from __future__ import annotations
 
 from ..errors import ErrorCode, GatewayError
-from ..pipeline import lookup_schema
+from ..pipeline import SchemaSource, find_schema
 
-__all__ = ["EXTRACT_PREFIX", "FIXED_ENDPOINTS", "endpoint_scope", "is_endpoint"]
+__all__ = ["EXTRACT_PREFIX", "FIXED_ENDPOINTS", "is_endpoint", "resolve_endpoint"]
 
 EXTRACT_PREFIX = "/v1/extract/"
 FIXED_ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/responses": "chat"}
@@ -22,14 +23,18 @@ def is_endpoint(url: str) -> bool:
     return url.startswith(EXTRACT_PREFIX) and bool(name) and "/" not in name
 
 
-def endpoint_scope(endpoint: str, param: str = "endpoint") -> str:
-    """The scope ``endpoint`` needs; 400 naming the endpoints a batch can run, 404 for an
+async def resolve_endpoint(
+    endpoint: str, schemas: SchemaSource, param: str = "endpoint"
+) -> tuple[str, int | None]:
+    """The scope ``endpoint`` needs, and for an extraction the version of its schema now
+    (the batch keeps it: a ``PUT`` of the schema after the batch was created does not change
+    what its lines are read with). 400 naming the endpoints a batch can run; 404 for an
     unknown schema."""
     if endpoint in FIXED_ENDPOINTS:
-        return FIXED_ENDPOINTS[endpoint]
+        return FIXED_ENDPOINTS[endpoint], None
     if is_endpoint(endpoint):
-        lookup_schema(endpoint.removeprefix(EXTRACT_PREFIX), param=param)
-        return "extract"
+        spec = await find_schema(schemas, endpoint.removeprefix(EXTRACT_PREFIX), param=param)
+        return "extract", spec.version
     raise GatewayError(
         400,
         f"{param}: must be /v1/chat/completions, /v1/responses or /v1/extract/{{schema}}, "

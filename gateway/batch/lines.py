@@ -117,7 +117,10 @@ class LineRunner:
         render_pool: RenderPool,
         decode_slots: DecodeSlots | None,
         fetch_client: httpx.AsyncClient | None,
+        schemas: pipeline.SchemaSource = pipeline.BUILTINS,
     ) -> None:
+        self.schemas = schemas
+        """Where extraction lines find their schema: built-ins and registered kinds."""
         self.settings = settings
         self.upstream = upstream
         self.limiter = limiter
@@ -193,7 +196,13 @@ class LineRunner:
     async def _extract(
         self, unit: Unit, payload: dict[str, Any], record: RequestRecord, slots: CallSlots
     ) -> dict[str, Any]:
-        spec = pipeline.lookup_schema(unit.endpoint.removeprefix(EXTRACT_PREFIX))
+        version = payload.get("schema_version")
+        spec = await pipeline.find_schema(
+            self.schemas,
+            unit.endpoint.removeprefix(EXTRACT_PREFIX),
+            version if isinstance(version, int) and not isinstance(version, bool) else None,
+            param="schema_version",
+        )
         settings = self.settings
         ctx = pipeline.Context(
             settings=settings,
@@ -203,6 +212,7 @@ class LineRunner:
             decode_slots=self.decode_slots,
             fetch_client=self.fetch_client,
             calls=slots,
+            schemas=self.schemas,
         )
 
         def crops_for(req: ExtractRequest) -> int:

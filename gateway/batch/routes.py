@@ -29,7 +29,7 @@ from ..auth.admission import Authenticator
 from ..errors import ErrorCode, GatewayError
 from ..openapi import KEYED, error_responses
 from .blobs import BlobTooLarge
-from .endpoints import endpoint_scope
+from .endpoints import resolve_endpoint
 from .objects import batch_object, file_object
 from .service import BatchService
 from .store import BatchRow, FileRow, new_id
@@ -186,12 +186,13 @@ async def delete_file(request: Request, key: AnyKey, file_id: str) -> dict[str, 
 @router.post(
     "/v1/batches",
     summary="Create a batch from an uploaded JSONL file",
-    responses=error_responses(400),
+    responses=error_responses(400, 404),  # 404: the endpoint's schema, or the input file
 )
 async def create_batch(request: Request, key: AnyKey, body: BatchCreate) -> dict[str, Any]:
     service = _service(request)
     settings = request.app.state.settings
-    Authenticator.authorize(key, endpoint_scope(body.endpoint))
+    scope, version = await resolve_endpoint(body.endpoint, request.app.state.schema_registry)
+    Authenticator.authorize(key, scope)
     if body.completion_window != "24h":
         raise GatewayError(
             400,
@@ -221,6 +222,7 @@ async def create_batch(request: Request, key: AnyKey, body: BatchCreate) -> dict
         created_at=now,
         expires_at=now + settings.batch_window_s,
         metadata=body.metadata,
+        schema_version=version,
     )
     await service.store.create_batch(row)
     service.worker.poke()

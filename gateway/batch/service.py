@@ -58,6 +58,7 @@ async def open_batch_service(app_state: Any, upstream: Upstream) -> AsyncIterato
         app_state.render_pool,
         app_state.decode_slots,
         app_state.fetch_client,
+        app_state.schema_registry,
     )
     capacity = settings.background_max_in_flight * len(upstream.replicas)
     worker = BatchWorker(store, blobs, runner, settings, app_state.metrics, capacity)

@@ -1,7 +1,7 @@
 """``SqliteBatchStore``: the Batch API's ``BatchStore`` in the key store's SQLite file.
 
 The embedded default: ``make dev`` and one-machine deployments need nothing else. The tables
-come with the key store's migrations (version 2, ``gateway/auth/migrations.py``), so
+come with the key store's migrations (versions 2 and 4, ``gateway/auth/migrations.py``), so
 ``python -m gateway keys migrate`` (or any ``KeyStore`` opening the file) creates them.
 
 The queue is a table: a worker leases lines with one statement,
@@ -91,8 +91,8 @@ class SqliteBatchStore(SqliteQueue):
         await self._run(
             lambda db: db.execute(
                 "INSERT INTO batches (id, owner, key_name, endpoint, input_file_id,"
-                " completion_window, status, created_at, expires_at, metadata)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " completion_window, status, created_at, expires_at, metadata, schema_version)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     row.id,
                     row.owner,
@@ -104,9 +104,20 @@ class SqliteBatchStore(SqliteQueue):
                     row.created_at,
                     row.expires_at,
                     json.dumps(row.metadata) if row.metadata is not None else None,
+                    row.schema_version,
                 ),
             )
         )
+
+    async def open_batches(self, endpoint: str) -> int:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT count(*) FROM batches WHERE endpoint = ? AND status IN"
+                " ('validating', 'in_progress', 'finalizing', 'cancelling')",
+                (endpoint,),
+            ).fetchone()
+        )
+        return int(row[0])
 
     async def get_batch(self, owner: str, batch_id: str) -> BatchRow | None:
         row = await self._run(

@@ -97,6 +97,9 @@ class BatchRow:
     expired_at: float | None = None
     cancelling_at: float | None = None
     cancelled_at: float | None = None
+    schema_version: int | None = None
+    """For an extraction batch: the schema's version when the batch was created, which
+    every line is read with unless it names its own ``schema_version``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,11 @@ class BatchStore(Protocol):
     async def create_batch(self, row: BatchRow) -> None: ...
 
     async def get_batch(self, owner: str, batch_id: str) -> BatchRow | None: ...
+
+    async def open_batches(self, endpoint: str) -> int:
+        """Batches on ``endpoint``, of any key, not yet ended (validating, in progress,
+        finalizing, cancelling): a schema they pin must not be deleted under them."""
+        ...
 
     async def list_batches(
         self, owner: str, after: str | None, limit: int

@@ -59,7 +59,7 @@ def _error(code: str, message: str, line: int | None, param: str | None = None) 
 
 
 def _check(
-    raw: bytes, number: int, endpoint: str, seen: set[str]
+    raw: bytes, number: int, endpoint: str, seen: set[str], pin: int | None = None
 ) -> tuple[InputLine | None, dict[str, Any] | None]:
     try:
         item = json.loads(raw)
@@ -100,6 +100,8 @@ def _check(
     body = item.get("body")
     if not isinstance(body, dict):
         return None, _error("invalid_body", "body must be a JSON object", number, "body")
+    if pin is not None:
+        body.setdefault("schema_version", pin)  # the version the batch was created with
     return InputLine(number, custom_id, json.dumps(body, ensure_ascii=False)), None
 
 
@@ -108,10 +110,12 @@ async def read_lines(
     endpoint: str,
     settings: Settings,
     sink: Callable[[list[InputLine]], Awaitable[None]],
+    pin: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Check every line; hand the valid ones to ``sink`` in groups of ``SINK_LINES`` while
-    no error has been seen (so a file is never held whole). The number of lines handed on,
-    and the errors that fail the file (at most ``MAX_ERRORS``)."""
+    no error has been seen (so a file is never held whole). An extraction line that names
+    no ``schema_version`` gets ``pin`` (the batch's). The number of lines handed on, and the
+    errors that fail the file (at most ``MAX_ERRORS``)."""
     pending: list[InputLine] = []
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -141,7 +145,7 @@ async def read_lines(
                 number,
             )
         else:
-            item, error = _check(raw, number, endpoint, seen)
+            item, error = _check(raw, number, endpoint, seen, pin)
         if error is not None:
             pending.clear()
             if len(errors) < MAX_ERRORS:

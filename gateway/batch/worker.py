@@ -220,7 +220,11 @@ class BatchWorker:
 
         try:
             total, errors = await read_lines(
-                self.blobs.read(batch.input_file_id), batch.endpoint, self.settings, store_lines
+                self.blobs.read(batch.input_file_id),
+                batch.endpoint,
+                self.settings,
+                store_lines,
+                batch.schema_version,
             )
         except FileNotFoundError:
             total, errors = 0, [gone]

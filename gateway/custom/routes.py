@@ -4,7 +4,8 @@
     GET    /v1/schemas/{name}[?version=N]   one of them, the latest version or N
     POST   /v1/schemas[?dry_run=true]       register a document type: 201, version 1
     PUT    /v1/schemas/{name}               store its next version
-    DELETE /v1/schemas/{name}               remove every version (a built-in: 409)
+    DELETE /v1/schemas/{name}               remove every version (a built-in, or one that an
+                                            unfinished batch pins: 409)
 
 Reading needs the ``extract`` scope, writing the ``schemas`` scope. A registration is
 vetted in full (`definition.vet`) and compiled once by the engine (``max_tokens: 1``) before
@@ -233,6 +234,15 @@ async def update_schema(
 async def delete_schema(name: str, request: Request, key: SchemasKey) -> dict[str, Any]:
     if name in names():
         raise _builtin(name)
+    batch = getattr(request.app.state, "batch", None)  # None: no Batch API on this store
+    if batch is not None and (pending := await batch.store.open_batches(f"/v1/extract/{name}")):
+        raise GatewayError(
+            409,
+            f"schema {name!r} is used by {pending} unfinished batch(es), whose lines pin its "
+            f"version; delete it once they end (or cancel them)",
+            param="name",
+            code=ErrorCode.SCHEMA_IN_USE,
+        )
     registry = registry_of(request)
     assert registry.store is not None
     try:
