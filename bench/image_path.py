@@ -34,7 +34,6 @@ import io
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -53,7 +52,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.engine import start_engine  # noqa: E402
 from bench.gateway_overhead import _ms, _request, _run  # noqa: E402
-from bench.reports import write_report  # noqa: E402
+from bench.reports import run_meta, write_report  # noqa: E402
 from gateway.images.presize import presize_image, resize_like_processor  # noqa: E402
 from harness.gateway_server import GatewayServer, start_gateway, start_stub  # noqa: E402
 from loadtest.corpus import render  # noqa: E402
@@ -475,15 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    data: dict[str, Any] = {
-        "meta": {
-            "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
-        }
-    }
+    data: dict[str, Any] = {"meta": run_meta()}
     images = make_images()
     data["formats"] = measure_formats(images)
     data["bytes"] = measure_bytes(images)

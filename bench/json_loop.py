@@ -25,8 +25,6 @@ import argparse
 import asyncio
 import base64
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -38,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.gateway_overhead import CHAT_BODY, _read_response, _request  # noqa: E402
 from bench.image_path import _chat, _encode, _photo  # noqa: E402
-from bench.reports import write_report  # noqa: E402
+from bench.reports import run_meta, write_report  # noqa: E402
 from harness.gateway_server import start_gateway, start_stub  # noqa: E402
 from loadtest.stats import percentile  # noqa: E402
 
@@ -167,13 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     photo = photo_body(args.photo_mp)
     work = Path(tempfile.mkdtemp(prefix="json-loop-bench-"))
     data: dict[str, Any] = {
-        "meta": {
-            "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
-        },
+        "meta": run_meta(),
         "photos": args.photos,
         "small": args.small,
         "photo_mp": args.photo_mp,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.gateway_overhead import CHAT_BODY, _read_response, _request  # noqa: E402
 from bench.json_loop import photo_body  # noqa: E402
-from bench.reports import write_report  # noqa: E402
+from bench.reports import run_meta, write_report  # noqa: E402
 from harness.gateway_server import start_gateway, start_stub  # noqa: E402
 
 __all__ = ["main", "rss_mb"]
@@ -174,13 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     photo = photo_body(args.photo_mp)
     work = Path(tempfile.mkdtemp(prefix="photo-memory-bench-"))
     data: dict[str, Any] = {
-        "meta": {
-            "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
-        },
+        "meta": run_meta(),
         "requests": args.requests,
         "photo_every": args.photo_every,
         "concurrency": args.concurrency,
