@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .migrations import migrate_sqlite
+from .migrations import open_sqlite
 
 __all__ = [
     "KeyRecord",
@@ -124,14 +124,7 @@ class KeyStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        migrate_sqlite(self._db)
+        self._db = open_sqlite(self.path)
 
     def close(self) -> None:
         self._db.close()

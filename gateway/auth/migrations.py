@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ __all__ = [
     "SQLITE_MIGRATIONS",
     "migrate_postgres",
     "migrate_sqlite",
+    "open_sqlite",
     "postgres_version",
     "sqlite_version",
 ]
@@ -189,6 +191,21 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
 
 # pg_advisory_xact_lock key: any constant the gateway alone uses ("vsgw" in ASCII).
 _PG_LOCK = 0x76736777
+
+
+def open_sqlite(path: Path | str) -> sqlite3.Connection:
+    """The key store's SQLite file, created if new and migrated: WAL, so several processes
+    share it, a busy timeout instead of instant "database is locked" errors, and one
+    connection usable from worker threads (its user serialises the calls). The key store
+    and the Batch API's store open it the same way."""
+    path = Path(path)
+    if path.parent != Path(""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    migrate_sqlite(db)
+    return db
 
 
 def sqlite_version(db: sqlite3.Connection) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..auth.migrations import migrate_sqlite
+from ..auth.migrations import open_sqlite
 from .store import BatchRow, CloseReason, FileRow
 
 __all__ = [
@@ -73,14 +73,7 @@ class SqliteBase:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if self.path.parent != Path(""):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        migrate_sqlite(self._db)
+        self._db = open_sqlite(self.path)
         self._lock = threading.Lock()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
