@@ -4,7 +4,8 @@
 import { ApiError, getJson, send } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { filePicker, isDocument } from "./files.js";
-import { pageStrip } from "./pages.js";
+import { showWhere } from "./grounding.js";
+import { pagePictures, pageStrip } from "./pages.js";
 import { pageCount, renderError, renderResponse } from "./render.js";
 import { extractSnippets, renderSnippets } from "./snippets.js";
 
@@ -33,6 +34,7 @@ export function setupExtract(currentKey, ensureKey) {
   const crops = byId("extract-crops");
   const pages = byId("extract-pages");
   let schemas = [];
+  let pictures = []; // blob: URLs of the pages shown with grounding boxes
   let defaultOnly = false; // only the default is ticked, and the user has not touched it
 
   const describePages = (count) => picker.setNote(`${count} page${count === 1 ? "" : "s"}`);
@@ -157,6 +159,8 @@ export function setupExtract(currentKey, ensureKey) {
     form.setAttribute("aria-busy", "true");
     status.textContent = `Running ${names.join(", ")}…`;
     fill(answer, h("p", { class: "muted" }, "Waiting for the answer…"));
+    for (const url of pictures) URL.revokeObjectURL(url);
+    pictures = [];
     raw.textContent = "";
     const started = performance.now();
     try {
@@ -164,6 +168,21 @@ export function setupExtract(currentKey, ensureKey) {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       fill(answer, renderResponse(result));
       raw.textContent = JSON.stringify(result, null, 2);
+      // An image is its own page 1; a document's pages come from the gateway's renderer.
+      // Several schemas share the pages: each is fetched once.
+      const cache = new Map();
+      const pictureOf = async (numbers) => {
+        const missing = numbers.filter((n) => !cache.has(n));
+        if (missing.length) {
+          const shown = isDocument(file)
+            ? await pagePictures(file, key, missing)
+            : new Map([[1, URL.createObjectURL(file)]]);
+          for (const [n, url] of shown) cache.set(n, url);
+          pictures.push(...shown.values());
+        }
+        return cache;
+      };
+      await showWhere(answer, pictureOf);
       const count = pageCount(result);
       if (count !== null) describePages(count);
       status.textContent = `Done in ${seconds} s.`;

@@ -6,6 +6,7 @@ import { send } from "./api.js";
 import { fill, h } from "./dom.js";
 
 const THUMBNAIL_SIDE = 192; // pixels of the longer side: sharp at 96 CSS px on a 2x screen
+const PAGE_SIDE = 1024; // the preview's largest: pages shown with their grounding boxes
 
 /** "1-3,5" → [1, 2, 3, 5] within 1..count; anything unreadable selects nothing. */
 export function parsePages(text, count) {
@@ -40,6 +41,19 @@ function blobUrl(dataUrl) {
   const mime = /^data:([^;]+);base64$/.exec(head)?.[1] ?? "application/octet-stream";
   const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
   return URL.createObjectURL(new Blob([bytes], { type: mime }));
+}
+
+/**
+ * `numbers`' pages of `file`, rendered by the gateway at PAGE_SIDE, as a Map from page number
+ * to a blob: URL (the caller revokes them).
+ */
+export async function pagePictures(file, key, numbers) {
+  const body = new FormData();
+  body.append("image", file, file.name);
+  body.append("max_side", String(PAGE_SIDE));
+  body.append("pages", formatPages(numbers));
+  const preview = await (await send("/v1/documents/preview", { key, method: "POST", form: body })).json();
+  return new Map(preview.pages.map((page) => [page.page, blobUrl(page.image_url)]));
 }
 
 /**

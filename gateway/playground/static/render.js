@@ -5,10 +5,12 @@
 // gets its own rendering; anything else is shown generically under "Other fields", so a new
 // field never breaks the page. Every value is set as text, never as markup.
 import { h } from "./dom.js";
+import { wherePlaceholder } from "./grounding.js";
 
 const KNOWN = new Set([
   "id", "object", "schema", "model", "data", "finish_reason", "usage",
   "confidence", "checks", "review", "review_reasons", "pages", "status", "error", "page",
+  "grounding",
 ]);
 const STATUS_SYMBOL = { pass: "✓", fail: "✗", skipped: "–" };
 
@@ -63,6 +65,20 @@ function checkMarks(ctx, at) {
   );
 }
 
+/** "p. 1" for a value found on the page; a warning for a transcribed value that is not there. */
+function groundingMark(ctx, at) {
+  if (!ctx.grounding || !(at in ctx.grounding)) return null;
+  const entry = ctx.grounding[at];
+  if (!isObject(entry)) {
+    return h("span", { class: "mark mark-ungrounded", title: "not found on the page" }, "⚠ not on page");
+  }
+  return h(
+    "span",
+    { class: "where-mark", title: `found on page ${entry.page}: “${entry.text ?? ""}” (${entry.source ?? "?"})` },
+    `p. ${entry.page}`,
+  );
+}
+
 function leaf(value, parts, ctx) {
   const at = pointer(parts);
   let text;
@@ -71,13 +87,15 @@ function leaf(value, parts, ctx) {
   else if (typeof value === "boolean") text = value ? "yes" : "no";
   else text = String(value);
   const empty = value === null || value === undefined;
+  const grounded = Boolean(ctx.grounding && at in ctx.grounding);
   return h(
     "span",
-    { class: "leaf", dataset: { pointer: at } },
+    { class: grounded ? "leaf grounded" : "leaf", dataset: { pointer: at }, tabindex: grounded ? 0 : null },
     h("span", { class: empty ? "value empty" : "value" }, text),
     empty ? h("span", { class: "visually-hidden" }, " (empty)") : null,
     confidenceBadge(ctx, at),
     checkMarks(ctx, at),
+    groundingMark(ctx, at),
   );
 }
 
@@ -150,7 +168,7 @@ export function renderValue(value, parts = [], ctx = emptyContext(), caption = "
 }
 
 function emptyContext() {
-  return { confidence: null, marks: new Map() };
+  return { confidence: null, marks: new Map(), grounding: null };
 }
 
 function contextOf(outcome) {
@@ -163,7 +181,11 @@ function contextOf(outcome) {
       marks.set(at, [...(marks.get(at) || []), { name: String(check.name ?? "check"), status: String(check.status ?? "") }]);
     }
   }
-  return { confidence: isObject(outcome.confidence) ? outcome.confidence : null, marks };
+  return {
+    confidence: isObject(outcome.confidence) ? outcome.confidence : null,
+    marks,
+    grounding: isObject(outcome.grounding) ? outcome.grounding : null,
+  };
 }
 
 function statusBadge(status) {
@@ -256,6 +278,8 @@ export function renderOutcome(outcome, headingLevel = 4) {
   if (outcome.data !== undefined && outcome.data !== null) {
     if (hasPages) parts.push(heading("Whole document"));
     parts.push(h("div", { class: "data" }, renderValue(outcome.data, [], ctx, "Extracted fields")));
+    // The document's own boxes cover its pages (through provenance); a page section needs none.
+    if (ctx.grounding && outcome.page === undefined) parts.push(wherePlaceholder(ctx.grounding));
   }
   if (Array.isArray(outcome.checks) && outcome.checks.length > 0) parts.push(checksTable(outcome.checks));
   if (hasPages) {

@@ -419,3 +419,74 @@ def test_the_generic_schema_is_ticked_until_another_is_chosen(
     page.locator('#schema-list input[value="image_insight"]').check()  # then both, if wanted
     expect(ticked).to_have_count(2)
     expect(page.get_by_label("num_crops")).to_have_attribute("placeholder", "default 16")
+
+
+GROUNDED = {
+    "id": "g",
+    "object": "extraction",
+    "schema": "invoice",
+    "model": "m",
+    "data": {"invoice_number": "INV-7", "total": 12.5, "vendor_name": "Acme"},
+    "grounding": {
+        "/invoice_number": {
+            "page": 1,
+            "boxes": [[0.1, 0.1, 0.4, 0.2]],
+            "text": "INV-7",
+            "source": "pdf_text",
+            "score": 1.0,
+        },
+        "/total": None,
+    },
+    "checks": [],
+    "review": True,
+    "finish_reason": "stop",
+}
+
+
+def _render_grounded(page: Page, response: dict[str, object]) -> None:
+    """Renders ``response`` and draws its boxes over a 200 × 100 picture standing for page 1."""
+    page.evaluate(
+        """async (response) => {
+          const { renderResponse } = await import("/playground/static/render.js");
+          const { showWhere } = await import("/playground/static/grounding.js");
+          const answer = document.getElementById("extract-answer");
+          answer.replaceChildren(renderResponse(response));
+          const canvas = document.createElement("canvas");
+          canvas.width = 200; canvas.height = 100;
+          const blob = await new Promise((done) => canvas.toBlob(done));
+          await showWhere(answer, async () => new Map([[1, URL.createObjectURL(blob)]]));
+        }""",
+        response,
+    )
+
+
+def test_grounding_boxes_are_drawn_where_found_and_highlight_their_field(visit: Visit) -> None:
+    page = visit.page
+    _render_grounded(page, GROUNDED)
+    answer = page.locator("#extract-answer")
+    boxes = answer.locator(".where-page .gbox")
+    expect(boxes).to_have_count(1)
+    shown = page.locator(".where-page img")
+    expect(shown).to_be_visible()
+    picture = shown.bounding_box()
+    box = boxes.first.bounding_box()
+    assert picture is not None and box is not None
+    # The box sits at its fractions of the page as displayed, whatever the picture's size.
+    assert abs((box["x"] - picture["x"]) / picture["width"] - 0.1) < 0.02
+    assert abs((box["y"] - picture["y"]) / picture["height"] - 0.1) < 0.02
+    assert abs(box["width"] / picture["width"] - 0.3) < 0.02
+    field = answer.locator('.data [data-pointer="/invoice_number"]')
+    expect(field.locator(".where-mark")).to_have_text("p. 1")
+    field.hover()
+    expect(boxes.first).to_have_class(re.compile(r"grounding-on"))
+    page.mouse.move(0, 0)
+    expect(boxes.first).not_to_have_class(re.compile(r"grounding-on"))
+    boxes.first.focus()  # keyboard: the box lights up its field's row
+    expect(field).to_have_class(re.compile(r"grounding-on"))
+    field.focus()
+    expect(boxes.first).to_have_class(re.compile(r"grounding-on"))
+    # A transcribed value printed nowhere is marked; a derived one gets no mark at all.
+    expect(answer.locator('[data-pointer="/total"] .mark-ungrounded')).to_have_text("⚠ not on page")
+    expect(answer.locator('[data-pointer="/vendor_name"] .where-mark')).to_have_count(0)
+    expect(answer.locator(".other")).to_have_count(0)  # grounding is a known field
+    assert visit.problems == []
