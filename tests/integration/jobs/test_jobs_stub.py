@@ -370,3 +370,80 @@ def test_a_postgresql_key_store_answers_501(
             assert r.json()["error"]["code"] == "batch_unavailable"
     finally:
         gw.stop()
+
+
+def test_several_schemas_and_single_images_answer_as_the_synchronous_call(
+    stub: Proc, gateway: GatewayServer, alice: str
+) -> None:
+    many = {"image_url": _url(_pdf(3)), "schemas": ["table"], "num_crops": 1}
+    _script(stub, 3)
+    sync = httpx.post(
+        gateway.base_url + "/v1/extract", headers=_headers(alice), json=many, timeout=60
+    )
+    assert sync.status_code == 200, sync.text
+    _script(stub, 3)
+    r = httpx.post(
+        gateway.base_url + "/v1/extract", headers=_headers(alice, **ASYNC), json=many, timeout=60
+    )
+    assert r.status_code == 202, r.text
+    done = _wait(gateway, alice, r.json()["id"])
+    assert done["status"] == "completed" and done["schemas"] == ["table"], done
+    result, expected = done["result"], sync.json()
+    assert set(result) == set(expected) and result["object"] == expected["object"]
+    table, same = result["results"]["table"], expected["results"]["table"]
+    assert set(table) == set(same) and [p["page"] for p in table["pages"]] == [1, 2, 3]
+    assert sorted(table["data"]["rows"]) == sorted(same["data"]["rows"])
+    # a single image is one unit: the synchronous pipeline, run in the background
+    image = {"image_url": _url_png(), "num_crops": 1}
+    answer = '{"count": 2, "confidence": "high"}'
+    httpx.post(stub.base_url + "/stub/script", json=[answer, answer])
+    sync = httpx.post(
+        gateway.base_url + "/v1/extract/people_count", headers=_headers(alice), json=image
+    )
+    r = httpx.post(
+        gateway.base_url + "/v1/extract/people_count",
+        headers=_headers(alice, **ASYNC),
+        json=image,
+    )
+    assert sync.status_code == 200 and r.status_code == 202, r.text
+    done = _wait(gateway, alice, r.json()["id"])
+    assert done["progress"] == {"pages_total": 1, "pages_done": 1}
+    assert done["result"]["data"] == sync.json()["data"] == {"count": 2, "confidence": "high"}
+    assert set(done["result"]) == set(sync.json())
+
+
+def _url_png() -> str:
+    from tests.support.images import data_url, make_image
+
+    return data_url(make_image(64, 48, seed=3))
+
+
+def test_pages_wait_for_an_engine_that_went_away(tmp_path: Path) -> None:
+    stub = start_stub(tmp_path, service_ms=200)
+    port = int(stub.base_url.rsplit(":", 1)[1])
+    env = {
+        **FAST,
+        "GATEWAY_BACKGROUND_MAX_IN_FLIGHT": "1",
+        "GATEWAY_BATCH_RETRY_BACKOFF_S": "0.2",
+        "GATEWAY_JOB_RANGE_PAGES": "1",
+    }
+    gw = start_gateway(stub.base_url, tmp_path, **env)
+    try:
+        key = gw.create_key("alice", scopes=["extract"])
+        _script(stub, 8)
+        job = _submit(gw, key, {"image_url": _url(_pdf(8)), "num_crops": 1}).json()
+        running = _wait(gw, key, job["id"], until=("in_progress",))
+        while running["progress"]["pages_done"] < 2:
+            time.sleep(0.05)
+            running = _job(gw, key, job["id"])
+        stub.stop()  # connections refused from now on
+        time.sleep(3.0)
+        assert _job(gw, key, job["id"])["status"] == "in_progress"
+        stub = start_stub(tmp_path, port=port, service_ms=200)
+        _script(stub, 8)
+        done = _wait(gw, key, job["id"])
+        assert done["status"] == "completed", done
+        assert [p["status"] for p in done["result"]["pages"]] == [200] * 8
+    finally:
+        gw.stop()
+        stub.stop()
