@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 import schemas
-from gateway.pipeline.models import DocumentResponse
 from tests.support.documents import invoice_pages, pdf_bytes
 from tests.support.gateway_server import GatewayServer
 
@@ -59,7 +58,8 @@ def test_a_three_page_job_has_the_synchronous_result(api: httpx.Client) -> None:
     assert result["page_count"] == 3 and [p["page"] for p in result["pages"]] == [1, 2, 3]
     assert result["merge_rule"] == expected["merge_rule"]
     invoice = schemas.get("invoice").model
-    DocumentResponse[invoice].model_validate(result)  # type: ignore[valid-type]
+    if result["data"] is not None:
+        invoice.model_validate(result["data"])
     for page, same in zip(result["pages"], expected["pages"], strict=True):
         assert set(page) == set(same)
         if page["status"] == 200:
