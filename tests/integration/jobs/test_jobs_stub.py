@@ -447,3 +447,33 @@ def test_pages_wait_for_an_engine_that_went_away(tmp_path: Path) -> None:
     finally:
         gw.stop()
         stub.stop()
+
+
+def test_a_document_repair_rerenders_only_the_pages_it_rereads(
+    stub: Proc, gateway: GatewayServer, alice: str
+) -> None:
+    import schemas
+
+    right = schemas.get("invoice").example
+    wrong = right.model_copy(update={"total": 240.0})
+    script = [wrong.model_dump_json(), right.model_dump_json()]
+    body = {"image_url": _url(_pdf(1)), "num_crops": 1, "verify": "repair"}
+    httpx.post(stub.base_url + "/stub/script", json=script)
+    sync = httpx.post(
+        gateway.base_url + "/v1/extract/invoice", headers=_headers(alice), json=body, timeout=60
+    )
+    assert sync.status_code == 200, sync.text
+    httpx.post(stub.base_url + "/stub/script", json=script)
+    r = httpx.post(
+        gateway.base_url + "/v1/extract/invoice",
+        headers=_headers(alice, **ASYNC),
+        json=body,
+        timeout=60,
+    )
+    done = _wait(gateway, alice, r.json()["id"])
+    assert done["status"] == "completed", done
+    result, expected = done["result"], sync.json()
+    assert expected["repair"] is not None and expected["data"]["total"] == right.total
+    assert result["data"] == expected["data"] and result["checks"] == expected["checks"]
+    assert result["repair"]["chosen"] == expected["repair"]["chosen"]
+    assert len(httpx.get(stub.base_url + "/stub/seen").json()) == 2  # page 1, then its re-read
