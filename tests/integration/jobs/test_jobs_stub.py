@@ -477,3 +477,43 @@ def test_a_document_repair_rerenders_only_the_pages_it_rereads(
     assert result["data"] == expected["data"] and result["checks"] == expected["checks"]
     assert result["repair"]["chosen"] == expected["repair"]["chosen"]
     assert len(httpx.get(stub.base_url + "/stub/seen").json()) == 2  # page 1, then its re-read
+
+
+def test_a_multipart_upload_with_a_webhook_url_form_field(
+    stub: Proc, gateway: GatewayServer, alice: str
+) -> None:
+    _script(stub, 2)
+    r = httpx.post(
+        gateway.base_url + "/v1/extract/table",
+        headers=_headers(alice, **ASYNC),
+        files={"image": ("scan.pdf", _pdf(2), "application/pdf")},
+        data={"num_crops": "1", "webhook_url": "https://hooks.example.com/jobs"},
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["webhook_url"] == "https://hooks.example.com/jobs"
+    done = _wait(gateway, alice, r.json()["id"])
+    assert done["status"] == "completed" and _page_numbers(done) == [1, 2]
+    bad = _submit(gateway, alice, {"image_url": _url(_pdf(1)), "webhook_url": "ftp://x"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "webhook_url"
+
+
+def test_jobs_and_their_stored_input_expire_for_good(stub: Proc, tmp_path: Path) -> None:
+    blobs = tmp_path / "blobs"
+    gw = start_gateway(
+        stub.base_url, tmp_path, GATEWAY_FILES_TTL_S="2", GATEWAY_FILES_DIR=str(blobs), **FAST
+    )
+    try:
+        key = gw.create_key("alice", scopes=["extract"])
+        _script(stub, 1)
+        job = _submit(gw, key, {"image_url": _url(_pdf(1)), "num_crops": 1}).json()
+        deadline = time.monotonic() + 20
+        while (
+            httpx.get(f"{gw.base_url}/v1/jobs/{job['id']}", headers=_headers(key)).status_code
+            != 404
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert not [p for p in blobs.iterdir() if p.name.startswith("jobin-")]
+        assert httpx.get(gw.base_url + "/v1/jobs", headers=_headers(key)).json()["data"] == []
+    finally:
+        gw.stop()
