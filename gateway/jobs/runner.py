@@ -22,11 +22,12 @@ Nothing here logs content.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from schemas import SchemaSpec
@@ -90,6 +91,9 @@ class JobRunner:
     fetch_client: httpx.AsyncClient | None
     schemas: SchemaSource
     blobs: FileBlobs
+    renders: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    """Job ranges render one at a time per process, so the render pool keeps a worker for
+    interactive documents, and at most one job document's bytes are in memory at once."""
 
     def context(self, job: JobRow, max_concurrent: int | None = None) -> Context:
         limit = None if max_concurrent is None else max(1, max_concurrent - 1)
@@ -143,8 +147,9 @@ class JobRunner:
         """The page count and the units of a ``pages`` job; `GatewayError` for a document
         the synchronous call refuses."""
         ctx = self.context(job)
-        document = await self.source(job)
-        first = await load_pages(ctx, document, job.num_crops, "1")
+        async with self.renders:
+            document = await self.source(job)
+            first = await load_pages(ctx, document, job.num_crops, "1")
         assert first is not None
         req = self.request(job)
         numbers = PageSelection.parse(req.pages).resolve(first.page_count)
@@ -170,8 +175,7 @@ class JobRunner:
             req = self.request(job)
             if job.mode == "whole":
                 return await self._whole(ctx, job, specs, req, last_try)
-            pages = await load_pages(ctx, await self.source(job), job.num_crops, unit.pages)
-            assert pages is not None
+            pages = await self._render(ctx, job, unit.pages)
             found = []
             for spec in specs:
                 outcomes = await read_pages(ctx, spec, req, pages, job.num_crops)
@@ -248,8 +252,11 @@ class JobRunner:
             return "failed", None, error_of(error)
 
     async def _reread(self, ctx: Context, job: JobRow, numbers: list[int]) -> PageSet:
-        pages = await load_pages(
-            ctx, await self.source(job), job.num_crops, ",".join(map(str, numbers))
-        )
+        return await self._render(ctx, job, ",".join(map(str, numbers)))
+
+    async def _render(self, ctx: Context, job: JobRow, selection: str) -> PageSet:
+        """The pages of ``selection``, the document's bytes held only while rendering."""
+        async with self.renders:
+            pages = await load_pages(ctx, await self.source(job), job.num_crops, selection)
         assert pages is not None
         return pages
