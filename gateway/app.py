@@ -7,9 +7,9 @@ or PostgreSQL), ``auth`` (key cache + limiter, in-process or Redis; ``auth.acces
 (the pooled
 aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
 fetches), both owned by the lifespan, which also runs the replicas' health checks and the key
-store's tasks (migrations, lease refresh, revocation channel), and ``batch`` (the Batch API's
-store and claim loop, ``gateway.batch``). What
-belongs to one request lives on its ``RequestRecord`` (``record.py``).
+store's tasks (migrations, lease refresh, revocation channel), ``batch`` (the Batch API's
+store and claim loop, ``gateway.batch``) and ``jobs`` (async extraction jobs,
+``gateway.jobs``). What belongs to one request lives on its ``RequestRecord`` (``record.py``).
 
 A new API is one more feature package with a router, added to ``DEFAULT_ROUTERS``; it reuses
 ``auth.require_scope``, ``bodies``, ``caps``, ``images.validate_image`` and ``GatewayError``.
@@ -35,6 +35,8 @@ from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
 from .error_handlers import install_error_handlers
 from .images import DecodeSlots, default_decode_concurrency, make_fetch_client
+from .jobs.routes import router as jobs_router
+from .jobs.service import open_job_service
 from .metrics import GatewayMetrics
 from .observe import RequestObserver
 from .openapi import finish_document
@@ -54,6 +56,7 @@ DEFAULT_ROUTERS: tuple[APIRouter, ...] = (
     extract.preview_router,
     playground.router,
     batch.router,
+    jobs_router,
 )
 
 
@@ -75,7 +78,11 @@ def create_app(
         # One replica is always chosen anyway, so only a real set needs the polling.
         polls = [asyncio.create_task(poll_forever(upstream, settings))] if len(replicas) > 1 else []
         try:
-            async with run_access(access, settings), batch.open_batch_service(app.state, upstream):
+            async with (
+                run_access(access, settings),
+                batch.open_batch_service(app.state, upstream),
+                open_job_service(app.state),
+            ):
                 yield
         finally:
             for task in polls:

@@ -73,6 +73,9 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
     FILE_TOO_LARGE = "file_too_large"
     BATCH_UNAVAILABLE = "batch_unavailable"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    JOB_CANCELLED = "job_cancelled"
+    KEY_REVOKED = "key_revoked"
     TOOL_CHOICE_UNSUPPORTED = "tool_choice_unsupported"
     # images (each is also a ``reason`` of gateway_images_rejected)
     TOO_MANY_IMAGES = "too_many_images"

@@ -230,6 +230,15 @@ class Settings(BaseSettings):
     claim loop pauses for the same wait, so an engine that is down is not hammered."""
     batch_poll_s: float = Field(default=1.0, gt=0)
     """How often an idle claim loop looks for work (and for batches to finish or expire)."""
+    job_max_pages: int = Field(default=500, ge=1)
+    """Pages of one async extraction job's document (``Prefer: respond-async``), far past
+    ``document_max_pages``: a job renders and reads its pages in ranges, in the background."""
+    job_max_document_bytes: int = Field(default=200_000_000, ge=1)
+    """Bytes of one async job's document, and of a ``purpose=user_data`` upload to
+    ``POST /v1/files`` (a document a job names by ``file_id``). An inline document is
+    still under ``max_body_bytes``."""
+    job_range_pages: int = Field(default=8, ge=1)
+    """Pages in one unit of a job's work: rendered together, leased and retried together."""
 
     # --- auth and operations --------------------------------------------------------------------
     key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)

@@ -151,6 +151,62 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         # An extraction batch pins its schema's version when it is created (custom schemas).
         "ALTER TABLE batches ADD COLUMN schema_version INTEGER",
     ),
+    Migration(
+        5,
+        "extraction_jobs",
+        # Async extraction jobs (gateway/jobs/sqlite.py): a job and its units of work (a
+        # page range each, or the whole input). ``owner`` is the key's prefix; a unit's
+        # ``id`` (``<job>:<n>``) is its idempotency key.
+        """
+        CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            owner TEXT NOT NULL,
+            key_name TEXT NOT NULL,
+            specs TEXT NOT NULL,
+            multi INTEGER NOT NULL,
+            request TEXT NOT NULL,
+            num_crops INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            webhook_url TEXT,
+            idempotency_key TEXT,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL,
+            planned INTEGER NOT NULL,
+            page_count INTEGER,
+            pages_total INTEGER NOT NULL DEFAULT 0,
+            pages_done INTEGER NOT NULL DEFAULT 0,
+            result TEXT,
+            error TEXT,
+            lease_until REAL,
+            created_at REAL NOT NULL,
+            completed_at REAL,
+            expires_at REAL NOT NULL
+        );
+        CREATE INDEX jobs_owner ON jobs(owner, seq);
+        CREATE INDEX jobs_status ON jobs(status);
+        CREATE INDEX jobs_expiry ON jobs(expires_at);
+        CREATE UNIQUE INDEX jobs_idempotency ON jobs(owner, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        CREATE TABLE job_units (
+            id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            pages TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            retries INTEGER NOT NULL DEFAULT 0,
+            token TEXT,
+            lease_until REAL,
+            not_before REAL NOT NULL DEFAULT 0,
+            queued_at REAL NOT NULL,
+            result TEXT
+        );
+        CREATE INDEX job_units_job ON job_units(job_id, n);
+        CREATE INDEX job_units_runnable ON job_units(state, not_before, queued_at)
+        """,
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (

@@ -1,7 +1,8 @@
 """The OpenAI Files and Batch API routes, for the ``openai`` SDK unchanged.
 
-    POST   /v1/files                 multipart: purpose=batch, file=<JSONL>; streamed to disk
-    GET    /v1/files                 the key's files
+    POST   /v1/files                 multipart: purpose=batch (file=<JSONL>) or user_data (a
+                                     document for an extraction job); streamed to disk
+    GET    /v1/files                 the key's files, newest first (after, limit, has_more)
     GET    /v1/files/{id}            one of them
     GET    /v1/files/{id}/content    its bytes
     DELETE /v1/files/{id}            removed at once, for good
@@ -39,7 +40,18 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["batch"], responses=error_responses(*KEYED, 404, 501))
 
-PURPOSES = ("batch",)
+PURPOSES = ("batch", "user_data")
+"""``batch``: a JSONL batch input; ``user_data``: a document an extraction job names by
+``file_id`` (``docs/jobs.md``)."""
+FILES_PAGE_MAX = 10_000
+"""OpenAI's largest ``limit`` of ``GET /v1/files`` (and its default)."""
+
+
+def _file_cap(settings: Any, purpose: str | None) -> tuple[int, str]:
+    """The byte cap of an upload of ``purpose`` and the setting that sets it."""
+    if purpose == "user_data":
+        return settings.job_max_document_bytes, "GATEWAY_JOB_MAX_DOCUMENT_BYTES"
+    return settings.batch_max_file_bytes, "GATEWAY_BATCH_MAX_FILE_BYTES"
 
 
 class BatchCreate(BaseModel):
@@ -75,7 +87,7 @@ AnyKey = Annotated[KeyRecord, Depends(require_scope(None))]
 
 @router.post(
     "/v1/files",
-    summary="Upload a file (purpose=batch: a JSONL batch input)",
+    summary="Upload a file (purpose=batch: a JSONL batch input; user_data: a job's document)",
     responses=error_responses(400, 413),
 )
 async def upload_file(request: Request, key: AnyKey) -> dict[str, Any]:
@@ -83,19 +95,23 @@ async def upload_file(request: Request, key: AnyKey) -> dict[str, Any]:
     settings = request.app.state.settings
     form = UploadForm(request.headers.get("content-type", ""))
     file_id = new_id("file-")
+    # The purpose may come after the file part: stream under the larger cap, then hold the
+    # file to its own purpose's.
+    most = max(_file_cap(settings, p)[0] for p in PURPOSES)
     try:
-        size = await service.blobs.save(
-            file_id, form.file_chunks(request.stream()), settings.batch_max_file_bytes
-        )
+        size = await service.blobs.save(file_id, form.file_chunks(request.stream()), most)
     except BlobTooLarge:
+        size = most + 1
+    purpose = form.fields.get("purpose")
+    cap, setting = _file_cap(settings, purpose)
+    if size > cap:
+        await service.blobs.delete(file_id)
         raise GatewayError(
             413,
-            f"the file is larger than {settings.batch_max_file_bytes} bytes"
-            " (GATEWAY_BATCH_MAX_FILE_BYTES)",
+            f"the file is larger than {cap} bytes ({setting})",
             param="file",
             code=ErrorCode.FILE_TOO_LARGE,
-        ) from None
-    purpose = form.fields.get("purpose")
+        )
     problem = None
     if form.file_parts != 1:
         problem = GatewayError(
@@ -125,14 +141,33 @@ async def upload_file(request: Request, key: AnyKey) -> dict[str, Any]:
     return file_object(row)
 
 
-@router.get("/v1/files", summary="The calling key's files")
-async def list_files(request: Request, key: AnyKey, purpose: str | None = None) -> dict[str, Any]:
-    rows = await _service(request).store.list_files(key.prefix, purpose)
+@router.get(
+    "/v1/files",
+    summary="The calling key's files, newest first",
+    responses=error_responses(400),
+)
+async def list_files(
+    request: Request,
+    key: AnyKey,
+    purpose: str | None = None,
+    after: str | None = None,
+    limit: int = FILES_PAGE_MAX,
+) -> dict[str, Any]:
+    """OpenAI's list: ``after`` (a file id), ``limit`` (1–10,000, default 10,000),
+    ``has_more``; the SDK's ``files.list()`` pages through it by itself."""
+    if not 1 <= limit <= FILES_PAGE_MAX:
+        raise GatewayError(
+            400,
+            f"limit must be between 1 and {FILES_PAGE_MAX}",
+            param="limit",
+            code=ErrorCode.INVALID_VALUE,
+        )
+    rows, has_more = await _service(request).store.list_files(key.prefix, purpose, after, limit)
     data = [file_object(r) for r in rows]
     return {
         "object": "list",
         "data": data,
-        "has_more": False,
+        "has_more": has_more,
         "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None,
     }

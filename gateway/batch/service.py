@@ -31,6 +31,8 @@ class BatchService:
     store: BatchStore
     blobs: FileBlobs
     worker: BatchWorker
+    background: Upstream | None = None
+    """The ``BackgroundUpstream`` of this app: extraction jobs share its cap."""
 
 
 def files_dir(settings: Settings) -> Path:
@@ -62,7 +64,7 @@ async def open_batch_service(app_state: Any, upstream: Upstream) -> AsyncIterato
     )
     capacity = settings.background_max_in_flight * len(upstream.replicas)
     worker = BatchWorker(store, blobs, runner, settings, app_state.metrics, capacity)
-    app_state.batch = BatchService(store, blobs, worker)
+    app_state.batch = BatchService(store, blobs, worker, background)
     task = asyncio.create_task(worker.run())
     try:
         yield

@@ -58,15 +58,23 @@ class SqliteBatchStore(SqliteQueue):
         )
         return file_row(row) if row else None
 
-    async def list_files(self, owner: str, purpose: str | None = None) -> list[FileRow]:
-        sql = f"SELECT {FILE_COLUMNS} FROM batch_files WHERE owner=?"
-        args: tuple[Any, ...] = (owner,)
+    async def list_files(
+        self, owner: str, purpose: str | None = None, after: str | None = None, limit: int = 10_000
+    ) -> tuple[list[FileRow], bool]:
+        sql = f"SELECT {FILE_COLUMNS} FROM batch_files f WHERE owner=:owner"
+        args: dict[str, Any] = {"owner": owner, "purpose": purpose, "after": after}
         if purpose is not None:
-            sql, args = sql + " AND purpose=?", (owner, purpose)
-        rows = await self._run(
-            lambda db: db.execute(sql + " ORDER BY created_at DESC", args).fetchall()
-        )
-        return [file_row(r) for r in rows]
+            sql += " AND purpose=:purpose"
+        if after is not None:
+            # Newest first, ties by id: the page after ``after``'s place in that order.
+            sql += (
+                " AND (created_at, id) < (SELECT created_at, id FROM batch_files"
+                " WHERE id=:after AND owner=:owner)"
+            )
+        sql += " ORDER BY created_at DESC, id DESC LIMIT :limit"
+        args["limit"] = limit + 1
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [file_row(r) for r in rows[:limit]], len(rows) > limit
 
     async def delete_file(self, owner: str, file_id: str) -> FileRow | None:
         row = await self._run(

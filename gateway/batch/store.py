@@ -142,7 +142,11 @@ class BatchStore(Protocol):
 
     async def get_file(self, owner: str, file_id: str) -> FileRow | None: ...
 
-    async def list_files(self, owner: str, purpose: str | None = None) -> list[FileRow]: ...
+    async def list_files(
+        self, owner: str, purpose: str | None = None, after: str | None = None, limit: int = 10_000
+    ) -> tuple[list[FileRow], bool]:
+        """The owner's files, newest first, after the file ``after``; and has_more."""
+        ...
 
     async def delete_file(self, owner: str, file_id: str) -> FileRow | None:
         """Forget the file's row; the caller deletes its bytes. None: no such file."""

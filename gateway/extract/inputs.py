@@ -30,6 +30,7 @@ from .context import context_of
 
 __all__ = [
     "load_extract_fields",
+    "parse_extract_fields",
     "parse_fields",
     "read_extract_request",
     "read_fields",
@@ -81,14 +82,7 @@ async def load_extract_fields(
 ) -> tuple[R, Source]:
     """An extraction body's fields (a JSON body, a form, a batch line's ``body``) as the
     typed request and its checked input: the one step the route and batch lines share."""
-    settings = ctx.settings
-    _check_one_source(fields)
-    parsed = parse_fields(model, fields)
-    # The caps a chat request obeys, checked before any image work.
-    caps.check_num_crops(parsed.num_crops, settings, "num_crops")
-    caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
-    crops = crops_for(parsed)
-    num_crops = await crops if inspect.isawaitable(crops) else crops
+    parsed, num_crops = await parse_extract_fields(ctx, model, fields, crops_for)
     image_url = None if upload is not None else parsed.image_url
     source = await load_source(
         ctx,
@@ -98,6 +92,25 @@ async def load_extract_fields(
         num_crops=num_crops,
     )
     return parsed, source
+
+
+async def parse_extract_fields(
+    ctx: Context,
+    model: type[R],
+    fields: dict[str, Any],
+    crops_for: Callable[[R], int | Awaitable[int]],
+) -> tuple[R, int]:
+    """The typed request and its crop count, every check but the input's own (an async
+    job loads its input itself: a document it stores, a ``file_id``)."""
+    settings = ctx.settings
+    _check_one_source(fields)
+    parsed = parse_fields(model, fields)
+    # The caps a chat request obeys, checked before any image work.
+    caps.check_num_crops(parsed.num_crops, settings, "num_crops")
+    caps.check_max_tokens(parsed.max_tokens, settings, "max_tokens")
+    crops = crops_for(parsed)
+    num_crops = await crops if inspect.isawaitable(crops) else crops
+    return parsed, num_crops
 
 
 def request_body_doc(model: type[BaseModel]) -> dict[str, Any]:

@@ -4,6 +4,10 @@
                                   or on a PDF/TIFF document or a list of images (``pages``)
     POST /v1/extract              several schemas on one image or document, concurrently
 
+With ``Prefer: respond-async`` either one answers ``202`` and a job instead
+(`gateway.jobs.submit`): a document of up to ``GATEWAY_JOB_MAX_PAGES`` pages, read in the
+background, its result the body the synchronous call would have answered.
+
 Each built-in schema gets its own route (``/v1/extract/passport`` →
 ``ExtractResponse[Passport]``) so the OpenAPI document carries the real type of ``data``; a
 schema registered through the API (`gateway.custom`) is served by the generic
@@ -17,12 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from schemas import SchemaSpec, all_specs
 
 from .. import caps, pipeline
 from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
+from ..jobs.submit import prefers_async, submit_job
 from ..openapi import BODY, KEYED, UPSTREAM, error_responses
 from ..pipeline import split_ref
 from ..pipeline.lookup import unknown_version
@@ -40,11 +46,18 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["extraction"], responses=error_responses(*KEYED))
 
+ASYNC: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "With `Prefer: respond-async`: the request is an extraction job "
+        "(`Location: /v1/jobs/{id}`; docs/jobs.md)"
+    }
+}
+
 
 def _route_for(spec: SchemaSpec[Any]) -> None:
     async def extract_one(
         request: Request, key: ExtractKey
-    ) -> ExtractResponse[Any] | DocumentResponse[Any]:
+    ) -> ExtractResponse[Any] | DocumentResponse[Any] | Response:
         settings = request.app.state.settings
 
         def crops_for(req: ExtractRequest) -> int:
@@ -52,6 +65,8 @@ def _route_for(spec: SchemaSpec[Any]) -> None:
                 raise unknown_version(spec.name, req.schema_version, "schema_version")
             return caps.num_crops(req.num_crops, spec.num_crops, settings, "num_crops")
 
+        if prefers_async(request):
+            return await submit_job(request, key, ExtractRequest, crops_for, lambda _: [spec])
         req, source = await read_extract_request(request, ExtractRequest, crops_for)
         return await pipeline.extract(context_of(request), spec, req, source, crops_for(req))
 
@@ -64,7 +79,7 @@ def _route_for(spec: SchemaSpec[Any]) -> None:
         summary=f"Extract: {spec.description}",
         name=f"extract_{spec.name}",
         openapi_extra=request_body_doc(ExtractRequest),
-        responses=error_responses(*BODY, 404, *UPSTREAM),  # 404: no such schema_version
+        responses=error_responses(*BODY, 404, *UPSTREAM) | ASYNC,  # 404: no schema_version
     )
 
 
@@ -74,13 +89,14 @@ for _spec in all_specs():
 
 @router.post(
     "/v1/extract/{name}",
+    response_model=ExtractResponse[Any] | DocumentResponse[Any],
     summary="Extract with a schema registered through the API (data untyped)",
     openapi_extra=request_body_doc(ExtractRequest),
-    responses=error_responses(*BODY, 404, *UPSTREAM),
+    responses=error_responses(*BODY, 404, *UPSTREAM) | ASYNC,
 )
 async def extract_registered(
     name: str, request: Request, key: ExtractKey
-) -> ExtractResponse[Any] | DocumentResponse[Any]:
+) -> ExtractResponse[Any] | DocumentResponse[Any] | Response:
     """Every built-in has its own route above, so ``name`` is a registered schema (the
     latest version, or ``schema_version``) or a 404 that lists the known ones."""
     settings = request.app.state.settings
@@ -92,6 +108,8 @@ async def extract_registered(
             found.append(await ctx.schemas.get(name, req.schema_version, "schema_version"))
         return caps.num_crops(req.num_crops, found[0].num_crops, settings, "num_crops")
 
+    if prefers_async(request):
+        return await submit_job(request, key, ExtractRequest, crops_for, lambda _: found)
     req, source = await read_extract_request(request, ExtractRequest, crops_for)
     spec = found[0]
     return await pipeline.extract(ctx, spec, req, source, await crops_for(req))
@@ -102,9 +120,9 @@ async def extract_registered(
     response_model=MultiExtractResponse,
     summary="Several schemas on one image, concurrently",
     openapi_extra=request_body_doc(MultiExtractRequest),
-    responses=error_responses(*BODY, 404, *UPSTREAM),
+    responses=error_responses(*BODY, 404, *UPSTREAM) | ASYNC,
 )
-async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse:
+async def extract_many(request: Request, key: ExtractKey) -> MultiExtractResponse | Response:
     settings = request.app.state.settings
 
     ctx = context_of(request)
@@ -136,5 +154,7 @@ async def extract_many(request: Request, key: ExtractKey) -> MultiExtractRespons
         default = max(spec.num_crops for spec in specs)
         return caps.num_crops(req.num_crops, default, settings, "num_crops")
 
+    if prefers_async(request):
+        return await submit_job(request, key, MultiExtractRequest, crops_for, lambda _: found)
     req, source = await read_extract_request(request, MultiExtractRequest, crops_for)
     return await pipeline.extract_many(ctx, found, req, source, await crops_for(req))
