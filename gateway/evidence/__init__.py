@@ -10,6 +10,8 @@ pool.py      OcrPool: OCR in killable worker processes with a per-page time cap
 and only the processes that read pages need them.
 """
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 from .pool import OcrError, OcrPool
