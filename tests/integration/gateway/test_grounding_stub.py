@@ -346,3 +346,43 @@ def test_the_flag_reads_from_form_fields_as_from_json() -> None:
     assert parse_fields(ExtractRequest, base | {"grounding": "false"}).grounding is False
     assert parse_fields(ExtractRequest, base | {"grounding": "true"}).grounding is True
     assert parse_fields(ExtractRequest, base).grounding is None
+
+
+# --- a document of several pages: each page's grounding, the merged one by provenance ------------
+
+
+def test_a_merged_document_is_grounded_on_the_page_each_value_came_from(
+    make_client: Callable[..., Any],
+) -> None:
+    client, _, upstream = make_client(document_page_concurrency=1)  # pages asked in order
+    page = invoice_page()
+    whole = invoice_answer(page)
+    first = whole | {"line_items": whole["line_items"][:2], "total": None}
+    second = {"line_items": whole["line_items"][2:], "total": 1253.71}  # an invented total
+    upstream.script = [json.dumps(first), json.dumps(second)]
+    r = client.post(
+        "/v1/extract/invoice",
+        json={
+            "image_url": data_url(text_pdf([page, page]), "application/pdf"),
+            "confidence": False,
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["provenance"]["/line_items/2"] == 2 and body["provenance"]["/total"] == 2
+    merged = body["grounding"]
+    assert merged["/invoice_number"]["page"] == 1
+    gloves = merged["/line_items/2/description"]
+    assert gloves["page"] == 2 and gloves["text"] == "Safety gloves"
+    truth = field_boxes(page, "/line_items/2/description")
+    assert all(iou(f, t) >= 0.5 for f, t in zip(gloves["boxes"], truth, strict=True))
+    assert merged["/total"] is None  # 1253.71 is printed nowhere
+    pages = {p["page"]: p for p in body["pages"]}
+    assert pages[2]["grounding"]["/line_items/0/description"]["page"] == 2
+    assert pages[2]["grounding"]["/total"] is None and pages[1]["review"] is False
+    check = next(c for c in body["checks"] if c["name"] == "grounding")
+    assert check["status"] == "fail" and check["fields"] == ["/total"]
+    assert body["review"] is True
+    assert any(
+        r["subject"] == "grounding" and "/total" in r["message"] for r in body["review_reasons"]
+    )
