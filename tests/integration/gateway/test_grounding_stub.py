@@ -48,13 +48,16 @@ class ScriptedUpstream:
 
     def __init__(self) -> None:
         self.script: list[str] = []
+        self.by_schema: dict[str, str] = {}
+        """Answers by the schema asked (several schemas run concurrently)."""
         self.calls = 0
 
     async def complete_json(
         self, body: bytes, state: Any, route: str, affinity: bytes | None = None
     ) -> dict[str, Any]:
         self.calls += 1
-        content = self.script.pop(0)
+        schema = json.loads(body)["response_format"]["json_schema"]["name"]
+        content = self.by_schema.pop(schema) if schema in self.by_schema else self.script.pop(0)
         return {
             "id": f"chatcmpl-{self.calls}",
             "model": "phi-3.5-vision",
@@ -386,3 +389,29 @@ def test_a_merged_document_is_grounded_on_the_page_each_value_came_from(
     assert any(
         r["subject"] == "grounding" and "/total" in r["message"] for r in body["review_reasons"]
     )
+
+
+def test_each_schema_of_a_multi_schema_extraction_is_grounded(
+    app: tuple[TestClient, str, ScriptedUpstream],
+) -> None:
+    client, _, upstream = app
+    page = invoice_page()
+    upstream.by_schema = {
+        "invoice": json.dumps(invoice_answer(page)),
+        "people_count": json.dumps({"count": 2, "confidence": "high"}),
+    }
+    r = client.post(
+        "/v1/extract",
+        json={
+            "image_url": variant(page, "png")[0],
+            "schemas": ["invoice", "people_count"],
+            "grounding": True,
+            "confidence": False,
+            "num_crops": 4,
+        },
+    )
+    assert r.status_code == 200, r.text
+    invoice, people = r.json()["results"]["invoice"], r.json()["results"]["people_count"]
+    assert invoice["grounding"]["/invoice_number"]["text"] == "INV-2026-0042"
+    assert invoice["grounding_engine"] == {"name": "tesseract", "version": "5.5.4"}
+    assert people["grounding"] == {}  # nothing transcribed: an empty map, no OCR needed
