@@ -114,15 +114,22 @@ def _image_bytes(image: ValidImage) -> bytes:
     return base64.b64decode(original.split(",", 1)[1])
 
 
-def _text_layer(data: bytes, number: int) -> PageWords | None:
+def _text_layer(data: bytes, number: int, wait_s: float) -> PageWords | None:
+    """Page ``number``'s text layer, or None (none, unreadable, or PDFium busy past
+    ``wait_s`` with another document: a thread cannot be killed like a render worker, so a
+    pathological PDF costs grounding, never the extraction)."""
     from ..evidence.pdf_text import pdf_words
 
-    with _PDFIUM:
-        try:
-            words = pdf_words(data, [number])[0]
-        except Exception as exc:  # a page PDFium renders but cannot give text for
-            log.warning("no text layer read from page %d: %s", number, exc)
-            return None
+    if not _PDFIUM.acquire(timeout=wait_s):
+        log.warning("PDFium busy for %.1f s: page %d read without its text layer", wait_s, number)
+        return None
+    try:
+        words = pdf_words(data, [number])[0]
+    except Exception as exc:  # a page PDFium renders but cannot give text for
+        log.warning("no text layer read from page %d: %s", number, exc)
+        return None
+    finally:
+        _PDFIUM.release()
     return words if words.words else None
 
 
@@ -154,7 +161,14 @@ class Evidence:
             return PageEvidence(number, None)
         source = self._source
         if isinstance(source, DocumentInput) and source.kind == "pdf":
-            words = await asyncio.to_thread(_text_layer, source.data, number)
+            wait_s = self._ctx.settings.ocr_page_timeout_s
+            try:
+                words = await asyncio.wait_for(
+                    asyncio.to_thread(_text_layer, source.data, number, wait_s), 2 * wait_s
+                )
+            except TimeoutError:
+                note = f"the text layer of page {number} took over {2 * wait_s:g} s to read"
+                return PageEvidence(number, None, note)
             if words is not None:
                 return PageEvidence(number, words)
         if mode == "text_layer":
