@@ -78,6 +78,12 @@ class Predictor(BaseRunner):
             description="Per-field confidence from token log-probabilities (extraction).",
             default=True,
         ),
+        grounding: Optional[bool] = Input(
+            description="Where on the page each transcribed value is printed (`grounding`), "
+            "and a check for values printed nowhere; default: GATEWAY_GROUNDING_DEFAULT "
+            "(text_layer: PDF pages with a text layer only).",
+            default=None,
+        ),
     ) -> Output:
         return await self.service.predict(
             image=image,
@@ -91,4 +97,5 @@ class Predictor(BaseRunner):
             top_p=top_p,
             seed=seed,
             confidence=confidence,
+            grounding=grounding,
         )

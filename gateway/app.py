@@ -34,6 +34,7 @@ from . import auth, batch, chat, custom, extract, ops, playground, responses
 from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
 from .error_handlers import install_error_handlers
+from .evidence import ocr_pool
 from .images import DecodeSlots, default_decode_concurrency, make_fetch_client
 from .jobs.routes import router as jobs_router
 from .jobs.service import open_job_service
@@ -90,6 +91,8 @@ def create_app(
             await session.close()
             await fetch_client.aclose()
             await app.state.render_pool.aclose()
+            if app.state.ocr_pool is not None:
+                await app.state.ocr_pool.aclose()
 
     app = FastAPI(
         title="Vision gateway",
@@ -112,6 +115,8 @@ def create_app(
     )
     # Worker processes for PDF/TIFF pages; none starts until a document arrives.
     app.state.render_pool = RenderPool(settings.document_render_workers)
+    # Worker processes reading pages by OCR for grounding; none starts until a page needs it.
+    app.state.ocr_pool = ocr_pool(settings)
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)

@@ -128,6 +128,21 @@ class Settings(BaseSettings):
     ocr_page_timeout_s: float = Field(default=15.0, gt=0)
     """Wall time to OCR one page for grounding (Tesseract, ~0.2-0.4 s of CPU for an A4 page
     at 200 dpi); a slower page has its OCR worker killed and is answered without grounding."""
+    ocr_workers: int = Field(default=1, ge=0)
+    """Worker processes reading pages by OCR for grounding (~115 MB resident each, ~280 MB
+    at peak); more pages wait. 0: no OCR, so images and scanned pages are not grounded
+    (a note in the result says so)."""
+    grounding_default: Literal["text_layer", "always", "never"] = "text_layer"
+    """Whether an extraction is grounded when the request's ``grounding`` is null:
+    ``text_layer`` only the pages of a PDF with a text layer (cheap: no OCR), ``always``
+    every page (OCR for images and scanned pages), ``never``."""
+    grounding_min_score: float = Field(default=0.8, ge=0.0, le=1.0)
+    """The least similarity (rapidfuzz ratio / 100) at which a value counts as found."""
+    grounding_min_ocr_confidence: float = Field(default=0.75, ge=0.0, le=1.0)
+    """The mean Tesseract word confidence (0-1) from which an OCR'd page counts as read well,
+    so that a value not found on it fails the ``grounding`` check; on a page read worse the
+    check is skipped. Our generated pages read at 0.87-0.96 (clean, 150 dpi scan, rotated
+    +3 deg JPEG q70); a page shrunk to 300 px wide reads at 0.59."""
     num_crops_min: int = Field(default=1, ge=1, le=MAX_NUM_CROPS)
     """Smallest ``num_crops`` a client may ask for (chat's ``mm_processor_kwargs.num_crops``,
     extraction's ``num_crops``)."""

@@ -159,6 +159,24 @@ SPEC: SchemaSpec[IdCard] = SchemaSpec(
     # A card prints a personal number (China), a card number (Germany), or both.
     required=("/name", "/date_of_birth"),
     required_one_of=(("/id_number", "/document_number"),),
+    # Printed values; country (an ISO code the model may infer from the country's name)
+    # and sex (one character) are derived, like name_latin's absence.
+    transcribed=(
+        "/document_type",
+        "/document_number",
+        "/id_number",
+        "/name",
+        "/name_latin",
+        "/ethnicity",
+        "/nationality",
+        "/date_of_birth",
+        "/address",
+        "/issuing_authority",
+        "/validity_text",
+        "/valid_from",
+        "/valid_until",
+        "/mrz_lines/*",
+    ),
     example=IdCard(
         country="CHN",
         document_type="居民身份证",

@@ -41,6 +41,7 @@ SPEC: SchemaSpec[ImageInsight] = SchemaSpec(
     ),
     num_crops=4,
     max_tokens=768,
+    transcribed=(),  # a description of the picture: nothing in it is printed text
     example=ImageInsight(
         caption="A golden retriever catching a frisbee on a sandy beach.",
         key_facts=["One dog, mid-jump", "Beach with sea in the background", "Daylight"],

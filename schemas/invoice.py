@@ -15,7 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.checks import Check, ScopedCheck, bills
 from schemas.checks.language import compile_check
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text
-from schemas.line_item import MAX_ADJUSTMENTS, MAX_TAX_LINES, Adjustment, LineItem, TaxLine
+from schemas.line_item import (
+    ADJUSTMENT_CELLS,
+    LINE_ITEM_CELLS,
+    MAX_ADJUSTMENTS,
+    MAX_TAX_LINES,
+    Adjustment,
+    LineItem,
+    TaxLine,
+)
 from schemas.merge import FieldMerge
 from schemas.spec import SchemaSpec
 
@@ -111,6 +119,26 @@ SPEC: SchemaSpec[Invoice] = SchemaSpec(
     max_tokens=1536,
     checks=CHECKS,
     required=("/invoice_number", "/invoice_date", "/total"),
+    # Printed values; currency and prices_include_tax are derived (a code is often
+    # inferred from a symbol glued to an amount, a boolean is never printed as such).
+    transcribed=(
+        "/vendor_name",
+        "/vendor_address",
+        "/vendor_tax_id",
+        "/customer_name",
+        "/invoice_number",
+        "/purchase_order",
+        "/invoice_date",
+        "/due_date",
+        *LINE_ITEM_CELLS,
+        "/subtotal",
+        *ADJUSTMENT_CELLS,
+        "/tax",
+        "/rounding",
+        "/total",
+        "/amount_paid",
+        "/amount_due",
+    ),
     # A long invoice lists its lines over several pages: header on the first, totals on
     # the last (an earlier page's "carried forward" subtotal must not win).
     merge=FieldMerge(

@@ -12,7 +12,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.fields import Amount, ShortText
 
-__all__ = ["MAX_ADJUSTMENTS", "MAX_TAX_LINES", "Adjustment", "LineItem", "TaxLine"]
+__all__ = [
+    "ADJUSTMENT_CELLS",
+    "LINE_ITEM_CELLS",
+    "MAX_ADJUSTMENTS",
+    "MAX_TAX_LINES",
+    "Adjustment",
+    "LineItem",
+    "TaxLine",
+]
+
+LINE_ITEM_CELLS = tuple(
+    f"/line_items/*/{cell}"
+    for cell in ("description", "quantity", "unit_price", "discount", "amount")
+)
+"""The printed cells of a bill's line items (``SchemaSpec.transcribed``)."""
+ADJUSTMENT_CELLS = (
+    *(
+        f"/{name}/*/{cell}"
+        for name in ("discounts", "charges")
+        for cell in ("description", "amount")
+    ),
+    *(f"/tax_lines/*/{cell}" for cell in ("rate_percent", "base", "amount")),
+)
+"""The printed cells of a bill's discounts, charges and tax lines."""
 
 MAX_ADJUSTMENTS = 8
 """Discounts, and charges, per bill: a voucher, a loyalty discount, shipping, a fee ..."""

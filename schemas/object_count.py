@@ -54,6 +54,7 @@ SPEC: SchemaSpec[ObjectCount] = SchemaSpec(
     ),
     num_crops=4,
     max_tokens=128,
+    transcribed=(),  # a description of the picture: nothing in it is printed text
     example=ObjectCount(count=3, confidence="medium", subject="apples"),
 )
 """The registered spec; a complete answer is about 25 tokens."""

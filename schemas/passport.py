@@ -122,6 +122,24 @@ SPEC: SchemaSpec[Passport] = SchemaSpec(
         "/date_of_expiry",
         "/mrz_lines",
     ),
+    # Printed values; document_type (one letter, 'P', printed only inside the MRZ on
+    # many passports) and sex (also one letter) are too short to find reliably, so derived.
+    transcribed=(
+        "/issuing_country",
+        "/passport_number",
+        "/surname",
+        "/given_names",
+        "/nationality",
+        "/date_of_birth_text",
+        "/date_of_birth",
+        "/place_of_birth",
+        "/date_of_issue_text",
+        "/date_of_issue",
+        "/date_of_expiry_text",
+        "/date_of_expiry",
+        "/authority",
+        "/mrz_lines/*",
+    ),
     example=Passport(
         document_type="P",
         issuing_country="UTO",

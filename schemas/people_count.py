@@ -47,6 +47,7 @@ SPEC: SchemaSpec[PeopleCount] = SchemaSpec(
     ),
     num_crops=4,
     max_tokens=64,
+    transcribed=(),  # a description of the picture: nothing in it is printed text
     example=PeopleCount(count=2, confidence="high"),
 )
 """The registered spec; a complete answer is about 15 tokens."""

@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.checks import bills
 from schemas.fields import Amount, CurrencyCode, IsoDate, ShortText, Text, TimeOfDay
-from schemas.line_item import MAX_ADJUSTMENTS, MAX_TAX_LINES, Adjustment, LineItem, TaxLine
+from schemas.line_item import (
+    ADJUSTMENT_CELLS,
+    LINE_ITEM_CELLS,
+    MAX_ADJUSTMENTS,
+    MAX_TAX_LINES,
+    Adjustment,
+    LineItem,
+    TaxLine,
+)
 from schemas.merge import FieldMerge
 from schemas.spec import SchemaSpec
 
@@ -92,6 +100,24 @@ SPEC: SchemaSpec[Receipt] = SchemaSpec(
     max_tokens=1536,
     checks=CHECKS,
     required=("/vendor_name", "/date", "/total"),
+    # Printed values; currency and prices_include_tax are derived, as on an invoice.
+    transcribed=(
+        "/vendor_name",
+        "/vendor_address",
+        "/receipt_number",
+        "/date",
+        "/time",
+        *LINE_ITEM_CELLS,
+        "/subtotal",
+        *ADJUSTMENT_CELLS,
+        "/tax",
+        "/tip",
+        "/rounding",
+        "/total",
+        "/amount_paid",
+        "/amount_due",
+        "/payment_method",
+    ),
     # A long till roll scanned in parts: totals and the payment are printed at its end.
     merge=FieldMerge(
         concatenate=("line_items", "discounts", "charges", "tax_lines"),

@@ -53,6 +53,7 @@ SPEC: SchemaSpec[Scene] = SchemaSpec(
     ),
     num_crops=4,
     max_tokens=768,
+    transcribed=(),  # a description of the picture: nothing in it is printed text
     example=Scene(
         description="A wet city street at dusk with a cyclist passing a parked delivery van.",
         setting="urban street",

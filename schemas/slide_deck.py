@@ -63,6 +63,8 @@ SPEC: SchemaSpec[SlideDeck] = SchemaSpec(
     num_crops=4,
     max_tokens=2048,
     pages="together",
+    # Headings are printed; the key points and the summary are the model's own words.
+    transcribed=("/title", "/slides/*/title"),
     example=SlideDeck(
         title="Q3 business review",
         slides=[

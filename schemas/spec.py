@@ -109,6 +109,12 @@ class SchemaSpec(Generic[M]):
     pages: Literal["each", "together"] = "each"
     """How a multi-page document is asked: one request per page (then merged), or one
     request with every page as an image (a slide deck summarised as a whole)."""
+    transcribed: tuple[str, ...] = ()
+    """JSON Pointers (``*`` for every item of a list, as `confidence` writes them:
+    ``/line_items/*/amount``) of the values printed on the page (numbers, dates,
+    identifiers, names, amounts, table cells), which grounding must find there
+    (``docs/grounding.md``). Every other field is *derived* (a summary, a count, a risk
+    level, a boolean, a code the model infers) and is never grounded."""
     version: int = 1
     """Which version of the kind this is: a built-in has one; a kind registered through the
     API (`gateway.custom`) gains one with every change, and results echo it."""
@@ -138,6 +144,10 @@ class SchemaSpec(Generic[M]):
             tokens = split(pointer)
             if not tokens or tokens[0] not in self.model.model_fields:
                 raise ValueError(f"{self.name}: required {pointer!r} is not a field")
+        for pointer in self.transcribed:
+            tokens = split(pointer)
+            if not tokens or tokens[0] not in self.model.model_fields:
+                raise ValueError(f"{self.name}: transcribed {pointer!r} is not a field")
 
     def scope_of(self, check: ScopedCheck | Check) -> Scope:
         """The scope ``check`` declares; a bare function is a page check."""

@@ -104,6 +104,7 @@ SPEC: SchemaSpec[Table] = SchemaSpec(
     max_tokens=1024,
     checks=(row_widths,),
     required=("/rows",),
+    transcribed=("/title", "/columns/*", "/rows/*/*"),
     # A table continued over pages: rows under the first page's header; a header the
     # printer repeats at the top of a later page is not a row.
     merge=FieldMerge(concatenate=("rows",), repeated_header="columns"),

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from ..auth.admission import Limiter
     from ..documents import RenderPool
+    from ..evidence import OcrPool
     from ..images import DecodeSlots
 
 __all__ = ["ENGINE_TROUBLE", "EngineTrouble", "LineOutcome", "LineRunner", "output_line"]
@@ -118,6 +119,7 @@ class LineRunner:
         decode_slots: DecodeSlots | None,
         fetch_client: httpx.AsyncClient | None,
         schemas: pipeline.SchemaSource = pipeline.BUILTINS,
+        ocr_pool: OcrPool | None = None,
     ) -> None:
         self.schemas = schemas
         """Where extraction lines find their schema: built-ins and registered kinds."""
@@ -127,6 +129,7 @@ class LineRunner:
         self.render_pool = render_pool
         self.decode_slots = decode_slots
         self.fetch_client = fetch_client
+        self.ocr_pool = ocr_pool
 
     def _slots(self, unit: Unit) -> CallSlots:
         """The key's budget for background calls: ``max_concurrent − 1`` (at least 1), so an
@@ -213,6 +216,7 @@ class LineRunner:
             fetch_client=self.fetch_client,
             calls=slots,
             schemas=self.schemas,
+            ocr_pool=self.ocr_pool,
         )
 
         def crops_for(req: ExtractRequest) -> int:

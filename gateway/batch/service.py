@@ -61,6 +61,7 @@ async def open_batch_service(app_state: Any, upstream: Upstream) -> AsyncIterato
         app_state.decode_slots,
         app_state.fetch_client,
         app_state.schema_registry,
+        getattr(app_state, "ocr_pool", None),
     )
     capacity = settings.background_max_in_flight * len(upstream.replicas)
     worker = BatchWorker(store, blobs, runner, settings, app_state.metrics, capacity)

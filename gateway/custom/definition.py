@@ -128,8 +128,6 @@ class CustomSpec(SchemaSpec[CustomData]):
 
     schema: dict[str, Any] = field(default_factory=dict)
     """The bounded, strict JSON Schema sent to the engine and validated against."""
-    transcribed: tuple[str, ...] = ()
-    """Pointers of the values that must be printed on the page (grounding's input)."""
 
     def json_schema(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(json.dumps(self.schema))

@@ -34,6 +34,7 @@ def context_of(request: Request) -> Context:
         fetch_client=state.fetch_client,
         calls=call_slots(request),
         schemas=state.schema_registry,
+        ocr_pool=getattr(state, "ocr_pool", None),
     )
     request.scope[_SCOPE_KEY] = ctx
     return ctx

@@ -41,7 +41,7 @@ import hashlib
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -98,6 +98,10 @@ class ValidImage:
     url: str
     digest: bytes | None = None
     presized: bool = False
+    original: str | bytes | None = field(default=None, compare=False, repr=False)
+    """The image as received when ``url`` is a pre-sized copy: the data URL or the uploaded
+    bytes (references the request holds anyway, not copies), for reading the page at its
+    own resolution (grounding's OCR); None when ``url`` is the original or it was fetched."""
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -299,7 +303,7 @@ async def validate_image(
             return ValidImage(url, prepared.digest)
         if not prepared.presized:  # right bytes, wrong media type: relabel, no re-encode
             return ValidImage(f"data:{prepared.mime};base64,{url[start:]}", prepared.digest)
-        return _as_valid(prepared)
+        return replace(_as_valid(prepared), original=url)
     if scheme in ("http", "https"):
         if fetch_client is None:
             raise GatewayError(
@@ -330,7 +334,8 @@ async def prepare_upload(
     prepared = await _in_slot(
         slots, prepare_image_bytes, data, settings, param=param, num_crops=num_crops
     )
-    return _as_valid(prepared)
+    valid = _as_valid(prepared)
+    return replace(valid, original=data) if valid.presized else valid
 
 
 async def _in_slot(slots: DecodeSlots | None, func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -24,6 +24,7 @@ from .lookup import BUILTINS, SchemaSource
 
 if TYPE_CHECKING:
     from ..documents import RenderPool
+    from ..evidence import OcrPool
     from ..images import DecodeSlots
     from ..upstream import Upstream
 
@@ -66,3 +67,6 @@ class Context:
     schemas: SchemaSource = field(default=BUILTINS)
     """Where schemas are found by name and version: the built-ins, and with a key store the
     kinds registered through the API (`gateway.custom.SchemaRegistry`)."""
+    ocr_pool: OcrPool | None = None
+    """OCR workers for grounding images and scanned pages (`gateway.pipeline.grounding`);
+    None: such pages are not grounded (a note in the result says so)."""

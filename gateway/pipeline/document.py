@@ -46,6 +46,7 @@ from ..settings import Settings
 from ..trust.repair import Attempt, Repair, attempt_of, judge, sum_usage
 from ..trust.verdict import Scope, Verdict, assess_document, better, repair_note
 from .context import Context
+from .grounding import DocumentGrounder, Evidence, grounding_mode
 from .models import (
     DocumentResponse,
     ExtractError,
@@ -70,6 +71,8 @@ class PageSet:
 
     page_count: int
     pages: list[tuple[int, ValidImage]]
+    evidence: Evidence | None = None
+    """The words of the pages, for grounding (read on demand, once for every schema)."""
 
 
 def document_limits(settings: Settings) -> DocumentLimits:
@@ -101,13 +104,17 @@ async def load_pages(
         return None
     if isinstance(source, list):
         numbers = selection.resolve(len(source))
-        return PageSet(len(source), [(n, source[n - 1]) for n in numbers])
+        return PageSet(len(source), [(n, source[n - 1]) for n in numbers], Evidence(ctx, source))
     job = RenderJob(
         source.data, source.kind, selection, num_crops, target_size,
         document_limits(ctx.settings), source.param,
     )  # fmt: skip
     document = await ctx.render_pool.render(job)
-    return PageSet(document.page_count, [(p.number, _page_image(p)) for p in document.pages])
+    return PageSet(
+        document.page_count,
+        [(p.number, _page_image(p)) for p in document.pages],
+        Evidence(ctx, source),
+    )
 
 
 @dataclass
@@ -152,6 +159,10 @@ async def extract_document(
 ) -> ExtractResponse[Any] | DocumentResponse[Any]:
     """Run ``spec`` over ``pages`` as the schema declares (see the module docstring)."""
     settings = ctx.settings
+    numbers = [number for number, _ in pages.pages]
+    grounding = DocumentGrounder(
+        spec, settings, pages.evidence, grounding_mode(settings, req), numbers
+    )
     if spec.pages == "together":
         if len(pages.pages) > settings.max_images_per_request:
             raise GatewayError(
@@ -163,19 +174,21 @@ async def extract_document(
                 code=ErrorCode.TOO_MANY_IMAGES,
             )
         images = [image for _, image in pages.pages]
-        result = await extract_image(ctx, spec, req, images, num_crops)
-        result.pages = [number for number, _ in pages.pages]
+        grounder = grounding.for_pages(numbers)
+        result = await extract_image(ctx, spec, req, images, num_crops, grounder=grounder)
+        result.pages = numbers
         return result
     # A kind without a merge rule has no document to judge: each page is judged whole.
     scope: Scope = "page" if spec.merge is not None else "all"
     slots = asyncio.Semaphore(ctx.page_concurrency or settings.document_page_concurrency)
 
-    async def one(image: ValidImage) -> ExtractResponse[Any]:
+    async def one(number: int, image: ValidImage) -> ExtractResponse[Any]:
         async with slots:
-            return await extract_image(ctx, spec, req, [image], num_crops, scope)
+            grounder = grounding.for_page(number)
+            return await extract_image(ctx, spec, req, [image], num_crops, scope, grounder)
 
     outcomes = await asyncio.gather(
-        *(one(image) for _, image in pages.pages), return_exceptions=True
+        *(one(number, image) for number, image in pages.pages), return_exceptions=True
     )
     done = _Pages({}, {})
     for (number, _), outcome in zip(pages.pages, outcomes, strict=True):
@@ -189,13 +202,14 @@ async def extract_document(
     if failed and len(failed) == len(outcomes) and all(e.status >= 500 for e in failed):
         raise failed[0]  # the engine is down or broken: the document as a whole failed
     merged, provenance = _merge(spec, done)
-    verdict = _verdict(spec, merged, done)
+    await grounding.ready()
+    verdict = grounding.judge(_verdict(spec, merged, done), merged, provenance)
     repair = None
     if req.verify == "repair" and provenance is not None and not all(c.ok for c in verdict.checks):
         done, merged, provenance, verdict, repair = await _repair(
-            ctx, spec, req, pages, num_crops, done, (merged, provenance, verdict)
+            ctx, spec, req, pages, num_crops, done, (merged, provenance, verdict), grounding
         )
-    return _response(ctx, spec, pages, done, merged, provenance, verdict, repair)
+    return _response(ctx, spec, pages, done, merged, provenance, verdict, repair, grounding)
 
 
 async def _repair(
@@ -206,6 +220,7 @@ async def _repair(
     num_crops: int,
     done: _Pages,
     first: tuple[BaseModel | None, dict[str, int], Verdict],
+    grounding: DocumentGrounder | None = None,
 ) -> tuple[_Pages, BaseModel | None, dict[str, int] | None, Verdict, Repair]:
     """Re-read, once each, the pages holding the fields of the failed document checks (a
     page its own repair already re-read is not read a third time); keep the better
@@ -220,14 +235,18 @@ async def _repair(
 
     async def again(number: int) -> ExtractResponse[Any]:
         reading = await read_once(ctx, spec, req, [images[number]], options.repair_crops, note)
-        page_verdict = judge(spec, reading, options)
+        grounder = grounding.for_page(number) if grounding is not None else None
+        if grounder is not None:
+            await grounder.ready()
+        page_options = trust_options(ctx, spec, req, "page", grounder)
+        page_verdict = judge(spec, reading, page_options)
         earlier = done.answers[number]
         tried = Repair(
             attempts=[_first_attempt(earlier, num_crops), attempt_of(reading, page_verdict)],
             chosen=1,
         )
         usage = sum_usage(earlier.usage.model_dump(), reading.usage)
-        return result_of(spec, reading, page_verdict, tried, usage)
+        return result_of(spec, reading, page_verdict, tried, usage, grounder)
 
     outcomes = await asyncio.gather(*(again(n) for n in numbers), return_exceptions=True)
     second = _Pages(dict(done.answers), dict(done.errors))
@@ -240,6 +259,8 @@ async def _repair(
             raise outcome
     merged2, provenance2 = _merge(spec, second)
     verdict2 = _verdict(spec, merged2, second)
+    if grounding is not None:
+        verdict2 = grounding.judge(verdict2, merged2, provenance2)
     before = Attempt(num_crops=num_crops, checks=verdict.checks, review=verdict.review)
     after = Attempt(
         num_crops=options.repair_crops,
@@ -273,6 +294,7 @@ def _response(
     provenance: dict[str, int] | None,
     verdict: Verdict,
     repair: Repair | None,
+    grounding: DocumentGrounder | None = None,
 ) -> DocumentResponse[Any]:
     page_type = PageResult[spec.model]  # type: ignore[name-defined]
     results: list[PageResult[Any]] = []
@@ -303,4 +325,7 @@ def _response(
         provenance=provenance,
         repair=repair,
         usage=Usage.total([a.usage for a in done.answers.values()]),
+        grounding=verdict.grounding,
+        grounding_engine=grounding.engine if grounding is not None else None,
+        grounding_note=grounding.note if grounding is not None else None,
     )

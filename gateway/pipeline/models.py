@@ -7,7 +7,7 @@ real classes instead of ``object``.
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,6 +23,9 @@ __all__ = [
     "ExtractError",
     "ExtractRequest",
     "ExtractResponse",
+    "GroundingBox",
+    "GroundingEngine",
+    "GroundingMap",
     "MultiExtractRequest",
     "MultiExtractResponse",
     "SchemaInfo",
@@ -35,6 +38,49 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound=BaseModel)
+
+
+class GroundingBox(BaseModel):
+    """Where one transcribed value was found on the page."""
+
+    page: int = Field(description="The document's own page number (1 for a single image).")
+    boxes: list[list[float]] = Field(
+        description="[x0, y0, x1, y1] per word, fractions of the page's width and height as "
+        "displayed (after a PDF's /Rotate and crop box, after EXIF orientation), origin "
+        "top-left."
+    )
+    text: str = Field(description="The words as found on the page.")
+    source: Literal["pdf_text", "ocr"] = Field(description="The PDF's text layer, or OCR.")
+    score: float = Field(description="Similarity of the value and the words, 0-1.")
+
+
+GroundingMap = Annotated[
+    dict[str, GroundingBox | None] | None,
+    Field(
+        description="JSON Pointer of each non-null transcribed leaf of `data` (pointers as "
+        "`confidence` writes them) → where it was found on the page, or null where it was "
+        "not found. Null when the result was not grounded (`grounding: false`, or under "
+        "GATEWAY_GROUNDING_DEFAULT=text_layer an image or a page without a text layer, or the "
+        "page could not be read: then `grounding_note` says why)."
+    ),
+]
+
+
+class GroundingEngine(BaseModel):
+    """The OCR engine that read the page's words."""
+
+    name: str = Field(description="e.g. 'tesseract'.")
+    version: str = Field(description="e.g. '5.5.4'.")
+
+
+GroundingEngineField = Annotated[
+    GroundingEngine | None,
+    Field(description="The OCR engine that read the words; null when none was used."),
+]
+GroundingNote = Annotated[
+    str | None,
+    Field(description="Why (part of) the result is not grounded: OCR past its time cap, ..."),
+]
 
 
 class ExtractRequest(BaseModel):
@@ -126,6 +172,13 @@ class ExtractRequest(BaseModel):
         "more (at the schema's largest useful num_crops, told what failed) when a check "
         "fails, and returns the better reading. At most one extra call per schema.",
     )
+    grounding: bool | None = Field(
+        default=None,
+        description="Find where on the page each transcribed value is printed (`grounding` "
+        "in the result, and a `grounding` check that fails for a value printed nowhere on a "
+        "page read well): true reads images and scanned pages by OCR, false skips it; "
+        "default: GATEWAY_GROUNDING_DEFAULT (text_layer: only PDF pages with a text layer).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -186,6 +239,9 @@ class ExtractResponse(BaseModel, Generic[T]):
         description="For a schema that reads all pages together (slide_deck): the page "
         "numbers sent, in order; null for a single image.",
     )
+    grounding: GroundingMap = None
+    grounding_engine: GroundingEngineField = None
+    grounding_note: GroundingNote = None
 
 
 class ExtractError(BaseModel):
@@ -215,6 +271,9 @@ class SchemaOutcome(BaseModel):
     finish_reason: str | None = None
     usage: Usage | None = None
     error: ExtractError | None = None
+    grounding: GroundingMap = None
+    grounding_engine: GroundingEngineField = None
+    grounding_note: GroundingNote = None
     pages: list[dict[str, Any]] | None = Field(
         default=None,
         description="For a document: one result per page, as in the single-schema route; "
@@ -294,6 +353,13 @@ class DocumentResponse(BaseModel, Generic[T]):
         description="With `verify: 'repair'` and a failed document check: the document's "
         "checks before and after the pages holding its fields were read again.",
     )
+    grounding: GroundingMap = Field(
+        default=None,
+        description="The merged `data`'s grounding: each value's from the page it came from "
+        "(`provenance`); each page has its own. Null when not grounded.",
+    )
+    grounding_engine: GroundingEngineField = None
+    grounding_note: GroundingNote = None
     usage: Usage = Field(description="The sum over every page.")
 
 

@@ -25,6 +25,7 @@ from ..errors import GatewayError
 from ..images import ValidImage
 from .context import Context
 from .document import PageSet, extract_document, load_pages
+from .grounding import DocumentGrounder, Evidence, grounding_mode
 from .models import (
     DocumentResponse,
     ExtractError,
@@ -52,7 +53,7 @@ async def extract(
     judge, merge. ``num_crops`` has been through ``caps.num_crops``; ``source`` was loaded
     for it (`load_source`)."""
     pages = await load_pages(ctx, source, num_crops, req.pages)
-    return await _run(ctx, spec, req, source, pages, num_crops)
+    return await _run(ctx, spec, req, source, pages, num_crops, Evidence(ctx, source))
 
 
 async def _run(
@@ -62,10 +63,13 @@ async def _run(
     source: Source,
     pages: PageSet | None,
     num_crops: int,
+    evidence: Evidence,
 ) -> Result:
     if pages is None:
         assert isinstance(source, ValidImage)
-        return await extract_image(ctx, spec, req, [source], num_crops)
+        mode = grounding_mode(ctx.settings, req)
+        grounder = DocumentGrounder(spec, ctx.settings, evidence, mode, [1]).for_page(1)
+        return await extract_image(ctx, spec, req, [source], num_crops, grounder=grounder)
     return await extract_document(ctx, spec, req, pages, num_crops)
 
 
@@ -80,8 +84,9 @@ async def extract_many(
     its result or its error. The whole call fails only when every schema failed because
     the engine did (5xx)."""
     pages = await load_pages(ctx, source, num_crops, req.pages)  # rendered once for all
+    evidence = Evidence(ctx, source)  # a single image's words, read once for all
     outcomes = await asyncio.gather(
-        *(_run(ctx, spec, req, source, pages, num_crops) for spec in specs),
+        *(_run(ctx, spec, req, source, pages, num_crops, evidence) for spec in specs),
         return_exceptions=True,
     )
     results: dict[str, SchemaOutcome] = {}
@@ -114,6 +119,9 @@ def _outcome(result: Result) -> SchemaOutcome:
             repair=result.repair,
             usage=result.usage,
             pages=document["pages"],
+            grounding=document["grounding"],
+            grounding_engine=result.grounding_engine,
+            grounding_note=result.grounding_note,
         )
     return SchemaOutcome(
         status=200,
@@ -125,4 +133,7 @@ def _outcome(result: Result) -> SchemaOutcome:
         repair=result.repair,
         finish_reason=result.finish_reason,
         usage=result.usage,
+        grounding=json.loads(result.model_dump_json())["grounding"],
+        grounding_engine=result.grounding_engine,
+        grounding_note=result.grounding_note,
     )

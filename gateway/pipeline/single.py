@@ -19,6 +19,7 @@ from ..images import ValidImage
 from ..trust.repair import Reading, Repair, TrustOptions, read_judged
 from ..trust.verdict import Scope, Verdict
 from .context import Context
+from .grounding import Grounder
 from .models import ExtractRequest, ExtractResponse, Usage
 from .reading import read_once
 
@@ -26,7 +27,11 @@ __all__ = ["extract_image", "result_of", "trust_options"]
 
 
 def trust_options(
-    ctx: Context, spec: SchemaSpec[Any], req: ExtractRequest, scope: Scope
+    ctx: Context,
+    spec: SchemaSpec[Any],
+    req: ExtractRequest,
+    scope: Scope,
+    grounder: Grounder | None = None,
 ) -> TrustOptions:
     """What the request asks of the trust stage, over the gateway's settings."""
     settings = ctx.settings
@@ -37,6 +42,7 @@ def trust_options(
         repair=req.verify == "repair",
         repair_crops=caps.num_crops(None, spec.max_num_crops, settings, "num_crops"),
         scope=scope,
+        grounder=grounder.judge if grounder is not None else None,
     )
 
 
@@ -47,16 +53,21 @@ async def extract_image(
     images: Sequence[ValidImage],
     num_crops: int,
     scope: Scope = "all",
+    grounder: Grounder | None = None,
 ) -> ExtractResponse[Any]:
     """Run ``spec`` on ``images`` (one, or a deck's slides in one request) and judge the
-    answer for ``scope``. ``num_crops`` has already been through ``caps.num_crops``."""
+    answer for ``scope``. ``num_crops`` has already been through ``caps.num_crops``.
+    ``grounder`` (None: not grounded) has the pages' words read while the model answers."""
 
     async def ask(crops: int, note: str | None) -> Reading:
-        return await read_once(ctx, spec, req, images, crops, note)
+        reading = await read_once(ctx, spec, req, images, crops, note)
+        if grounder is not None:
+            await grounder.ready()
+        return reading
 
-    options = trust_options(ctx, spec, req, scope)
+    options = trust_options(ctx, spec, req, scope, grounder)
     reading, verdict, repair, usage = await read_judged(ask, spec, num_crops, options)
-    return result_of(spec, reading, verdict, repair, usage)
+    return result_of(spec, reading, verdict, repair, usage, grounder)
 
 
 def result_of(
@@ -65,6 +76,7 @@ def result_of(
     verdict: Verdict,
     repair: Repair | None,
     usage: dict[str, int],
+    grounder: Grounder | None = None,
 ) -> ExtractResponse[Any]:
     """One judged reading as the typed result (``usage``: every reading it took)."""
     return ExtractResponse[spec.model](  # type: ignore[name-defined]
@@ -80,4 +92,7 @@ def result_of(
         repair=repair,
         finish_reason=reading.finish_reason,
         usage=Usage.model_validate(usage),
+        grounding=verdict.grounding,
+        grounding_engine=grounder.engine if grounder is not None else None,
+        grounding_note=grounder.note if grounder is not None else None,
     )

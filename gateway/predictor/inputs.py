@@ -51,6 +51,7 @@ class Inputs:
     top_p: float
     seed: int | None
     confidence: bool
+    grounding: bool | None = None
 
     @property
     def has_image(self) -> bool:

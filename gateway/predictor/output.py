@@ -44,6 +44,9 @@ class Output(BaseModel):
     page_count: Optional[int] = None  # noqa: UP045
     provenance: Optional[dict] = None  # noqa: UP045
     finish_reason: Optional[str] = None  # noqa: UP045
+    grounding: Optional[dict] = None  # noqa: UP045
+    grounding_engine: Optional[dict] = None  # noqa: UP045
+    grounding_note: Optional[str] = None  # noqa: UP045
 
 
 def project_version() -> str:
@@ -84,6 +87,9 @@ def from_result(
         page_count=body.get("page_count"),
         provenance=body.get("provenance"),
         finish_reason=body.get("finish_reason"),
+        grounding=body.get("grounding"),
+        grounding_engine=body.get("grounding_engine"),
+        grounding_note=body.get("grounding_note"),
     )
 
 

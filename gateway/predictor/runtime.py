@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from .. import caps, pipeline
 from ..documents import RenderPool
 from ..errors import GatewayError
+from ..evidence import ocr_pool
 from ..images import DecodeSlots, ValidImage, default_decode_concurrency, make_fetch_client
 from ..metrics import GatewayMetrics
 from ..pipeline import Context, DocumentInput
@@ -49,6 +50,7 @@ class Runtime:
             settings.image_decode_concurrency or default_decode_concurrency()
         )
         self.render_pool = RenderPool(settings.document_render_workers)
+        self.ocr_pool = ocr_pool(settings)
         self.metrics = GatewayMetrics()
         self._upstream: Upstream | None = None
         self._fetch: httpx.AsyncClient | None = None
@@ -71,6 +73,8 @@ class Runtime:
         if self._fetch is not None:
             await self._fetch.aclose()
         await self.render_pool.aclose()
+        if self.ocr_pool is not None:
+            await self.ocr_pool.aclose()
 
     async def _context(self, prediction_id: str) -> Context:
         upstream, fetch = await self._clients()
@@ -81,6 +85,7 @@ class Runtime:
             render_pool=self.render_pool,
             decode_slots=self.decode_slots,
             fetch_client=fetch,
+            ocr_pool=self.ocr_pool,
         )
 
     async def predict(self, inputs: Inputs, prediction_id: str | None = None) -> Output:
@@ -111,6 +116,7 @@ class Runtime:
                 top_p=None if inputs.top_p == 1.0 else inputs.top_p,
                 seed=inputs.seed,
                 confidence=inputs.confidence,
+                grounding=inputs.grounding,
             )
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]

@@ -64,6 +64,7 @@ class Service:
         top_p: float,
         seed: int | None,
         confidence: bool,
+        grounding: bool | None = None,
     ) -> Output:
         """Check the inputs and run the prediction (`PredictionError` for bad input)."""
         urls = split_urls(image_urls)
@@ -82,5 +83,6 @@ class Service:
             top_p=top_p,
             seed=seed,
             confidence=confidence,
+            grounding=grounding,
         )
         return await self.runtime.predict(inputs)

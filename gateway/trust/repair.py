@@ -62,6 +62,9 @@ class TrustOptions:
     scope: Scope = "all"
     """Which checks judge the reading (`verdict.Scope`): a page of a document runs only the
     checks a page can verify, so it is never re-read for a total printed on another page."""
+    grounder: Callable[[BaseModel], tuple[dict[str, Any] | None, CheckResult | None]] | None = None
+    """Grounds a reading: its grounding map and ``grounding`` check (None: not grounded).
+    A failed ``grounding`` check names the fields in the repair note like any check."""
 
 
 Ask = Callable[[int, str | None], Awaitable[Reading]]
@@ -100,6 +103,7 @@ def sum_usage(*usages: dict[str, int]) -> dict[str, int]:
 def judge(spec: SchemaSpec[Any], reading: Reading, options: TrustOptions) -> Verdict:
     """The verdict on one reading: confidence (if asked for), checks, review."""
     conf = confidence_of(reading.content, reading.logprobs) if options.confidence else None
+    grounding, check = options.grounder(reading.data) if options.grounder else (None, None)
     return assess(
         spec,
         reading.data,
@@ -107,6 +111,8 @@ def judge(spec: SchemaSpec[Any], reading: Reading, options: TrustOptions) -> Ver
         threshold=options.threshold,
         confidence_expected=options.confidence,
         scope=options.scope,
+        extra_checks=[check] if check is not None else [],
+        grounding=grounding,
     )
 
 

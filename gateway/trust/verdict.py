@@ -128,6 +128,9 @@ class Verdict(BaseModel):
     checks: CheckList
     review: Review
     review_reasons: ReviewReasons = Field(default_factory=list)
+    grounding: dict[str, Any] | None = None
+    """Where each transcribed value was found (`gateway.trust.grounding`); None when the
+    answer was not grounded."""
 
 
 def confidence_of(content: str, logprobs: Any) -> dict[str, float] | None:
@@ -150,13 +153,17 @@ def assess(
     threshold: float,
     confidence_expected: bool = True,
     scope: Scope = "all",
+    extra_checks: Sequence[CheckResult] = (),
+    grounding: dict[str, Any] | None = None,
 ) -> Verdict:
     """Run the schema's checks for ``scope`` on ``data`` and decide ``review``.
 
     ``confidence_expected`` says whether confidence was asked for: if it was and is None
-    (unmappable), the answer goes to review rather than passing unscored.
+    (unmappable), the answer goes to review rather than passing unscored. ``extra_checks``
+    judge the answer with the schema's (the ``grounding`` check, whose map is
+    ``grounding``).
     """
-    checks = spec.run_checks(data, scope=scope)
+    checks = [*spec.run_checks(data, scope=scope), *extra_checks]
     missing = spec.missing_required(data) if scope != "page" else []
     reasons = reasons_for(spec, checks, missing)
     for pointer, value in (confidence or {}).items():
@@ -167,7 +174,11 @@ def assess(
         message = "confidence was asked for but the answer's tokens could not be scored"
         reasons.append(ReviewReason(kind="no_confidence", subject="/", message=message))
     return Verdict(
-        confidence=confidence, checks=checks, review=bool(reasons), review_reasons=reasons
+        confidence=confidence,
+        checks=checks,
+        review=bool(reasons),
+        review_reasons=reasons,
+        grounding=grounding,
     )
 
 
