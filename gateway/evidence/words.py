@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 __all__ = ["Box", "PageWords", "Source", "Word", "assign_lines", "clamp_box"]
 
@@ -51,6 +51,25 @@ class PageWords:
         value is absent or just unread."""
         confs = [w.conf for w in self.words if w.conf is not None]
         return sum(confs) / len(confs) if confs else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The page as JSON, for a reading kept between units of work (an async job's
+        ranges are merged after their pages were dropped)."""
+        return {
+            "page": self.page,
+            "source": self.source,
+            "engine": self.engine,
+            "words": [[w.text, list(w.box), w.line, w.conf] for w in self.words],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PageWords:
+        """The inverse of `to_json`."""
+        words = tuple(
+            Word(str(text), cast(Box, tuple(box)), int(line), conf)
+            for text, box, line, conf in data["words"]
+        )
+        return cls(int(data["page"]), words, data["source"], data.get("engine"))
 
 
 def clamp_box(x0: float, y0: float, x1: float, y1: float) -> Box:

@@ -42,7 +42,14 @@ from ..images import ValidImage
 from ..pipeline import Context, DocumentInput, Source
 from ..pipeline.document import PageSet, load_pages
 from ..pipeline.models import ExtractRequest, MultiExtractRequest
-from ..pipeline.ranges import many_result, merge_pages, page_outcome, page_record, read_pages
+from ..pipeline.ranges import (
+    many_result,
+    merge_pages,
+    page_evidence,
+    page_outcome,
+    page_record,
+    read_pages,
+)
 from ..record import RequestRecord
 from ..settings import Settings
 from ..upstream import Upstream
@@ -178,15 +185,17 @@ class JobRunner:
             pages = await self._render(ctx, job, unit.pages)
             found = []
             for spec in specs:
-                outcomes = await read_pages(ctx, spec, req, pages, job.num_crops)
-                for outcome in outcomes.values():
+                read = await read_pages(ctx, spec, req, pages, job.num_crops)
+                for outcome in read.outcomes.values():
                     if (
                         isinstance(outcome, GatewayError)
                         and outcome.code in ENGINE_TROUBLE
                         and not last_try
                     ):
                         raise EngineTrouble(outcome)
-                found.append({str(n): page_record(o) for n, o in outcomes.items()})
+                found.append(
+                    {str(n): page_record(o, read.evidence.get(n)) for n, o in read.outcomes.items()}
+                )
             return {"specs": found}
         except GatewayError as error:
             if error.code in ENGINE_TROUBLE and not last_try:
@@ -225,11 +234,9 @@ class JobRunner:
             req = self.request(job)
             results: list[Any] = []
             for i, spec in enumerate(specs):
-                outcomes = {
-                    int(n): page_outcome(spec, rec)
-                    for record in records
-                    for n, rec in record["specs"][i].items()
-                }
+                kept = {int(n): rec for record in records for n, rec in record["specs"][i].items()}
+                outcomes = {n: page_outcome(spec, rec) for n, rec in kept.items()}
+                evidence = {n: e for n, rec in kept.items() if (e := page_evidence(rec))}
                 try:
                     results.append(
                         await merge_pages(
@@ -240,6 +247,7 @@ class JobRunner:
                             outcomes,
                             job.num_crops,
                             lambda numbers: self._reread(ctx, job, numbers),
+                            evidence,
                         )
                     )
                 except GatewayError as error:

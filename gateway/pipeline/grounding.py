@@ -89,6 +89,16 @@ class PageEvidence:
     words: PageWords | None
     note: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """Kept with a page's outcome between an async job's ranges (`pipeline.ranges`)."""
+        words = self.words.to_json() if self.words is not None else None
+        return {"page": self.page, "words": words, "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PageEvidence:
+        words = PageWords.from_json(data["words"]) if data.get("words") else None
+        return cls(int(data["page"]), words, data.get("note"))
+
 
 def engine_of(pages: Sequence[PageEvidence]) -> GroundingEngine | None:
     """The OCR engine that read any of ``pages``: ``{"name": "tesseract", "version":
@@ -286,6 +296,32 @@ class DocumentGrounder:
             return None
         pages = [self._pages[n] for n in numbers if n in self._pages]
         return Grounder(self._spec, self._settings, pages)
+
+    @classmethod
+    def settled(
+        cls,
+        spec: SchemaSpec[Any],
+        settings: Settings,
+        mode: Mode,
+        pages: Mapping[int, PageEvidence],
+    ) -> DocumentGrounder:
+        """A document whose pages were read earlier, elsewhere (an async job's ranges):
+        ``pages`` are their words, kept with their outcomes."""
+        grounder = cls(spec, settings, None, mode, [])
+        grounder.active = mode != "never" and bool(pages)
+        if grounder.active and spec.transcribed:
+            loop = asyncio.get_running_loop()
+            for number, page in pages.items():
+                done: asyncio.Future[PageEvidence] = loop.create_future()
+                done.set_result(page)
+                grounder._pages[number] = done
+            grounder._read = dict(pages)
+        return grounder
+
+    @property
+    def read(self) -> dict[int, PageEvidence]:
+        """The pages' words once `ready`: what a range keeps for the document's merge."""
+        return dict(self._read)
 
     async def ready(self) -> None:
         if self._pages and not self._read:

@@ -517,3 +517,53 @@ def test_jobs_and_their_stored_input_expire_for_good(stub: Proc, tmp_path: Path)
         assert httpx.get(gw.base_url + "/v1/jobs", headers=_headers(key)).json()["data"] == []
     finally:
         gw.stop()
+
+
+def test_a_job_is_grounded_page_by_page_and_merged_by_provenance(tmp_path: Path) -> None:
+    """Pages read in separate ranges keep their words, so the merged document is grounded
+    (and judged) as the synchronous path grounds it: a value from page 2 boxed on page 2,
+    an invented total found nowhere."""
+    from tests.support.pages import field_boxes, invoice_page, iou, text_pdf
+
+    stub = start_stub(tmp_path)
+    env = {**FAST, "GATEWAY_BACKGROUND_MAX_IN_FLIGHT": "1", "GATEWAY_JOB_RANGE_PAGES": "1"}
+    gw = start_gateway(stub.base_url, tmp_path, **env)
+    try:
+        key = gw.create_key("alice", scopes=["extract"])
+        page = invoice_page()
+        d = page.data
+        first = {
+            "vendor_name": d["vendor"],
+            "invoice_number": d["invoice_number"],
+            "invoice_date": d["invoice_date"],
+            "line_items": d["line_items"][:2],
+        }
+        second = {"line_items": d["line_items"][2:], "total": 1253.71}  # printed nowhere
+        httpx.post(stub.base_url + "/stub/script", json=[json.dumps(first), json.dumps(second)])
+        body = {"image_url": _url(text_pdf([page, page])), "grounding": True, "seed": 1}
+        r = httpx.post(
+            gw.base_url + "/v1/extract/invoice",
+            headers=_headers(key, **ASYNC),
+            json=body,
+            timeout=60,
+        )
+        assert r.status_code == 202, r.text
+        done = _wait(gw, key, r.json()["id"])
+        assert done["status"] == "completed", done
+        result = done["result"]
+        assert result["provenance"]["/line_items/2"] == 2
+        merged = result["grounding"]
+        assert merged["/invoice_number"]["page"] == 1
+        gloves = merged["/line_items/2/description"]
+        truth = field_boxes(page, "/line_items/2/description")
+        assert gloves["page"] == 2 and gloves["source"] == "pdf_text"
+        assert all(iou(f, t) >= 0.5 for f, t in zip(gloves["boxes"], truth, strict=True))
+        assert merged["/total"] is None
+        check = next(c for c in result["checks"] if c["name"] == "grounding")
+        assert check["status"] == "fail" and check["fields"] == ["/total"]
+        assert result["review"] is True
+        pages = {p["page"]: p for p in result["pages"]}
+        assert pages[2]["grounding"]["/line_items/0/description"]["page"] == 2
+    finally:
+        gw.stop()
+        stub.stop()
