@@ -341,7 +341,7 @@ def _pool_memory(pages: Sequence[TestPage]) -> dict[str, Any]:
     return asyncio.run(run())
 
 
-def _pct(x: float) -> str:
+def _share(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
@@ -366,8 +366,8 @@ def _report(
         f"Thresholds: `GATEWAY_GROUNDING_MIN_SCORE` = **{DEFAULT_MIN_SCORE}**, "
         f"`GATEWAY_GROUNDING_MIN_OCR_CONFIDENCE` = **{DEFAULT_MIN_OCR_CONFIDENCE}** "
         "(`gateway/trust/grounding_check.py`). Targets: located ≥ 98% (text layer), ≥ 90% "
-        f"(OCR scan-like); review ≤ {_pct(REVIEW_TARGET)} of clean documents; catch ≥ "
-        f"{_pct(CATCH_TARGET)} of invented values.",
+        f"(OCR scan-like); review ≤ {_share(REVIEW_TARGET)} of clean documents; catch ≥ "
+        f"{_share(CATCH_TARGET)} of invented values.",
         "",
         "## Located, review and catch at the chosen thresholds",
         "",
@@ -405,14 +405,14 @@ def _report(
                 }
             )
             lines.append(
-                f"| {kind} | {source} | {_pct(located / fields)} ({located}/{fields}) | "
-                f"{_pct(r.review_rate)} ({r.reviewed}/{r.documents}) | {_pct(r.catch_rate)} "
+                f"| {kind} | {source} | {_share(located / fields)} ({located}/{fields}) | "
+                f"{_share(r.review_rate)} ({r.reviewed}/{r.documents}) | {_share(r.catch_rate)} "
                 f"({r.caught}/{r.invented}) | {conf} | {read_ms:.0f} | {ground_ms:.1f} |"
             )
     lines += [
         "",
-        f"Overall: review {_pct(overall.review_rate)} ({overall.reviewed}/{overall.documents} "
-        f"document readings), catch {_pct(overall.catch_rate)} "
+        f"Overall: review {_share(overall.review_rate)} ({overall.reviewed}/{overall.documents} "
+        f"document readings), catch {_share(overall.catch_rate)} "
         f"({overall.caught}/{overall.invented}).",
         "",
         "## Sweep: min_score (at the chosen OCR confidence)",
@@ -427,7 +427,7 @@ def _report(
             r = rates(
                 [o for o in outcomes if o.source == source], score, DEFAULT_MIN_OCR_CONFIDENCE
             )
-            cells.append(f"{_pct(r.review_rate)} / {_pct(r.catch_rate)}")
+            cells.append(f"{_share(r.review_rate)} / {_share(r.catch_rate)}")
             sweep.append({"min_score": score, "min_ocr_confidence": DEFAULT_MIN_OCR_CONFIDENCE,
                           "source": source, **r.__dict__})  # fmt: skip
         lines.append(f"| {score} | " + " | ".join(cells) + " |")
@@ -448,7 +448,7 @@ def _report(
             r = rates(
                 [o for o in outcomes if o.source == source], DEFAULT_MIN_SCORE, conf_threshold
             )
-            cells.append(f"{_pct(r.review_rate)} / {_pct(r.catch_rate)}")
+            cells.append(f"{_share(r.review_rate)} / {_share(r.catch_rate)}")
             sweep.append({"min_score": DEFAULT_MIN_SCORE, "min_ocr_confidence": conf_threshold,
                           "source": source, **r.__dict__})  # fmt: skip
         lines.append(f"| {conf_threshold} | " + " | ".join(cells) + " |")
