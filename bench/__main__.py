@@ -21,6 +21,8 @@ BENCHMARKS = [
     "bench.photo_memory",
     "bench.documents",
     "bench.shared_limits",
+    "bench.grounding",
+    "bench.batch",
 ]
 """Modules with a ``--out FOLDER`` command line, run in this order."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,22 @@ def tiny_dir() -> Path:
 
 
 def start_engine(
-    log_dir: Path, profile: str = "cpu-dev", timeout: float = 600.0, reuse_env: bool = True
+    log_dir: Path,
+    profile: str = "cpu-dev",
+    timeout: float = 600.0,
+    reuse_env: bool = True,
+    port: int | None = None,
 ) -> Engine:
     """Start (or reuse) an engine and return once ``/health`` answers 200.
 
-    ``reuse_env=False`` always starts a new one (a second replica must not be the first)."""
-    reuse = os.environ.get("VISION_STACK_ENGINE_URL") if reuse_env else None
+    ``reuse_env=False`` always starts a new one (a second replica must not be the first);
+    ``port`` starts it at that port (an engine killed and started again at its address)."""
+    reuse = os.environ.get("VISION_STACK_ENGINE_URL") if reuse_env and port is None else None
     if reuse:
         return Engine(reuse.rstrip("/"), SERVED_MODEL, tiny_dir(), None, None)
-    port = free_port()
-    log = log_dir / f"vllm-{port}.log"
+    again = f"-{time.time_ns()}" if port else ""  # a restart keeps the first run's log
+    port = port or free_port()
+    log = log_dir / f"vllm-{port}{again}.log"
     cmd = [sys.executable, "-m", "serve", "run", "--profile", profile]
     cmd += ["--host", "127.0.0.1", "--port", str(port)]
     proc = spawn(cmd, log)

@@ -11,6 +11,11 @@ boxes come from the font's own metrics and not from the code under test.
     pdf = text_pdf([page], rotate=90)           # a text layer PDFium reads back
 
 A field's true place: ``field_boxes(page, "/invoice_number")``.
+
+Many documents for a benchmark, seeded and deterministic (names, numbers, dates in several
+printed forms, amounts in several number styles, 1-8 line items, MRZs with true check digits):
+
+    for kind, page in generated_documents(invoices=20, passports=20): ...
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +39,16 @@ __all__ = [
     "PAGE_PT",
     "SANS",
     "Box",
+    "DATE_STYLES",
+    "NUMBER_STYLES",
     "Run",
     "TestPage",
     "field_boxes",
+    "format_amount",
+    "format_date",
+    "generated_documents",
+    "generated_invoice",
+    "generated_passport",
     "invoice_page",
     "iou",
     "jpeg",
@@ -364,3 +378,237 @@ def passport_page() -> TestPage:
         "date_of_expiry": "2027-04-15",
     }
     return TestPage(tuple(runs), data, tuple(p for _, _, p in fields))
+
+
+# --- many generated documents -----------------------------------------------------------------
+
+_VENDORS = (
+    "ACME Tools GmbH", "Globex Corporation", "Initech Ltd", "Umbrella Supplies AG",
+    "Stark Hardware Inc", "Wayne Office Services", "Nordlicht Elektro GmbH",
+    "Bluebird Stationery SARL", "Kowalski i Synowie", "Helvetia Feinmechanik AG",
+)  # fmt: skip
+_CUSTOMERS = (
+    "Jane Roe", "Max Mustermann", "Erika Musterfrau", "John Smith", "Marie Dupont",
+    "Giulia Rossi", "Jan Kowalski", "Sven Lindqvist", "Ana Pereira", "Tomasz Nowak",
+)  # fmt: skip
+_STREETS = (
+    "Werkstrasse 12, 70173 Stuttgart", "1200 Market Street, Springfield 62701",
+    "Rue de la Paix 8, 75002 Paris", "Via Roma 41, 00184 Roma",
+    "ul. Dluga 7, 00-238 Warszawa", "Bahnhofstrasse 88, 8001 Zurich",
+)  # fmt: skip
+_PRODUCTS = (
+    "Cordless drill", "Drill bit set", "Safety gloves", "Office chair", "Printer paper A4",
+    "Toner cartridge", "Desk lamp", "USB-C cable", "Monitor 27 inch", "Consulting hours",
+    "Shipping", "Cable ties", "Wall anchors", "Ladder 3 m", "Workbench", "Extension lead",
+)  # fmt: skip
+_SURNAMES = (
+    "ERIKSSON", "MUELLER", "GARCIA LOPEZ", "NOWAK", "ROSSI", "OKAFOR", "TANAKA", "DUBOIS",
+    "OCONNOR", "SILVA", "HANSEN", "PETROV",
+)  # fmt: skip
+_GIVEN = (
+    "ANNA MARIA", "PETER", "LUCIA", "JAN", "MARCO", "CHIDI", "YUKI", "CLAIRE", "SEAN",
+    "JOAO PEDRO", "INGRID", "OLGA",
+)  # fmt: skip
+_COUNTRIES = (
+    ("UTO", "UTOPIAN", "UTOPIA"),
+    ("ATL", "ATLANTEAN", "ATLANTIS"),
+    ("ELD", "ELDORADAN", "ELDORADO"),
+    ("ARC", "ARCADIAN", "ARCADIA"),
+)
+_CITIES = ("ZENITH", "NADIR", "PORT ROYAL", "NEW HAVEN", "LAKESIDE", "RIVERTON")
+NUMBER_STYLES = {
+    "de": (".", ","),
+    "en": (",", "."),
+    "ch": ("'", "."),
+    "fr": (" ", ","),
+    "plain": ("", "."),
+}
+"""How an invoice prints amounts: (thousands separator, decimal separator)."""
+DATE_STYLES = ("%d.%m.%Y", "%Y-%m-%d", "%d/%m/%Y", "long", "%d %b %Y", "us")
+"""How an invoice prints its date: strftime patterns, ``long`` (August 2, 2026), ``us``
+(08/02/2026)."""
+_MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+
+
+def format_amount(value: float, style: str) -> str:
+    """``value`` with two decimals in ``NUMBER_STYLES[style]``: 1253.7 → ``1.253,70`` (de)."""
+    thousands, decimal = NUMBER_STYLES[style]
+    whole, cents = f"{value:,.2f}".split(".")
+    return f"{whole.replace(',', thousands)}{decimal}{cents}"
+
+
+def format_date(day: date, style: str) -> str:
+    """``day`` printed in one of `DATE_STYLES`."""
+    if style == "long":
+        return f"{_MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+    if style == "us":
+        return f"{day.month:02d}/{day.day:02d}/{day.year}"
+    return day.strftime(style)
+
+
+def generated_invoice(seed: int) -> TestPage:
+    """An invoice drawn from ``seed`` (the same seed, the same page): vendor, customer,
+    number, a date in one of `DATE_STYLES`, amounts in one of `NUMBER_STYLES`, 1-8 line items
+    with quantities 1-12 or a round bulk quantity, a subtotal and VAT line, the total with its
+    currency as a code or a symbol.
+    ``extra`` records the styles chosen."""
+    rng = random.Random(f"invoice-{seed}")
+    number_style = rng.choice(sorted(NUMBER_STYLES))
+    date_style = rng.choice(DATE_STYLES)
+    currency = rng.choice(("EUR", "USD", "GBP", "CHF"))
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency)
+    printed_currency = symbol if symbol and rng.random() < 0.25 else currency
+    day = date(2024, 1, 1) + timedelta(days=rng.randrange(1000))
+    year = day.year
+    number = rng.choice(
+        (
+            f"INV-{year}-{rng.randrange(10000):04d}",
+            f"{year}/{rng.randrange(100000):05d}",
+            f"RE-{rng.randrange(10000, 99999)}",
+            f"A{rng.randrange(1000000):06d}",
+        )
+    )
+    count = rng.randint(1, 8)
+    items = []
+    for name in rng.sample(_PRODUCTS, count):
+        quantity = rng.choice((*range(1, 13), 25, 50, 100))
+        price = round(rng.choice((rng.uniform(0.5, 40), rng.uniform(40, 2500))), 2)
+        items.append((name, quantity, price, round(quantity * price, 2)))
+    subtotal = round(sum(i[3] for i in items), 2)
+    rate = rng.choice((7.0, 8.1, 10.0, 19.0, 20.0))
+    tax = round(subtotal * rate / 100, 2)
+    total = round(subtotal + tax, 2)
+    vendor = rng.choice(_VENDORS)
+    customer = rng.choice(_CUSTOMERS)
+    amount = partial(format_amount, style=number_style)
+    rows: list[list[tuple[str, float, str | None]]] = [
+        [("Description", 50, None), ("Qty", 300, None), ("Unit price", 360, None),
+         ("Amount", 470, None)],
+    ]  # fmt: skip
+    for index, (name, quantity, price, line_total) in enumerate(items):
+        base = f"/line_items/{index}"
+        rows.append(
+            [
+                (name, 50, f"{base}/description"),
+                (str(quantity), 300, f"{base}/quantity"),
+                (amount(price), 360, f"{base}/unit_price"),
+                (amount(line_total), 470, f"{base}/amount"),
+            ]
+        )
+    bottom = 250 + 22 * len(rows) + 20
+    runs = [
+        Run(vendor, 50, 70, 18, field="/vendor"),
+        Run(rng.choice(_STREETS), 50, 92),
+        Run("INVOICE", 440, 70, 18),
+        Run("Invoice no.", 50, 150),
+        Run(number, 160, 150, field="/invoice_number"),
+        Run("Invoice date", 50, 170),
+        Run(format_date(day, date_style), 160, 170, field="/invoice_date"),
+        Run("Customer", 50, 190),
+        Run(customer, 160, 190, field="/customer"),
+        *_table(rows, 250, 22),
+        Run("Subtotal", 340, bottom),
+        Run(amount(subtotal), 470, bottom),
+        Run(f"VAT {rate:g}%", 340, bottom + 20),
+        Run(amount(tax), 470, bottom + 20),
+        Run("Total", 340, bottom + 40),
+        Run(printed_currency, 400, bottom + 40, field="/currency"),
+        Run(amount(total), 470, bottom + 40, field="/total"),
+        Run(f"Payable within {rng.choice((14, 30, 60))} days. Thank you for your order.", 50,
+            bottom + 90, 9),
+    ]  # fmt: skip
+    data = {
+        "vendor": vendor,
+        "invoice_number": number,
+        "invoice_date": day.isoformat(),
+        "customer": customer,
+        "currency": currency,
+        "total": total,
+        "line_items": [
+            {"description": n, "quantity": q, "unit_price": p, "amount": a} for n, q, p, a in items
+        ],
+        "summary": f"{count} items from {vendor}",
+    }
+    transcribed = invoice_page().transcribed
+    extra = {"number_style": number_style, "date_style": date_style, "items": count}
+    return TestPage(tuple(runs), data, transcribed, extra=extra)
+
+
+def _mrz_name(text: str) -> str:
+    return text.replace(" ", "<")
+
+
+def generated_passport(seed: int) -> TestPage:
+    """A passport data page drawn from ``seed``: names, number, nationality, sex, place and
+    dates (``12 AUG 1974``), and a TD3 machine-readable zone with correct check digits, where
+    the same dates read ``740812``."""
+    from schemas.checks.mrz import check_digit
+
+    rng = random.Random(f"passport-{seed}")
+    code, nationality, country = rng.choice(_COUNTRIES)
+    surname, given = rng.choice(_SURNAMES), rng.choice(_GIVEN)
+    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
+    number = rng.choice(letters) + "".join(rng.choice("0123456789") for _ in range(6))
+    number += rng.choice(letters) + rng.choice("0123456789")
+    born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
+    issued = date(2015, 1, 1) + timedelta(days=rng.randrange(365 * 9))
+    expires = issued.replace(year=issued.year + 10) - timedelta(days=1)
+    sex = rng.choice("MF")
+    place = rng.choice(_CITIES)
+
+    def printed(day: date) -> str:
+        return day.strftime("%d %b %Y").upper()
+
+    def yymmdd(day: date) -> str:
+        return day.strftime("%y%m%d")
+
+    personal = "".join(rng.choice("0123456789") for _ in range(8)).ljust(14, "<")
+    line1 = f"P<{code}{_mrz_name(surname)}<<{_mrz_name(given)}".ljust(44, "<")[:44]
+    body = (
+        number + check_digit(number) + code + yymmdd(born) + check_digit(yymmdd(born)) + sex
+        + yymmdd(expires) + check_digit(yymmdd(expires)) + personal + check_digit(personal)
+    )  # fmt: skip
+    composite = body[0:10] + body[13:20] + body[21:43]
+    line2 = body + check_digit(composite)
+    label, value = 50, 200
+    fields = [
+        ("Passport No.", number, "/passport_number"),
+        ("Surname", surname, "/surname"),
+        ("Given names", given, "/given_names"),
+        ("Nationality", nationality, "/nationality"),
+        ("Date of birth", printed(born), "/date_of_birth"),
+        ("Sex", sex, "/sex"),
+        ("Place of birth", place, "/place_of_birth"),
+        ("Date of issue", printed(issued), "/date_of_issue"),
+        ("Date of expiry", printed(expires), "/date_of_expiry"),
+    ]
+    runs = [Run("PASSPORT", label, 70, 20), Run(country, 400, 70, 16)]
+    for index, (name, text, pointer) in enumerate(fields):
+        runs.append(Run(name, label, 130 + 26 * index, 9))
+        runs.append(Run(text, value, 130 + 26 * index, 12, field=pointer))
+    runs += [Run(line, 40, 420 + 22 * i, 12, mono=True) for i, line in enumerate((line1, line2))]
+    data = {
+        "passport_number": number,
+        "surname": surname,
+        "given_names": given,
+        "nationality": nationality,
+        "date_of_birth": born.isoformat(),
+        "sex": sex,
+        "place_of_birth": place,
+        "date_of_issue": issued.isoformat(),
+        "date_of_expiry": expires.isoformat(),
+    }
+    return TestPage(
+        tuple(runs), data, tuple(p for _, _, p in fields), extra={"mrz": (line1, line2)}
+    )
+
+
+def generated_documents(invoices: int = 20, passports: int = 20) -> list[tuple[str, TestPage]]:
+    """``(kind, page)`` for ``invoices`` generated invoices then ``passports`` passports,
+    seeds 0, 1, ...: deterministic, so a benchmark and a test see the same documents."""
+    return [("invoice", generated_invoice(s)) for s in range(invoices)] + [
+        ("passport", generated_passport(s)) for s in range(passports)
+    ]
