@@ -58,6 +58,7 @@ from gateway.trust.grounding_check import (
     DEFAULT_MIN_SCORE,
     grounding_check,
     read_well,
+    too_short_for_ocr,
 )
 from harness.pages import (
     Box,
@@ -113,6 +114,9 @@ class Outcome:
     located: int
     true_best: dict[str, float | None]
     invented_best: list[float | None]
+    short_true: set[str]
+    """True values too short to be judged on an OCR page (`too_short_for_ocr`)."""
+    invented_short: list[bool]
     read_ms: float
     ground_ms: float
     words: PageWords = field(repr=False)
@@ -239,10 +243,13 @@ def measure_document(
         rng = random.Random(f"{kind}-{seed}-{source}")
         leaves = list(transcribed_leaves(page.data, page.transcribed))
         invented: list[float | None] = []
+        invented_short: list[bool] = []
         for _ in range(inventions):
             values = {p: invent(v, rng) for p, v in leaves}
             scores = best_scores(_with(page.data, values), list(values), words)
             invented += [scores[p] for p in values]
+            short = too_short_for_ocr(values)
+            invented_short += [p in short for p in values]
         outcomes.append(
             Outcome(
                 kind,
@@ -253,6 +260,8 @@ def measure_document(
                 located,
                 true_best,
                 invented,
+                too_short_for_ocr(dict(leaves)),
+                invented_short,
                 read_ms,
                 ground_ms,
                 words,
@@ -291,14 +300,20 @@ def measure_all(
         return [o for found in pool.map(_measure_one, work) for o in found]
 
 
-def _fails(scores: Mapping[str, float | None], min_score: float, well: bool) -> bool:
+def _fails(
+    scores: Mapping[str, float | None],
+    min_score: float,
+    well: bool,
+    unjudged: Iterable[str] = (),
+) -> bool:
     grounding: dict[str, Grounding | None] = {
         p: None
         if s is None or s < min_score
         else Grounding(page=1, boxes=[], text="", source="ocr", score=s)
         for p, s in scores.items()
     }
-    return grounding_check(grounding, dict.fromkeys(scores, 1), {1: well}).status == "fail"
+    check = grounding_check(grounding, dict.fromkeys(scores, 1), {1: well}, set(unjudged))
+    return check.status == "fail"
 
 
 def rates(outcomes: Iterable[Outcome], min_score: float, min_ocr_confidence: float) -> Rates:
@@ -307,11 +322,13 @@ def rates(outcomes: Iterable[Outcome], min_score: float, min_ocr_confidence: flo
     documents = reviewed = invented = caught = 0
     for outcome in outcomes:
         well = read_well(outcome.words, min_ocr_confidence)
+        ocr = outcome.words.source == "ocr"
         documents += 1
-        reviewed += _fails(outcome.true_best, min_score, well)
+        reviewed += _fails(outcome.true_best, min_score, well, outcome.short_true if ocr else ())
         for index, score in enumerate(outcome.invented_best):
             invented += 1
-            caught += _fails({f"/{index}": score}, min_score, well)
+            short = ocr and outcome.invented_short[index]
+            caught += _fails({f"/{index}": score}, min_score, well, {f"/{index}"} if short else ())
     return Rates(documents, reviewed, invented, caught)
 
 

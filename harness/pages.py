@@ -136,6 +136,15 @@ def word_boxes(page: TestPage) -> list[tuple[str, Box]]:
     ]
 
 
+DERIVED = frozenset({"/currency", "/sex"})
+"""Printed on the pages but not transcribed, as the schemas declare them (`SchemaSpec.transcribed`):
+a currency code is often inferred from a symbol, a one-letter sex too short to find reliably."""
+
+
+def _printed_fields(fields: Sequence[tuple[str, str, str]]) -> tuple[str, ...]:
+    return tuple(p for _, _, p in fields if p not in DERIVED)
+
+
 def field_boxes(page: TestPage, pointer: str) -> list[Box]:
     """The true boxes of the words that print ``pointer``'s value."""
     width, height = page.size
@@ -330,7 +339,6 @@ def invoice_page() -> TestPage:
         "/invoice_number",
         "/invoice_date",
         "/customer",
-        "/currency",
         "/total",
         "/line_items/*/description",
         "/line_items/*/quantity",
@@ -377,7 +385,7 @@ def passport_page() -> TestPage:
         "date_of_issue": "2017-04-16",
         "date_of_expiry": "2027-04-15",
     }
-    return TestPage(tuple(runs), data, tuple(p for _, _, p in fields))
+    return TestPage(tuple(runs), data, _printed_fields(fields))
 
 
 # --- many generated documents -----------------------------------------------------------------
@@ -601,9 +609,7 @@ def generated_passport(seed: int) -> TestPage:
         "date_of_issue": issued.isoformat(),
         "date_of_expiry": expires.isoformat(),
     }
-    return TestPage(
-        tuple(runs), data, tuple(p for _, _, p in fields), extra={"mrz": (line1, line2)}
-    )
+    return TestPage(tuple(runs), data, _printed_fields(fields), extra={"mrz": (line1, line2)})
 
 
 def generated_documents(invoices: int = 20, passports: int = 20) -> list[tuple[str, TestPage]]:

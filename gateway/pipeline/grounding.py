@@ -42,8 +42,8 @@ from ..evidence.words import PageWords
 from ..images import ValidImage
 from ..settings import Settings
 from ..trust.confidence import json_pointer
-from ..trust.grounding import Grounding, ground
-from ..trust.grounding_check import grounding_check, read_well
+from ..trust.grounding import Grounding, ground, transcribed_leaves
+from ..trust.grounding_check import grounding_check, read_well, too_short_for_ocr
 from ..trust.verdict import ReviewReason, Verdict
 from .models import ExtractRequest, GroundingEngine
 from .source import DocumentInput, Source
@@ -233,12 +233,9 @@ class Grounder:
         read = [p.words for p in self.pages if p.words is not None]
         if not read:
             return None, None
-        found = ground(
-            data.model_dump(mode="json"),
-            self._spec.transcribed,
-            read,
-            self._settings.grounding_min_score,
-        )
+        values = data.model_dump(mode="json")
+        found = ground(values, self._spec.transcribed, read, self._settings.grounding_min_score)
+        unjudged = _unjudged(values, self._spec.transcribed, read)
         minimum = self._settings.grounding_min_ocr_confidence
         if len(self.pages) == 1:
             number = self.pages[0].page
@@ -247,7 +244,16 @@ class Grounder:
         else:  # several pages read together: a value may be on any of them
             page_of = dict.fromkeys(found, 0)
             well = {0: len(read) == len(self.pages) and all(read_well(w, minimum) for w in read)}
-        return found, grounding_check(found, page_of, well)
+        return found, grounding_check(found, page_of, well, unjudged)
+
+
+def _unjudged(
+    data: dict[str, Any], transcribed: Sequence[str], read: Sequence[PageWords]
+) -> set[str]:
+    """The values too short to be judged where OCR read the page (`too_short_for_ocr`)."""
+    if all(words.source != "ocr" for words in read):
+        return set()
+    return too_short_for_ocr(dict(transcribed_leaves(data, transcribed)))
 
 
 def _only_from(data: dict[str, Any], provenance: Mapping[str, int], page: int) -> dict[str, Any]:
@@ -351,11 +357,13 @@ class DocumentGrounder:
         page_of: dict[str, int] = {}
         minimum = self._settings.grounding_min_ocr_confidence
         well: dict[int, bool] = {}
+        unjudged: set[str] = set()
         for number, page in self._read.items():
             if page.words is None:
                 continue
             well[number] = read_well(page.words, minimum)
             subset = _only_from(data, provenance, number)
+            unjudged |= _unjudged(subset, self._spec.transcribed, [page.words])
             for pointer, where in ground(
                 subset, self._spec.transcribed, [page.words], self._settings.grounding_min_score
             ).items():
@@ -364,7 +372,7 @@ class DocumentGrounder:
         if not well:
             return verdict
         ordered = {p: found[p] for p in sorted(found, key=_document_order(data))}
-        check = grounding_check(ordered, page_of, well)
+        check = grounding_check(ordered, page_of, well, unjudged)
         reasons = list(verdict.review_reasons)
         if check.status == "fail":
             reasons.append(

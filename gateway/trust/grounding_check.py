@@ -19,20 +19,24 @@ documents to review and catch at least 95% of single invented values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from schemas.checks import CheckResult, failed, passed, skipped
 
 from ..evidence.words import PageWords
 from .grounding import Grounding
+from .spellings import normalise
 
 __all__ = [
     "CHECK_NAME",
     "DEFAULT_MIN_OCR_CONFIDENCE",
     "DEFAULT_MIN_SCORE",
+    "MIN_OCR_CHARS",
     "MIN_WORDS",
     "grounding_check",
     "read_well",
+    "too_short_for_ocr",
 ]
 
 CHECK_NAME = "grounding"
@@ -51,6 +55,26 @@ DEFAULT_MIN_OCR_CONFIDENCE = 0.7
 scan-like, ±3° JPEG q70) the lowest page mean was 0.79, so at 0.7 every one of them is checked
 and only pages read worse than any of ours are skipped; at 0.8 and above catches are lost on
 the tilted photos without a review fewer (bench/results/grounding.md)."""
+
+
+MIN_OCR_CHARS = 2
+"""A value shorter than this (a one-digit quantity, a one-letter code) is not held against an
+answer on an OCR page: Tesseract drops or misreads lone characters on pages it otherwise reads
+well, which sent 10-32% of clean generated documents to review (bench/results/grounding.md),
+and finding a lone digit somewhere on a page proves little anyway. A text layer is exact, so
+there every value counts."""
+
+
+def _printed(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 2.0 is printed "2"
+    return normalise(str(value))
+
+
+def too_short_for_ocr(values: Mapping[str, Any]) -> set[str]:
+    """The pointers of ``values`` (pointer → value) too short to be judged on an OCR page
+    (`MIN_OCR_CHARS`)."""
+    return {p for p, v in values.items() if len(_printed(v).replace(" ", "")) < MIN_OCR_CHARS}
 
 
 def read_well(page: PageWords, min_ocr_confidence: float) -> bool:
@@ -72,6 +96,7 @@ def grounding_check(
     grounding: Mapping[str, Grounding | None],
     page_of: Mapping[str, int],
     read_well_pages: Mapping[int, bool],
+    unjudged: Collection[str] = (),
 ) -> CheckResult:
     """The ``grounding`` check over one answer's grounding map.
 
@@ -79,13 +104,16 @@ def grounding_check(
     that was searched: one image, one page of a document, or a merged value's source page);
     ``read_well_pages`` says, per page number, whether that page's words were read well
     (`read_well`). A pointer without a page, or on a page not in ``read_well_pages``, counts
-    as read badly: nothing says its absence is real.
+    as read badly: nothing says its absence is real. So does a pointer in ``unjudged`` (a
+    value too short to tell on its OCR page, `too_short_for_ocr`).
 
     ``fail`` lists the pointers grounded ``None`` on a page read well; ``skipped`` when some
     are ``None`` but every one of them is on a page read badly; ``pass`` when every value was
     found (or there was nothing to ground)."""
     missing = [p for p, g in grounding.items() if g is None]
-    absent = [p for p in missing if read_well_pages.get(page_of.get(p, -1), False)]
+    absent = [
+        p for p in missing if p not in unjudged and read_well_pages.get(page_of.get(p, -1), False)
+    ]
     unread = [p for p in missing if p not in absent]
     found = [p for p, g in grounding.items() if g is not None]
     if absent:
@@ -102,7 +130,8 @@ def grounding_check(
         return skipped(
             CHECK_NAME,
             unread,
-            f"not found, but only on pages read badly (OCR confidence too low): {names}",
+            f"not found, but only on pages read badly (OCR confidence too low) or too short "
+            f"to tell by OCR: {names}",
         )
     if not found:
         return passed(CHECK_NAME, [], "no transcribed value to ground")

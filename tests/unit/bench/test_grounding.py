@@ -2,9 +2,11 @@
 small subset of the benchmark's generated documents (``bench/grounding.py`` runs them all).
 
 Targets (issue 21): at most 2% of clean documents (true values) sent to review, at least 95%
-of single invented values caught. They hold for a text layer, and for OCR on scan-like
-passports; OCR on invoices does not meet the review target (Tesseract misses lone one-digit
-quantities, bench/results/grounding.md), so it is measured there, not asserted here."""
+of single invented values caught. Both hold for a text layer and for OCR on scan-like
+passports. OCR on invoices meets the review target only because values too short to tell by
+OCR (lone one-digit quantities, which Tesseract drops) are not judged there; so it does not
+meet the catch target (bench/results/grounding.md): its review rate is asserted here, its
+catch rate is measured there."""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def test_ocr_of_scanned_passports_meets_both_targets(reader: TesseractReader) ->
         page = generated_passport(seed)
         outcomes += measure_document("passport", seed, page, reader, 3, ["OCR scan 150 dpi"])
     found = rates(outcomes, DEFAULT_MIN_SCORE, DEFAULT_MIN_OCR_CONFIDENCE)
-    assert found.documents == 3 and found.invented == 81
+    assert found.documents == 3 and found.invented == 72
     assert found.review_rate <= REVIEW_AT_MOST, found
     assert found.catch_rate >= CATCH_AT_LEAST, found
 
@@ -61,4 +63,16 @@ def test_an_unread_page_neither_reviews_nor_catches(reader: TesseractReader) -> 
         "passport", 0, generated_passport(0), reader, 1, ["OCR scan 150 dpi"]
     )
     found = rates(outcomes, DEFAULT_MIN_SCORE, 1.01)
-    assert found.reviewed == 0 and found.caught == 0 and found.invented == 9
+    assert found.reviewed == 0 and found.caught == 0 and found.invented == 8
+
+
+def test_ocr_of_invoices_sends_no_clean_document_to_review(reader: TesseractReader) -> None:
+    """Lone one-digit quantities that Tesseract drops are not judged on an OCR page
+    (`too_short_for_ocr`): before that rule 10-32% of these documents went to review."""
+    outcomes: list[Outcome] = []
+    for seed in range(4):
+        page = generated_invoice(seed)
+        outcomes += measure_document("invoice", seed, page, reader, 1, ["OCR clean 200 dpi"])
+    found = rates(outcomes, DEFAULT_MIN_SCORE, DEFAULT_MIN_OCR_CONFIDENCE)
+    assert found.documents == 4
+    assert found.review_rate <= REVIEW_AT_MOST, found

@@ -84,3 +84,15 @@ def test_nothing_to_ground_passes() -> None:
 def test_the_defaults_are_thresholds() -> None:
     assert 0.0 < DEFAULT_MIN_SCORE <= 1.0
     assert 0.0 <= DEFAULT_MIN_OCR_CONFIDENCE <= 1.0
+
+
+def test_values_too_short_for_ocr_are_not_held_against_the_answer() -> None:
+    from gateway.trust.grounding_check import too_short_for_ocr
+
+    values = {"/line_items/0/quantity": 2.0, "/sex": "F", "/total": 12.5, "/code": " 7 "}
+    short = too_short_for_ocr(values)
+    assert short == {"/line_items/0/quantity", "/sex", "/code"}
+    grounding = {"/line_items/0/quantity": None, "/total": _found()}
+    check = grounding_check(grounding, dict.fromkeys(grounding, 1), {1: True}, short)
+    assert check.status == "skipped" and check.fields == ["/line_items/0/quantity"]
+    assert grounding_check(grounding, dict.fromkeys(grounding, 1), {1: True}).status == "fail"
