@@ -47,10 +47,13 @@ log = logging.getLogger("gateway.batch")
 def procrastinate_app(url: str, pool_size: int = 4) -> procrastinate.App:
     """A procrastinate ``App`` on the key database (its own small pool: fetching, finishing
     and the ``LISTEN`` connection)."""
-    connector = procrastinate.PsycopgConnector(
-        conninfo=url, min_size=1, max_size=max(3, pool_size), kwargs={"autocommit": True}
-    )
+    connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=max(3, pool_size))
     return procrastinate.App(connector=connector)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class QueuedBatchWorker(BatchWorker):
@@ -73,10 +76,18 @@ class QueuedBatchWorker(BatchWorker):
     async def run(self) -> None:
         """Forever (until cancelled): the procrastinate worker, recovery of stalled jobs, and
         housekeeping (validation, finishing, expiry, gauges)."""
-        lease = self.settings.batch_lease_s
         async with self.app.open_async():
             await asyncio.gather(
-                self.app.run_worker_async(
+                self._procrastinate_loop(), self._recover_loop(), self._housekeeping_loop()
+            )
+
+    async def _procrastinate_loop(self) -> None:
+        """procrastinate's worker, started again if it stops (its database connection lost:
+        it stops when a side task such as its ``LISTEN`` fails)."""
+        lease = self.settings.batch_lease_s
+        while True:
+            try:
+                await self.app.run_worker_async(
                     queues=[QUEUE],
                     name="gateway-batch",
                     concurrency=self.capacity,
@@ -87,10 +98,16 @@ class QueuedBatchWorker(BatchWorker):
                     stalled_worker_timeout=lease,
                     shutdown_graceful_timeout=0,
                     delete_jobs="always",
-                ),
-                self._recover_loop(),
-                self._housekeeping_loop(),
-            )
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if _cancelling():
+                    return
+                log.warning("batch queue worker stopped: %s", type(exc).__name__)
+            if _cancelling():  # the worker ended because the gateway is stopping
+                return
+            await asyncio.sleep(self.settings.batch_poll_s)
 
     async def line_job(self, line_id: str) -> None:
         """One line's job: wait out an engine pause, lease the line, run it (nothing when
