@@ -1,6 +1,6 @@
 """The OpenAI Files and Batch API routes, for the ``openai`` SDK unchanged.
 
-    POST   /v1/files                 multipart: purpose=batch, file=<JSONL>; streamed to disk
+    POST   /v1/files                 multipart: purpose=batch, file=<JSONL>; streamed to storage
     GET    /v1/files                 the key's files
     GET    /v1/files/{id}            one of them
     GET    /v1/files/{id}/content    its bytes
@@ -58,7 +58,7 @@ def _service(request: Request) -> BatchService:
     if service is None:
         raise GatewayError(
             501,
-            "the Files and Batch API runs on the SQLite key store only for now (see docs/batch.md)",
+            "the Files and Batch API is not running in this gateway process",
             code=ErrorCode.BATCH_UNAVAILABLE,
         )
     assert isinstance(service, BatchService)

@@ -8,7 +8,9 @@ import time
 import tracemalloc
 from collections.abc import AsyncIterator
 from itertools import count
+from typing import Any, cast
 
+import anyio
 import psycopg
 import pytest
 
@@ -17,7 +19,10 @@ from gateway.batch.blobs import BlobTooLarge
 from gateway.batch.pg_blobs import PostgresBlobs
 from gateway.batch.pg_queue import LINE_TASK, QUEUE
 from gateway.batch.pg_store import PostgresBatchStore
-from gateway.batch.store import BatchRow, FileRow, InputLine
+from gateway.batch.pg_worker import QueuedBatchWorker
+from gateway.batch.store import BatchRow, FileRow, InputLine, Unit
+from gateway.metrics import GatewayMetrics
+from gateway.settings import Settings
 from tests.support.pg import PostgresServer
 
 pytestmark = pytest.mark.anyio
@@ -222,3 +227,45 @@ async def test_an_upload_over_the_limit_or_cut_short_leaves_nothing(
     with psycopg.connect(db[0]) as conn:
         assert conn.execute("SELECT count(*) FROM batch_blobs").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM batch_blob_chunks").fetchone() == (0,)
+
+
+async def test_a_dead_workers_line_job_is_retried_and_its_line_run_once(
+    db: tuple[str, PostgresKeys], store: PostgresBatchStore
+) -> None:
+    """A procrastinate worker that stopped sending heartbeats holds a line's job: ``recover``
+    hands the job back to the queue, and the job then runs the line once its lease lapsed."""
+    key = await db[1].create("alice")
+    batch_id = await _batch(store, key[:12], lines=1)
+    settings = Settings(keys_db=db[0], batch_lease_s=2)
+    worker = QueuedBatchWorker(
+        store, PostgresBlobs(store.pool), cast(Any, None), settings, GatewayMetrics(), 2
+    )
+    ran: list[str] = []
+
+    async def work(unit: Unit) -> None:
+        ran.append(unit.id)
+        assert await store.finish(unit, "done", failed=False)
+
+    worker._work = work  # type: ignore[method-assign]  # the engine is not the point here
+    async with worker.app.open_async():
+        manager = worker.app.job_manager
+        dead = await manager.register_worker()
+        job = await manager.fetch_job(queues=[QUEUE], worker_id=dead)
+        assert job is not None and job.task_kwargs == {"line_id": f"{batch_id}:1"}
+        held = await store.claim_line(f"{batch_id}:1", time.time(), lease_s=2)  # its lease
+        assert held is not None
+        assert await worker.recover() == (0, 0)  # its worker is alive (a fresh heartbeat)
+        with psycopg.connect(db[0], autocommit=True) as conn:
+            conn.execute(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'"
+            )
+        assert await worker.recover() == (1, 0)
+        assert _jobs(db[0]) == [(f"{batch_id}:1", "todo")]
+        await worker.line_job(f"{batch_id}:1")  # too early: the dead worker's lease holds
+        assert ran == []
+        await anyio.sleep(2.1)
+        await worker.line_job(f"{batch_id}:1")
+        assert ran == [f"{batch_id}:1"]
+        await worker.line_job(f"{batch_id}:1")  # done: a second run writes nothing
+        assert ran == [f"{batch_id}:1"]
+    assert [r async for r in store.results(batch_id)] == [(False, "done")]
