@@ -28,6 +28,9 @@ QUEUE = "gateway_batch"
 LINE_TASK = "gateway.batch.line"
 """procrastinate task name of one batch line's job (`pg_worker`)."""
 
+_REQUEUE_LOCK = 0x76736771
+"""pg_try_advisory_xact_lock key of ``requeue_orphans`` ("vsgq")."""
+
 _RUNNABLE = (
     "b.status='in_progress' AND b.expires_at > %(now)s AND " + ACTIVE_KEY + ""
     " AND ((l.state='queued' AND l.not_before <= %(now)s)"
@@ -42,12 +45,17 @@ _UNIT_RETURNING = (
 
 def _defer(where: str) -> str:
     """SQL deferring one line job per ``batch_lines l`` row matching ``where`` (due at
-    ``%(due)s``, epoch seconds, or now when NULL)."""
+    ``%(due)s``, epoch seconds, or now when NULL). The line id is the job's ``lock`` (two jobs
+    of one line never run at once) and ``queueing_lock`` (one queued job per line at most);
+    both are indexed by procrastinate, which ``requeue_orphans`` relies on. A line with a job
+    queued already gets none more (that job runs it, or finds it not due and ends, and
+    ``requeue_orphans`` defers one when it is)."""
     return (
         "SELECT procrastinate_defer_jobs_v1(ARRAY(SELECT ROW("
-        f"'{QUEUE}', '{LINE_TASK}', 0, NULL, NULL, jsonb_build_object('line_id', l.id),"
+        f"'{QUEUE}', '{LINE_TASK}', 0, l.id, l.id, jsonb_build_object('line_id', l.id),"
         " to_timestamp(%(due)s::float8))::procrastinate_job_to_defer_v1"
-        f" FROM batch_lines l WHERE {where} ORDER BY l.line))"
+        f" FROM batch_lines l WHERE {where} AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
+        "   WHERE j.queueing_lock = l.id AND j.status = 'todo') ORDER BY l.line))"
     )
 
 
@@ -179,15 +187,28 @@ class PostgresQueue(PostgresBase):
 
     async def requeue_orphans(self, now: float) -> int:
         """Defer a job for every runnable line that has none queued or running (the safety
-        net of the module docstring); how many."""
+        net of the module docstring); how many. One replica at a time (an advisory lock)."""
         where = (
             "l.id IN (SELECT l.id FROM batch_lines l JOIN batches b ON b.id=l.batch_id"
-            f" WHERE {_RUNNABLE} AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
-            f" WHERE j.queue_name='{QUEUE}' AND j.status IN ('todo', 'doing')"
-            " AND j.args->>'line_id' = l.id))"
+            f" WHERE {_RUNNABLE}"
+            " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
+            "   WHERE j.queueing_lock = l.id AND j.status = 'todo')"
+            " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
+            "   WHERE j.lock = l.id AND j.status = 'doing'))"
         )
-        row = await self._one(f"SELECT cardinality(({_defer(where)}))", {"now": now, "due": None})
-        return int(row[0]) if row and row[0] is not None else 0
+
+        async def requeue(conn: Conn) -> int:
+            cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_REQUEUE_LOCK,))
+            got = await cur.fetchone()
+            if not got or not got[0]:
+                return 0  # another replica is at it
+            cur = await conn.execute(
+                f"SELECT cardinality(({_defer(where)}))".encode(), {"now": now, "due": None}
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        return await self._tx(requeue)
 
     async def queue_stats(self, now: float) -> tuple[int, float]:
         row = await self._one(

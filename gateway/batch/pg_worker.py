@@ -128,7 +128,11 @@ class QueuedBatchWorker(BatchWorker):
             )
         )
         for job in stalled:
-            await manager.retry_job(job)
+            try:
+                await manager.retry_job(job)
+            except Exception as exc:  # retried meanwhile by another replica, or a job of the
+                # line already queued again (its queueing lock): the line is not lost either way
+                log.warning("batch stalled job not retried: %s", type(exc).__name__)
         orphans = await self.pg.requeue_orphans(time.time())
         if stalled or orphans:
             log.info("batch lines recovered: %d stalled jobs, %d requeued", len(stalled), orphans)

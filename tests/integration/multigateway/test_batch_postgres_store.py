@@ -112,8 +112,16 @@ async def test_a_line_is_leased_once_and_its_result_written_once(
     assert not await store.finish(second, "again", failed=False)
     assert await store.claim_line(f"{batch_id}:1", now + 20, lease_s=5) is None  # done
     [other] = await store.claim(now, lease_s=5, limit=10)  # the protocol's claim: line 2
+    with psycopg.connect(db[0], autocommit=True) as conn:  # as if its job had been taken
+        conn.execute("DELETE FROM procrastinate_jobs WHERE queueing_lock=%s", (other.id,))
     await store.retry_later(other, now + 30)
-    assert _jobs(db[0])[-1] == (f"{batch_id}:2", "todo")  # deferred again for its time
+    with psycopg.connect(db[0]) as conn:  # deferred again, due at the line's backoff
+        [(due,)] = conn.execute(
+            "SELECT extract(epoch FROM scheduled_at) FROM procrastinate_jobs"
+            " WHERE queueing_lock=%s AND status='todo'",
+            (other.id,),
+        ).fetchall()
+    assert abs(float(due) - (now + 30)) < 0.01
     assert await store.claim_line(other.id, now + 1, lease_s=5) is None  # not yet due
     again = await store.claim_line(other.id, now + 31, lease_s=5)
     assert again is not None and again.retries == 1
