@@ -134,3 +134,67 @@ def test_two_gateways_share_a_batch_and_one_finishes_it_after_the_other_is_kille
         a.stop()
         b.stop()
         stub.stop()
+
+
+def test_cancel_on_postgresql_runs_no_queued_line(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = _database(postgres_server)
+    stub = start_stub(tmp_path)
+    env = {"GATEWAY_KEYS_DB": url, "GATEWAY_BACKGROUND_MAX_IN_FLIGHT": "1", **FAST}
+    gw = start_gateway(stub.base_url, tmp_path, **env)
+    try:
+        client = sdk(gw.base_url, gw.create_key("alice"))
+        batch = submit(client, jsonl([chat_line(f"h{i}", model="stub-hold") for i in range(4)]))
+        deadline = time.monotonic() + 20
+        while httpx.get(stub.base_url + "/stub/events").json()["held"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert client.batches.cancel(batch.id).status == "cancelling"
+        httpx.get(stub.base_url + "/stub/release")
+        done = wait_for(client, batch.id)
+        assert done.status == "cancelled" and done.cancelled_at
+        assert _ids(results(client, done.output_file_id)) == ["h0"]
+        errors = results(client, done.error_file_id)
+        assert _ids(errors) == ["h1", "h2", "h3"]
+        assert {e["error"]["code"] for e in errors} == {"batch_cancelled"}
+        time.sleep(1.0)  # the queued lines' jobs end without running them
+        assert httpx.get(stub.base_url + "/stub/events").json()["requests"] == 1
+        assert _count(url, "SELECT count(*) FROM procrastinate_jobs") == 0
+    finally:
+        gw.stop()
+        stub.stop()
+
+
+def test_lines_wait_on_postgresql_for_an_engine_that_went_away(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = _database(postgres_server)
+    stub = start_stub(tmp_path, service_ms=200)
+    port = int(stub.base_url.rsplit(":", 1)[1])
+    env = {
+        "GATEWAY_KEYS_DB": url,
+        "GATEWAY_BACKGROUND_MAX_IN_FLIGHT": "1",
+        "GATEWAY_BATCH_RETRY_BACKOFF_S": "0.2",
+        **FAST,
+    }
+    gw = start_gateway(stub.base_url, tmp_path, **env)
+    try:
+        client = sdk(gw.base_url, gw.create_key("alice"))
+        batch = submit(client, jsonl([chat_line(f"d{i}") for i in range(8)]))
+        running = wait_for(client, batch.id, until=("in_progress",))
+        while running.request_counts is None or running.request_counts.completed < 2:
+            time.sleep(0.05)
+            running = client.batches.retrieve(batch.id)
+        stub.stop()  # connections refused from now on
+        time.sleep(3.0)
+        assert client.batches.retrieve(batch.id).status == "in_progress"
+        assert _count(url, "SELECT count(*) FROM batch_lines WHERE retries > 0") >= 1
+        stub = start_stub(tmp_path, port=port, service_ms=200)
+        done = wait_for(client, batch.id, timeout=120)
+        assert done.status == "completed" and done.request_counts is not None
+        assert (done.request_counts.completed, done.request_counts.failed) == (8, 0)
+        assert _ids(results(client, done.output_file_id)) == [f"d{i}" for i in range(8)]
+    finally:
+        gw.stop()
+        stub.stop()
