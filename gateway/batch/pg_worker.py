@@ -76,10 +76,21 @@ class QueuedBatchWorker(BatchWorker):
     async def run(self) -> None:
         """Forever (until cancelled): the procrastinate worker, recovery of stalled jobs, and
         housekeeping (validation, finishing, expiry, gauges)."""
-        async with self.app.open_async():
-            await asyncio.gather(
-                self._procrastinate_loop(), self._recover_loop(), self._housekeeping_loop()
-            )
+        while True:
+            try:
+                async with self.app.open_async():  # waits for a first connection
+                    await asyncio.gather(
+                        self._procrastinate_loop(), self._recover_loop(), self._housekeeping_loop()
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is unreachable: try again
+                if _cancelling():
+                    return
+                log.warning("batch queue unavailable: %s", type(exc).__name__)
+            if _cancelling():
+                return
+            await asyncio.sleep(self.settings.batch_poll_s)
 
     async def _procrastinate_loop(self) -> None:
         """procrastinate's worker, started again if it stops (its database connection lost:
