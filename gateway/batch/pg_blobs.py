@@ -90,6 +90,10 @@ class PostgresBlobs:
                 )
                 row = await cur.fetchone()
             if row is None:
+                async with self.pool.connection() as conn:
+                    cur = await conn.execute("SELECT 1 FROM batch_blobs WHERE id=%s", (file_id,))
+                    if await cur.fetchone() is None:  # deleted while read: not a short file
+                        raise FileNotFoundError(file_id)
                 return
             yield bytes(row[0])
             seq += 1

@@ -120,6 +120,18 @@ class QueuedBatchWorker(BatchWorker):
                 return
             await asyncio.sleep(self.settings.batch_poll_s)
 
+    async def _housekeeping_loop(self) -> None:
+        """``BatchWorker``'s housekeeping, woken at once by ``poke`` (a batch created or
+        cancelled on this replica is validated or ended without waiting for the poll)."""
+        while True:
+            try:
+                await self.housekeeping()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("batch housekeeping failed: %s", type(exc).__name__)
+            await self._nap(self.settings.batch_poll_s)
+
     async def line_job(self, line_id: str) -> None:
         """One line's job: wait out an engine pause, lease the line, run it (nothing when
         the line is done, leased elsewhere, or not runnable any more)."""

@@ -277,3 +277,13 @@ async def test_a_dead_workers_line_job_is_retried_and_its_line_run_once(
         await worker.line_job(f"{batch_id}:1")  # done: a second run writes nothing
         assert ran == [f"{batch_id}:1"]
     assert [r async for r in store.results(batch_id)] == [(False, "done")]
+
+
+async def test_a_file_deleted_while_read_is_not_a_short_file(store: PostgresBatchStore) -> None:
+    blobs = PostgresBlobs(store.pool, chunk=1024)
+    assert await blobs.save("file-z", _pieces(3000, 1000), limit=3000) == 3000
+    reading = blobs.read("file-z")
+    assert len(await anext(reading)) == 1024
+    await blobs.delete("file-z")
+    with pytest.raises(FileNotFoundError):
+        await anext(reading)
