@@ -224,7 +224,8 @@ class Settings(BaseSettings):
     creation expires, its unfinished lines going to the error file as ``batch_expired``."""
     files_dir: Path | None = None
     """Folder for the bytes of uploaded files and batch results; unset: ``gateway-files``
-    beside the ``keys_db`` SQLite file."""
+    beside the ``keys_db`` SQLite file. Unused with a PostgreSQL key store (the bytes are
+    chunked rows in that database)."""
     files_ttl_s: float = Field(default=7 * 86_400.0, gt=0)
     """Uploaded files and batch output/error files are deleted for good this long after they
     were written (they hold personal data)."""
@@ -237,7 +238,9 @@ class Settings(BaseSettings):
     the engine room for interactive requests."""
     batch_lease_s: float = Field(default=60.0, ge=1.0)
     """A worker's lease on one batch line, renewed while it runs; a line whose lease lapses
-    (its gateway was killed) is taken again by the next claim."""
+    (its gateway was killed) is taken again by the next claim. On PostgreSQL also the
+    heartbeat window of each replica's queue worker: the jobs of a worker silent this long
+    are retried by the others."""
     batch_retry_max: int = Field(default=12, ge=0)
     """Retries of one line after an engine failure (unreachable, 5xx, timeout) before it goes
     to the error file; with the backoff below, about 7 minutes of engine outage."""

@@ -209,6 +209,16 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+
+def _procrastinate_schema() -> str:
+    """procrastinate's own schema (its jobs, workers and events tables and functions), as the
+    pinned version ships it: applied once, by our migration step, inside its transaction. A
+    later procrastinate upgrade appends its migration files as new versions here."""
+    from procrastinate.schema import SchemaManager
+
+    return str(SchemaManager.get_schema())
+
+
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -242,6 +252,85 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (name, version)
         );
         """,
+    ),
+    Migration(
+        3,
+        "batch_api",
+        # The Batch API on PostgreSQL (gateway/batch/pg_store.py): the SQLite tables of
+        # versions 2 and 4, times kept as epoch seconds like there; file bytes as chunked rows
+        # (pg_blobs.py); then procrastinate's schema (its queue of batch-line jobs).
+        """
+        CREATE TABLE batch_files (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX batch_files_owner ON batch_files (owner, created_at);
+        CREATE INDEX batch_files_expiry ON batch_files (expires_at);
+        CREATE TABLE batches (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            key_name TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            input_file_id TEXT NOT NULL,
+            completion_window TEXT NOT NULL,
+            status TEXT NOT NULL,
+            metadata TEXT,
+            errors TEXT,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            total INTEGER NOT NULL DEFAULT 0,
+            completed INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            lease_until DOUBLE PRECISION,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            in_progress_at DOUBLE PRECISION,
+            finalizing_at DOUBLE PRECISION,
+            completed_at DOUBLE PRECISION,
+            failed_at DOUBLE PRECISION,
+            expired_at DOUBLE PRECISION,
+            cancelling_at DOUBLE PRECISION,
+            cancelled_at DOUBLE PRECISION,
+            schema_version INTEGER
+        );
+        CREATE INDEX batches_owner ON batches (owner, seq);
+        CREATE INDEX batches_status ON batches (status);
+        CREATE TABLE batch_lines (
+            id TEXT PRIMARY KEY,
+            batch_id TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            custom_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL,
+            retries INTEGER NOT NULL DEFAULT 0,
+            token TEXT,
+            lease_until DOUBLE PRECISION,
+            not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
+            queued_at DOUBLE PRECISION NOT NULL,
+            failed BOOLEAN,
+            result TEXT
+        );
+        CREATE INDEX batch_lines_batch ON batch_lines (batch_id, line);
+        CREATE INDEX batch_lines_runnable ON batch_lines (state, not_before, queued_at);
+        CREATE TABLE batch_blobs (
+            id TEXT PRIMARY KEY,
+            complete BOOLEAN NOT NULL DEFAULT false,
+            started_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE TABLE batch_blob_chunks (
+            blob_id TEXT NOT NULL REFERENCES batch_blobs (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            data BYTEA NOT NULL,
+            PRIMARY KEY (blob_id, seq)
+        );
+        """
+        + _procrastinate_schema(),
     ),
 )
 

@@ -1,7 +1,7 @@
 """The OpenAI Files and Batch API routes, for the ``openai`` SDK unchanged.
 
     POST   /v1/files                 multipart: purpose=batch (file=<JSONL>) or user_data (a
-                                     document for an extraction job); streamed to disk
+                                     document for an extraction job); streamed to storage
     GET    /v1/files                 the key's files, newest first (after, limit, has_more)
     GET    /v1/files/{id}            one of them
     GET    /v1/files/{id}/content    its bytes
@@ -70,7 +70,7 @@ def _service(request: Request) -> BatchService:
     if service is None:
         raise GatewayError(
             501,
-            "the Files and Batch API runs on the SQLite key store only for now (see docs/batch.md)",
+            "the Files and Batch API is not running in this gateway process",
             code=ErrorCode.BATCH_UNAVAILABLE,
         )
     assert isinstance(service, BatchService)

@@ -1,8 +1,10 @@
 """``BatchService``: what the routes and the lifespan hold of the Batch API in one app.
 
-Built in the lifespan (``open_batch_service``) from the settings: the SQLite store in the key
-store's file, the file folder, and the claim loop as a task. A PostgreSQL key store has no
-batch store yet (``docs/batch.md``): the routes then answer 501 ``batch_unavailable``.
+Built in the lifespan (``open_batch_service``) from the settings. A SQLite key store: the
+SQLite store in the key store's file, the file folder, and the claim loop as a task. A
+PostgreSQL key store (several replicas, ``docs/replicas.md``): ``PostgresBatchStore`` and
+``PostgresBlobs`` in the key database (its tables come with the key store's migrations), and
+``QueuedBatchWorker``, whose lines procrastinate dispatches to any replica.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from ..settings import Settings
 from ..upstream import BackgroundUpstream, Upstream
 from .blobs import FileBlobs, LocalBlobs
 from .lines import LineRunner
+from .pg_blobs import PostgresBlobs
+from .pg_store import PostgresBatchStore
+from .pg_worker import QueuedBatchWorker
 from .sqlite import SqliteBatchStore
 from .store import BatchStore
 from .worker import BatchWorker
@@ -44,14 +49,8 @@ def files_dir(settings: Settings) -> Path:
 
 @asynccontextmanager
 async def open_batch_service(app_state: Any, upstream: Upstream) -> AsyncIterator[None]:
-    """Open the store and start the claim loop for the app's lifetime (SQLite key stores)."""
+    """Open the store and start the worker for the app's lifetime."""
     settings: Settings = app_state.settings
-    if is_postgres_url(settings.keys_db):
-        app_state.batch = None
-        yield
-        return
-    store = SqliteBatchStore(settings.keys_db)
-    blobs = LocalBlobs(files_dir(settings))
     background = BackgroundUpstream(upstream, settings)
     runner = LineRunner(
         settings,
@@ -64,7 +63,22 @@ async def open_batch_service(app_state: Any, upstream: Upstream) -> AsyncIterato
         getattr(app_state, "ocr_pool", None),
     )
     capacity = settings.background_max_in_flight * len(upstream.replicas)
-    worker = BatchWorker(store, blobs, runner, settings, app_state.metrics, capacity)
+    store: BatchStore
+    blobs: FileBlobs
+    worker: BatchWorker
+    if is_postgres_url(settings.keys_db):
+        pg = PostgresBatchStore(
+            str(settings.keys_db),
+            pool_size=settings.keys_db_pool_size,
+            timeout_s=max(settings.keys_db_timeout_s, 5.0),
+        )
+        await pg.open()
+        store, blobs = pg, PostgresBlobs(pg.pool)
+        worker = QueuedBatchWorker(pg, blobs, runner, settings, app_state.metrics, capacity)
+    else:
+        store = SqliteBatchStore(settings.keys_db)
+        blobs = LocalBlobs(files_dir(settings))
+        worker = BatchWorker(store, blobs, runner, settings, app_state.metrics, capacity)
     app_state.batch = BatchService(store, blobs, worker, background)
     task = asyncio.create_task(worker.run())
     try:

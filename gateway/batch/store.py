@@ -2,9 +2,8 @@
 
 ``BatchStore`` is the storage and the claim loop's queue behind one small protocol: the
 routes and the workers (``worker.py``) call nothing else. ``sqlite.SqliteBatchStore`` is the
-embedded default (the key store's SQLite file); a PostgreSQL implementation for several
-replicas (procrastinate's ``FOR UPDATE SKIP LOCKED`` queue, or the same statements on
-PostgreSQL) implements the same methods (``docs/batch.md``).
+embedded default (the key store's SQLite file); ``pg_store.PostgresBatchStore`` implements
+the same methods for several replicas (``docs/batch.md``).
 
 The rules an implementation keeps:
 
