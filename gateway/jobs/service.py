@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ..auth.store import is_postgres_url
 from ..settings import Settings
 from .runner import JobRunner
 from .sqlite import SqliteJobStore
@@ -35,7 +36,7 @@ async def open_job_service(app_state: Any) -> AsyncIterator[None]:
     """Open the store and start the claim loop for the app's lifetime (with a batch store)."""
     settings: Settings = app_state.settings
     batch = getattr(app_state, "batch", None)
-    if batch is None:
+    if batch is None or is_postgres_url(settings.keys_db):
         app_state.jobs = None
         yield
         return

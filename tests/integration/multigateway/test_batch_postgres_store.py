@@ -165,7 +165,7 @@ async def test_files_are_rows_of_their_owner(store: PostgresBatchStore) -> None:
     await store.add_file(row)
     assert await store.get_file("own", "file-a") == row
     assert await store.get_file("other", "file-a") is None
-    assert await store.list_files("own", "batch") == [row]
+    assert await store.list_files("own", "batch") == ([row], False)
     assert await store.take_expired_files(now + 61) == [row]
     assert await store.delete_file("own", "file-a") is None
 
