@@ -8,7 +8,8 @@ or PostgreSQL), ``auth`` (key cache + limiter, in-process or Redis; ``auth.acces
 aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
 fetches), both owned by the lifespan, which also runs the replicas' health checks and the key
 store's tasks (migrations, lease refresh, revocation channel), and ``batch`` (the Batch API's
-store and claim loop, ``gateway.batch``). What
+store and claim loop, ``gateway.batch``) and ``webhooks`` (the delivery queue and its
+loop, ``gateway.webhooks``). What
 belongs to one request lives on its ``RequestRecord`` (``record.py``).
 
 A new API is one more feature package with a router, added to ``DEFAULT_ROUTERS``; it reuses
@@ -30,7 +31,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import auth, batch, chat, custom, extract, ops, playground, responses
+from . import auth, batch, chat, custom, extract, ops, playground, responses, webhooks
 from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
 from .error_handlers import install_error_handlers
@@ -75,7 +76,11 @@ def create_app(
         # One replica is always chosen anyway, so only a real set needs the polling.
         polls = [asyncio.create_task(poll_forever(upstream, settings))] if len(replicas) > 1 else []
         try:
-            async with run_access(access, settings), batch.open_batch_service(app.state, upstream):
+            async with (
+                run_access(access, settings),
+                webhooks.open_webhook_service(app.state),
+                batch.open_batch_service(app.state, upstream),
+            ):
                 yield
         finally:
             for task in polls:

@@ -73,6 +73,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_PARAMETER = "unsupported_parameter"
     FILE_TOO_LARGE = "file_too_large"
     BATCH_UNAVAILABLE = "batch_unavailable"
+    WEBHOOKS_NOT_CONFIGURED = "webhooks_not_configured"
+    WEBHOOK_URL_REFUSED = "webhook_url_refused"
     TOOL_CHOICE_UNSUPPORTED = "tool_choice_unsupported"
     # images (each is also a ``reason`` of gateway_images_rejected)
     TOO_MANY_IMAGES = "too_many_images"
