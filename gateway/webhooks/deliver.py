@@ -1,7 +1,8 @@
 """The delivery loop: queued events POSTed to their receivers, retried with backoff.
 
 ``WebhookDeliverer.run()`` is a lifespan task of every gateway process (like the Batch API's
-claim loop). Each round it leases due deliveries (at most ``MAX_IN_FLIGHT`` at once) and, for
+claim loop). Every ``GATEWAY_BATCH_POLL_S`` (at once when an event is queued in this process,
+and when an attempt ends) it leases due deliveries (at most ``MAX_IN_FLIGHT`` at once) and, for
 each attempt:
 
 * picks the secret: the key's own, else ``GATEWAY_WEBHOOK_SECRET``; neither (the setting was
@@ -15,8 +16,9 @@ each attempt:
 
 A lease outlasts one attempt (twice the timeout, plus 5 s), so a gateway killed mid-attempt
 leaves a lease that lapses soon and the next claim sends the event again (at-least-once:
-receivers dedupe on ``webhook-id``). Every round also drops the waiting deliveries of revoked
-keys, deletes ended rows past ``GATEWAY_FILES_TTL_S`` and sets the ``kind="webhook"`` gauges.
+receivers dedupe on ``webhook-id``). Once a minute it drops the waiting deliveries of revoked
+keys (never claimed anyway) and deletes ended rows past ``GATEWAY_FILES_TTL_S``; every round
+sets the ``kind="webhook"`` gauges.
 Nothing of an event beyond its type and ids is logged.
 """
 
@@ -36,13 +38,20 @@ from .signing import signed_headers
 from .store import Delivery, SqliteWebhookStore
 from .targets import TargetRefused, check_target
 
-__all__ = ["BACKOFF_CAP_S", "MAX_IN_FLIGHT", "WebhookDeliverer", "make_webhook_client"]
+__all__ = [
+    "BACKOFF_CAP_S",
+    "MAX_IN_FLIGHT",
+    "SWEEP_EVERY_S",
+    "WebhookDeliverer",
+    "make_webhook_client",
+]
 
 log = logging.getLogger("gateway.webhooks")
 
 BACKOFF_CAP_S = 3600.0
 MAX_IN_FLIGHT = 8
 """Deliveries in flight at once from one gateway process."""
+SWEEP_EVERY_S = 60.0
 
 
 def make_webhook_client(settings: Settings) -> httpx.AsyncClient:
@@ -73,6 +82,7 @@ class WebhookDeliverer:
         self.metrics = metrics
         self.running: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
+        self._last_sweep = 0.0
 
     @property
     def lease_s(self) -> float:
@@ -101,10 +111,12 @@ class WebhookDeliverer:
             await asyncio.gather(*self.running, return_exceptions=True)
 
     async def round(self) -> None:
-        """Housekeeping, then start what is due (as many as there are free slots)."""
+        """Start what is due (as many as there are free slots); tidy up once a minute."""
         now = time.time()
-        await self.store.drop_inactive(now)
-        await self.store.sweep(now - self.settings.files_ttl_s)
+        if now - self._last_sweep >= SWEEP_EVERY_S:
+            self._last_sweep = now
+            await self.store.drop_inactive(now)
+            await self.store.sweep(now - self.settings.files_ttl_s)
         free = MAX_IN_FLIGHT - len(self.running)
         if free > 0:
             for delivery in await self.store.claim(now, self.lease_s, free):

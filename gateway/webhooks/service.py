@@ -19,6 +19,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
 from ..auth.store import is_postgres_url
 from ..errors import ErrorCode, GatewayError
 from ..settings import Settings
@@ -61,10 +63,14 @@ async def accept_webhook_url(
             else "webhooks run on the SQLite key store only for now (see docs/webhooks.md)"
         )
         raise GatewayError(400, why, param=param, code=ErrorCode.WEBHOOKS_NOT_CONFIGURED)
+    timeout = service.settings.webhook_timeout_s
     try:
-        await check_target(url, service.settings)
+        with anyio.fail_after(timeout):
+            await check_target(url, service.settings)
     except TargetRefused as exc:
         raise refusal_error(str(exc), param) from None
+    except TimeoutError:
+        raise refusal_error(f"the host did not resolve within {timeout:g} s", param) from None
     return url
 
 
