@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 import standardwebhooks
@@ -62,7 +63,8 @@ def _unwrap(hit: Delivered, secret: str) -> object:
 
 
 def test_a_finished_batch_is_announced_signed(gateway: GatewayServer) -> None:
-    with sdk(gateway.base_url, gateway.create_key("alice")) as client, Receiver() as rx:
+    key = gateway.create_key("alice")
+    with sdk(gateway.base_url, key) as client, Receiver() as rx:
         batch_id = _create(client, jsonl([chat_line("a"), chat_line("b")]), rx.url)
         assert wait_for(client, batch_id).status == "completed"
         [hit] = rx.wait_for(1)
@@ -77,6 +79,11 @@ def test_a_finished_batch_is_announced_signed(gateway: GatewayServer) -> None:
     gone = _unwrap(failed, GLOBAL)
     assert isinstance(gone, openai.types.webhooks.BatchFailedWebhookEvent)
     assert gone.data.id == failed_id
+    metrics = httpx.get(
+        gateway.base_url + "/metrics", headers={"Authorization": f"Bearer {key}"}
+    ).text
+    assert 'gateway_queue_depth{kind="webhook"}' in metrics
+    assert 'gateway_queue_oldest_age_seconds{kind="webhook"}' in metrics
 
 
 def test_a_key_with_its_own_secret_gets_events_only_it_verifies(gateway: GatewayServer) -> None:
