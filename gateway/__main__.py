@@ -3,6 +3,8 @@
     python -m gateway serve [--host H] [--port P] [--workers N]
     python -m gateway keys create --name NAME [--rpm N] [--max-concurrent N]
                                   [--scopes chat,extract] [--expires 2027-01-31]
+                                  [--webhook-secret]
+    python -m gateway keys webhook-secret NAME|PREFIX [--remove]
     python -m gateway keys list
     python -m gateway keys revoke NAME|PREFIX
     python -m gateway keys migrate    # apply pending key-store schema versions
@@ -10,6 +12,9 @@
 
 ``keys create`` prints the full key once, on stdout, and nothing else there (so
 ``KEY=$(python -m gateway keys create --name ci)`` works); it is not stored anywhere.
+``--webhook-secret`` also gives the key its own webhook signing secret (``whsec_…``), printed
+once on a second stdout line; ``keys webhook-secret`` gives (or replaces) one later and prints
+it once. Events of that key are then signed with it instead of ``GATEWAY_WEBHOOK_SECRET``.
 The key store is ``GATEWAY_KEYS_DB`` (or ``--db``): a SQLite file or a ``postgresql://`` URL.
 With ``GATEWAY_REDIS_URL`` set, ``revoke`` also tells every running gateway at once.
 """
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .auth import KeyBackend, KeyStoreError, KeyStoreUnavailable, open_key_store
+from .auth.keys import new_webhook_secret
 from .settings import Settings, settings_table
 
 __all__ = ["main", "parse_expiry"]
@@ -80,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
     )
-    for action in ("create", "list", "revoke", "migrate"):
+    for action in ("create", "list", "revoke", "migrate", "webhook-secret"):
         p = keys.add_parser(action)
         p.add_argument("--db", help="SQLite file or postgresql:// URL (default GATEWAY_KEYS_DB)")
         if action == "create":
@@ -95,10 +101,20 @@ def _parser() -> argparse.ArgumentParser:
             )
             p.add_argument("--scopes", default="chat,extract", help="comma-separated")
             p.add_argument("--expires", type=parse_expiry, help="ISO date or datetime (UTC)")
+            p.add_argument(
+                "--webhook-secret",
+                action="store_true",
+                help="give the key its own webhook signing secret (printed once, second line)",
+            )
         elif action == "list":
             p.add_argument("--json", action="store_true", help="one JSON object per line")
         elif action == "revoke":
             p.add_argument("target", metavar="NAME|PREFIX")
+        elif action == "webhook-secret":
+            p.add_argument("target", metavar="NAME|PREFIX")
+            p.add_argument(
+                "--remove", action="store_true", help="drop it: GATEWAY_WEBHOOK_SECRET signs again"
+            )
     return parser
 
 
@@ -121,10 +137,27 @@ async def _keys_async(args: argparse.Namespace, settings: Settings, store: KeyBa
                 expires_at=args.expires,
             )
             print(key)
+            if args.webhook_secret:
+                own = new_webhook_secret()
+                await store.set_webhook_secret(key[:12], own)
+                print(own)
+            shown = "it is" if not args.webhook_secret else "the key and its webhook secret are"
             print(
-                f"created key {key[:12]}… for {args.name!r}; it is shown only this once",
+                f"created key {key[:12]}… for {args.name!r}; {shown} shown only this once",
                 file=sys.stderr,
             )
+        elif args.action == "webhook-secret":
+            secret = None if args.remove else new_webhook_secret()
+            record = await store.set_webhook_secret(args.target, secret)
+            if secret is None:
+                print(f"removed the webhook secret of {record.name} ({record.prefix}…)")
+            else:
+                print(secret)
+                print(
+                    f"webhook secret set for {record.name} ({record.prefix}…);"
+                    " it is shown only this once",
+                    file=sys.stderr,
+                )
         elif args.action == "list":
             rows = await store.list()
             if args.json:

@@ -8,8 +8,9 @@ or PostgreSQL), ``auth`` (key cache + limiter, in-process or Redis; ``auth.acces
 aiohttp session to vLLM, routing over ``settings.replica_urls``) and ``fetch_client`` (image
 fetches), both owned by the lifespan, which also runs the replicas' health checks and the key
 store's tasks (migrations, lease refresh, revocation channel), ``batch`` (the Batch API's
-store and claim loop, ``gateway.batch``) and ``jobs`` (async extraction jobs,
-``gateway.jobs``). What belongs to one request lives on its ``RequestRecord`` (``record.py``).
+store and claim loop, ``gateway.batch``), ``jobs`` (async extraction jobs, ``gateway.jobs``)
+and ``webhooks`` (the delivery queue and its loop, ``gateway.webhooks``). What belongs to one
+request lives on its ``RequestRecord`` (``record.py``).
 
 A new API is one more feature package with a router, added to ``DEFAULT_ROUTERS``; it reuses
 ``auth.require_scope``, ``bodies``, ``caps``, ``images.validate_image`` and ``GatewayError``.
@@ -30,7 +31,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from PIL import Image
 
-from . import auth, batch, chat, custom, extract, ops, playground, responses
+from . import auth, batch, chat, custom, extract, ops, playground, responses, webhooks
 from .auth import SECURITY_SCHEMES, build_access, run_access
 from .documents import RenderPool
 from .error_handlers import install_error_handlers
@@ -81,6 +82,7 @@ def create_app(
         try:
             async with (
                 run_access(access, settings),
+                webhooks.open_webhook_service(app.state),
                 batch.open_batch_service(app.state, upstream),
                 open_job_service(app.state),
             ):

@@ -76,6 +76,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     JOB_CANCELLED = "job_cancelled"
     KEY_REVOKED = "key_revoked"
+    WEBHOOKS_NOT_CONFIGURED = "webhooks_not_configured"
+    WEBHOOK_URL_REFUSED = "webhook_url_refused"
     TOOL_CHOICE_UNSUPPORTED = "tool_choice_unsupported"
     # images (each is also a ``reason`` of gateway_images_rejected)
     TOO_MANY_IMAGES = "too_many_images"

@@ -144,7 +144,7 @@ class GatewayMetrics:
         )
         self.queue_depth = Gauge(
             "gateway_queue_depth",
-            "Units of background work queued or running, by kind (batch_line, job_page).",
+            "Units of background work queued or running, by kind (batch_line, job_page, webhook).",
             ["kind"],
             registry=r,
         )

@@ -259,6 +259,20 @@ class Settings(BaseSettings):
     job_range_pages: int = Field(default=8, ge=1)
     """Pages in one unit of a job's work: rendered together, leased and retried together."""
 
+    # --- webhooks -------------------------------------------------------------------------------
+    webhook_secret: SecretStr | None = None
+    """Standard Webhooks secret (``whsec_`` + base64) that signs the events of keys without
+    their own (``keys webhook-secret``). Unset, and the key has none: no webhooks, and a
+    request naming ``webhook_url`` is refused (400). ``docs/webhooks.md``."""
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    """Deliveries of one event before it is given up (a non-2xx answer, a timeout, a
+    connection error or a refused address each count one)."""
+    webhook_backoff_s: float = Field(default=10.0, gt=0)
+    """Wait before the second delivery attempt; doubles per attempt, at most an hour. At the
+    defaults, the last attempt is about 1.4 hours after the first."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    """One delivery attempt, DNS and the receiver's answer included."""
+
     # --- auth and operations --------------------------------------------------------------------
     key_cache_ttl_s: float = Field(default=0.5, ge=0, le=1.0)
     """How long a key lookup is reused. A revocation takes effect within this time (<= 1 s)."""
@@ -283,6 +297,15 @@ class Settings(BaseSettings):
 
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from .webhooks.signing import check_secret
+
+            check_secret(value.get_secret_value())
         return value
 
     @field_validator("keys_db", mode="before")

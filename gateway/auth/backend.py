@@ -44,6 +44,15 @@ class KeyBackend(Protocol):
         """Revoke the active key with this name, or the key with this prefix."""
         ...
 
+    async def set_webhook_secret(self, name_or_prefix: str, secret: str | None) -> KeyRecord:
+        """Give the active key (name) or the key (prefix) its own webhook signing secret
+        (``whsec_…``, stored as is: it must sign), replacing any; None removes it."""
+        ...
+
+    async def webhook_secret(self, prefix: str) -> str | None:
+        """The key's own webhook signing secret, or None."""
+        ...
+
     async def migrate(self) -> builtins.list[int]:
         """Apply pending schema versions; the versions applied now."""
         ...

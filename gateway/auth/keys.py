@@ -15,10 +15,16 @@ one connection per instance; use it from one thread.
     key = store.create("alice", scopes=("chat",), rpm=60)   # show `key` once
     record = store.lookup(key)                               # None if unknown
     store.revoke("alice")
+    store.set_webhook_secret("alice", new_webhook_secret())   # show it once, too
+
+A key may carry its own webhook signing secret (``gateway.webhooks``), which signs its events
+instead of ``GATEWAY_WEBHOOK_SECRET``. Unlike the key it is stored as is: the gateway must
+sign with it, so a hash would not do (``docs/webhooks.md``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -41,6 +47,7 @@ __all__ = [
     "check_new_key",
     "hash_key",
     "new_key",
+    "new_webhook_secret",
 ]
 
 KEY_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{20,200}")
@@ -100,6 +107,11 @@ def hash_key(key: str) -> str:
 def new_key() -> str:
     """A fresh key: ``sk-`` and 256 random bits, URL-safe."""
     return "sk-" + secrets.token_urlsafe(32)
+
+
+def new_webhook_secret() -> str:
+    """A fresh Standard Webhooks secret: ``whsec_`` and 256 random bits in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def check_new_key(
@@ -200,3 +212,25 @@ class KeyStore:
         if row is None:
             raise KeyStoreError(f"no active key with {column} {name_or_prefix!r}")
         return KeyRecord.from_row(row)
+
+    def set_webhook_secret(self, name_or_prefix: str, secret: str | None) -> KeyRecord:
+        """Give the active key with this name (or the key with this prefix) its own webhook
+        signing secret, replacing any it had; None removes it (the global one signs again)."""
+        column = "prefix" if name_or_prefix.startswith("sk-") else "name"
+        cur = self._db.execute(
+            f"UPDATE api_keys SET webhook_secret=? WHERE {column}=? AND revoked_at IS NULL"
+            f" RETURNING {_COLUMNS}",
+            (secret, name_or_prefix),
+        )
+        row = cur.fetchone()
+        cur.fetchall()
+        if row is None:
+            raise KeyStoreError(f"no active key with {column} {name_or_prefix!r}")
+        return KeyRecord.from_row(row)
+
+    def webhook_secret(self, prefix: str) -> str | None:
+        """The key's own webhook signing secret, or None."""
+        row = self._db.execute(
+            "SELECT webhook_secret FROM api_keys WHERE prefix=?", (prefix,)
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])

@@ -207,6 +207,35 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX job_units_runnable ON job_units(state, not_before, queued_at)
         """,
     ),
+    Migration(
+        6,
+        "webhooks",
+        # Signed webhooks (gateway/webhooks): a key's own signing secret (kept as is: it must
+        # sign, so it cannot be hashed), a batch's target URL, and the queue of deliveries.
+        # A delivery's ``id`` is its ``webhook-id``, the same on every retry.
+        """
+        ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT;
+        ALTER TABLE batches ADD COLUMN webhook_url TEXT;
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            url TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            token TEXT,
+            lease_until REAL,
+            not_before REAL NOT NULL DEFAULT 0,
+            queued_at REAL NOT NULL,
+            ended_at REAL,
+            last_error TEXT
+        );
+        CREATE INDEX webhook_deliveries_runnable
+            ON webhook_deliveries(state, not_before, queued_at)
+        """,
+    ),
 )
 
 
@@ -331,6 +360,12 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
         );
         """
         + _procrastinate_schema(),
+    ),
+    Migration(
+        4,
+        "webhook_secret",
+        # A key's own webhook signing secret (gateway/webhooks), kept as is: it must sign.
+        "ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT",
     ),
 )
 

@@ -159,6 +159,27 @@ class PostgresKeys:
             raise KeyStoreError(f"no active key with {column} {name_or_prefix!r}")
         return KeyRecord.from_row(row)
 
+    async def set_webhook_secret(self, name_or_prefix: str, secret: str | None) -> KeyRecord:
+        column = "prefix" if name_or_prefix.startswith("sk-") else "name"
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                f"UPDATE api_keys SET webhook_secret = %s WHERE {column} = %s"  # noqa: S608
+                " AND revoked_at IS NULL" + _RETURNING,
+                (secret, name_or_prefix),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise KeyStoreError(f"no active key with {column} {name_or_prefix!r}")
+        return KeyRecord.from_row(row)
+
+    async def webhook_secret(self, prefix: str) -> str | None:
+        async with self._conn() as conn:
+            cur = await conn.execute(
+                "SELECT webhook_secret FROM api_keys WHERE prefix = %s", (prefix,)
+            )
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     async def migrate(self) -> builtins.list[int]:
         async with self._conn() as conn:
             applied = await migrate_postgres(conn)

@@ -60,6 +60,12 @@ class SqliteKeys:
     async def revoke(self, name_or_prefix: str) -> KeyRecord:
         return self.store.revoke(name_or_prefix)
 
+    async def set_webhook_secret(self, name_or_prefix: str, secret: str | None) -> KeyRecord:
+        return self.store.set_webhook_secret(name_or_prefix, secret)
+
+    async def webhook_secret(self, prefix: str) -> str | None:
+        return self.store.webhook_secret(prefix)
+
     async def migrate(self) -> builtins.list[int]:
         return migrate_sqlite(self.store._db)
 

@@ -6,7 +6,8 @@
     GET    /v1/files/{id}            one of them
     GET    /v1/files/{id}/content    its bytes
     DELETE /v1/files/{id}            removed at once, for good
-    POST   /v1/batches               {input_file_id, endpoint, completion_window, metadata}
+    POST   /v1/batches               {input_file_id, endpoint, completion_window, metadata,
+                                      webhook_url}
     GET    /v1/batches               the key's batches, newest first (after, limit, has_more)
     GET    /v1/batches/{id}          one of them
     POST   /v1/batches/{id}/cancel   stop it: unfinished lines go to the error file
@@ -29,6 +30,7 @@ from ..auth import KeyRecord, require_scope
 from ..auth.admission import Authenticator
 from ..errors import ErrorCode, GatewayError
 from ..openapi import KEYED, error_responses
+from ..webhooks import accept_webhook_url
 from .blobs import BlobTooLarge
 from .endpoints import resolve_endpoint
 from .objects import batch_object, file_object
@@ -63,6 +65,9 @@ class BatchCreate(BaseModel):
     endpoint: str
     completion_window: str = "24h"
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    webhook_url: str | None = None
+    """``extra_body={"webhook_url": …}``: where the batch's end is announced (a signed
+    ``batch.completed`` / ``failed`` / ``cancelled`` / ``expired`` event; docs/webhooks.md)."""
 
 
 def _service(request: Request) -> BatchService:
@@ -235,6 +240,7 @@ async def create_batch(request: Request, key: AnyKey, body: BatchCreate) -> dict
             param="completion_window",
             code=ErrorCode.INVALID_VALUE,
         )
+    webhook_url = await accept_webhook_url(request.app.state, key.prefix, body.webhook_url)
     source = await service.store.get_file(key.prefix, body.input_file_id)
     if source is None:
         raise _missing("file", body.input_file_id)
@@ -258,6 +264,7 @@ async def create_batch(request: Request, key: AnyKey, body: BatchCreate) -> dict
         expires_at=now + settings.batch_window_s,
         metadata=body.metadata,
         schema_version=version,
+        webhook_url=webhook_url,
     )
     await service.store.create_batch(row)
     service.worker.poke()

@@ -1,7 +1,7 @@
 """``SqliteBatchStore``: the Batch API's ``BatchStore`` in the key store's SQLite file.
 
 The embedded default: ``make dev`` and one-machine deployments need nothing else. The tables
-come with the key store's migrations (versions 2 and 4, ``gateway/auth/migrations.py``), so
+come with the key store's migrations (versions 2, 4 and 6, ``gateway/auth/migrations.py``), so
 ``python -m gateway keys migrate`` (or any ``KeyStore`` opening the file) creates them.
 
 The queue is a table: a worker leases lines with one statement,
@@ -99,8 +99,8 @@ class SqliteBatchStore(SqliteQueue):
         await self._run(
             lambda db: db.execute(
                 "INSERT INTO batches (id, owner, key_name, endpoint, input_file_id,"
-                " completion_window, status, created_at, expires_at, metadata, schema_version)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " completion_window, status, created_at, expires_at, metadata, schema_version,"
+                " webhook_url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     row.id,
                     row.owner,
@@ -113,6 +113,7 @@ class SqliteBatchStore(SqliteQueue):
                     row.expires_at,
                     json.dumps(row.metadata) if row.metadata is not None else None,
                     row.schema_version,
+                    row.webhook_url,
                 ),
             )
         )

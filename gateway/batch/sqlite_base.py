@@ -34,7 +34,7 @@ BATCH_COLUMNS = (
     "id, owner, key_name, endpoint, input_file_id, completion_window, status, created_at,"
     " expires_at, metadata, errors, output_file_id, error_file_id, total, completed, failed,"
     " in_progress_at, finalizing_at, completed_at, failed_at, expired_at, cancelling_at,"
-    " cancelled_at, schema_version"
+    " cancelled_at, schema_version, webhook_url"
 )
 ACTIVE_KEY = (
     "EXISTS (SELECT 1 FROM api_keys k WHERE k.prefix = b.owner AND k.revoked_at IS NULL"

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ..webhooks.queue import enqueue_in
 from .sqlite_base import (
     ACTIVE_KEY,
     BATCH_COLUMNS,
@@ -71,12 +72,15 @@ class SqliteQueue(SqliteBase):
         errors_json = json.dumps({"object": "list", "data": errors})
 
         def fail(db: sqlite3.Connection) -> None:
-            db.execute(
+            ended = db.execute(
                 "UPDATE batches SET status='failed', failed_at=?, errors=?, lease_until=NULL"
-                " WHERE id=? AND status IN ('validating', 'cancelling')",
+                " WHERE id=? AND status IN ('validating', 'cancelling')"
+                " RETURNING owner, webhook_url",
                 (now, errors_json, batch_id),
-            )
+            ).fetchall()
             db.execute("DELETE FROM batch_lines WHERE batch_id=?", (batch_id,))
+            for owner, url in ended:
+                _announce(db, owner, url, "failed", batch_id, now)
 
         await self._tx(fail)
 
@@ -283,7 +287,8 @@ class SqliteQueue(SqliteBase):
 
         def end(db: sqlite3.Connection) -> None:
             ending = db.execute(
-                "SELECT 1 FROM batches WHERE id=? AND status='finalizing'", (batch_id,)
+                "SELECT owner, webhook_url FROM batches WHERE id=? AND status='finalizing'",
+                (batch_id,),
             ).fetchone()
             if ending is None:
                 return
@@ -298,5 +303,16 @@ class SqliteQueue(SqliteBase):
                 (status, now, output_file_id, error_file_id, batch_id),
             )
             db.execute("DELETE FROM batch_lines WHERE batch_id=?", (batch_id,))
+            _announce(db, ending[0], ending[1], status, batch_id, now)
 
         await self._tx(end)
+
+
+def _announce(
+    db: sqlite3.Connection, owner: str, url: str | None, status: str, batch_id: str, now: float
+) -> None:
+    """Queue the batch's ``batch.<status>`` webhook in the transaction that ends it."""
+    if url:
+        enqueue_in(
+            db, owner=owner, url=url, event_type=f"batch.{status}", object_id=batch_id, now=now
+        )

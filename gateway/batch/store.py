@@ -99,6 +99,9 @@ class BatchRow:
     schema_version: int | None = None
     """For an extraction batch: the schema's version when the batch was created, which
     every line is read with unless it names its own ``schema_version``."""
+    webhook_url: str | None = None
+    """Where the batch's end is announced (``batch.completed`` …, ``gateway.webhooks``); the
+    event is queued in the same transaction that ends the batch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +197,8 @@ class BatchStore(Protocol):
     async def fail_validation(
         self, batch_id: str, errors: list[dict[str, Any]], now: float
     ) -> None:
-        """``failed`` with ``errors``; the lines stored so far are dropped."""
+        """``failed`` with ``errors``; the lines stored so far are dropped; the
+        ``batch.failed`` webhook is queued with it if the batch names a ``webhook_url``."""
         ...
 
     # --- the queue ----------------------------------------------------------------------
@@ -249,7 +253,8 @@ class BatchStore(Protocol):
         now: float,
     ) -> None:
         """Add the result files and set the final status with its timestamp; drop the
-        lines (their bodies and results are personal data). Only a batch still
+        lines (their bodies and results are personal data); queue the ``batch.<status>``
+        webhook if the batch names a ``webhook_url``, all at once. Only a batch still
         ``finalizing`` ends; one ended already is left as it is."""
         ...
 

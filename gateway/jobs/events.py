@@ -1,9 +1,9 @@
-"""The end of a job, told to whoever listens: for now a log line (ids and status only).
+"""The end of a job, told to whoever listens.
 
-Webhooks (``webhook_url``, Standard Webhooks signatures) hang here: the worker and the
-cancel route call ``job_ended`` once per job, when it becomes ``completed``, ``failed`` or
-``cancelled``; the event types are ``extraction.job.completed`` / ``.failed`` /
-``.cancelled`` (``event_type``).
+A job's webhook (``webhook_url``) is queued by the store in the transaction that ends the job
+(``extraction.job.completed`` / ``.failed`` / ``.cancelled``, `event_type`), so a crash cannot
+lose it; ``job_ended``, called once by the worker or the cancel route after that, logs the
+end (ids and status only) and wakes the delivery loop so the event goes out at once.
 """
 
 from __future__ import annotations
@@ -26,3 +26,6 @@ def event_type(job: JobRow) -> str:
 async def job_ended(state: Any, job: JobRow) -> None:
     """Called once when ``job`` ended (``state``: the app's state). Logs no content."""
     log.info("%s %s (webhook: %s)", event_type(job), job.id, "yes" if job.webhook_url else "no")
+    webhooks = getattr(state, "webhooks", None)
+    if job.webhook_url and webhooks is not None:
+        webhooks.deliverer.poke()

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..batch.sqlite_base import SqliteBase
+from ..webhooks.queue import enqueue_in
+from .events import event_type
 from .store import JobRow, JobStatus, JobUnit, UnitPlan
 
 __all__ = ["SqliteJobStore"]
@@ -134,7 +136,10 @@ class SqliteJobStore(SqliteBase):
             ).rowcount
             if ended:
                 db.execute("DELETE FROM job_units WHERE job_id=?", (job_id,))
-            return self._select(db, "id=? AND owner=?", (job_id, owner)), bool(ended)
+            job = self._select(db, "id=? AND owner=?", (job_id, owner))
+            if ended and job is not None:
+                _announce(db, job, now)
+            return job, bool(ended)
 
         return await self._tx(cancel)
 
@@ -306,7 +311,10 @@ class SqliteJobStore(SqliteBase):
                 ),
             ).rowcount
             db.execute("DELETE FROM job_units WHERE job_id=?", (job_id,))
-            return self._select(db, "id=?", (job_id,)) if ended else None
+            job = self._select(db, "id=?", (job_id,)) if ended else None
+            if job is not None:
+                _announce(db, job, now)
+            return job
 
         return await self._tx(end)
 
@@ -323,6 +331,7 @@ class SqliteJobStore(SqliteBase):
                 db.execute("DELETE FROM job_units WHERE job_id=?", (job_id,))
                 job = self._select(db, "id=?", (job_id,))
                 if job is not None:
+                    _announce(db, job, now)
                     ended.append(job)
             return ended
 
@@ -340,3 +349,17 @@ class SqliteJobStore(SqliteBase):
             return jobs
 
         return await self._tx(take)
+
+
+def _announce(db: sqlite3.Connection, job: JobRow, now: float) -> None:
+    """Queue the job's ``extraction.job.<status>`` webhook in the transaction that ends it,
+    so that a crash cannot end a job without its event (the delivery loop sends it)."""
+    if job.webhook_url:
+        enqueue_in(
+            db,
+            owner=job.owner,
+            url=job.webhook_url,
+            event_type=event_type(job),
+            object_id=job.id,
+            now=now,
+        )

@@ -37,6 +37,7 @@ from ..extract.inputs import parse_extract_fields, read_fields
 from ..images import ValidImage
 from ..pipeline import DocumentInput, load_source, read_cap
 from ..pipeline.models import ExtractRequest
+from ..webhooks import accept_webhook_url
 from .caps import page_settings
 from .objects import job_object
 from .store import JobRow, UnitPlan, new_job_id
@@ -128,7 +129,7 @@ async def submit_job(
         first = await service.store.find_idempotent(key.prefix, idempotency_key)
         if first is not None:
             return _replay(first, fingerprint)
-    webhook_url = _webhook(fields)
+    webhook_url = await accept_webhook_url(request.app.state, key.prefix, _webhook(fields))
     file_id = fields.pop("file_id", None)
     if file_id is not None:
         if not isinstance(file_id, str):

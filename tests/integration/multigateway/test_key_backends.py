@@ -103,3 +103,18 @@ async def test_two_stores_on_one_database_see_each_others_changes(
         assert again is not None and not again.is_active()
     finally:
         await other.close()
+
+
+async def test_a_keys_webhook_secret_is_kept_to_sign_with(key_store: KeyBackend) -> None:
+    key = await key_store.create("alice")
+    prefix = key[:PREFIX_LEN]
+    assert await key_store.webhook_secret(prefix) is None
+    assert (await key_store.set_webhook_secret("alice", "whsec_one")).prefix == prefix
+    assert await key_store.webhook_secret(prefix) == "whsec_one"
+    await key_store.set_webhook_secret(prefix, "whsec_two")
+    assert await key_store.webhook_secret(prefix) == "whsec_two"
+    await key_store.set_webhook_secret("alice", None)
+    assert await key_store.webhook_secret(prefix) is None
+    await key_store.revoke("alice")
+    with pytest.raises(KeyStoreError, match="no active key"):
+        await key_store.set_webhook_secret("alice", "whsec_three")

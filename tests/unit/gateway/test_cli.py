@@ -63,3 +63,25 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     assert _cli(db, "create", "--name", "x", "--scopes", "root").returncode == 1
     bad_date = _cli(db, "create", "--name", "x", "--expires", "tomorrow")
     assert bad_date.returncode == 2 and "ISO" in bad_date.stderr
+
+
+def test_a_keys_webhook_secret_is_shown_once_and_stored_to_sign(tmp_path: Path) -> None:
+    db = tmp_path / "keys.db"
+    made = _cli(db, "create", "--name", "alice", "--webhook-secret")
+    assert made.returncode == 0, made.stderr
+    key, secret = made.stdout.split()
+    assert key.startswith("sk-") and secret.startswith("whsec_") and secret not in made.stderr
+    store = KeyStore(db)
+    assert store.webhook_secret(key[:12]) == secret
+    rotated = _cli(db, "webhook-secret", key[:12])
+    assert rotated.returncode == 0, rotated.stderr
+    fresh = rotated.stdout.strip()
+    assert fresh.startswith("whsec_") and fresh != secret
+    assert store.webhook_secret(key[:12]) == fresh
+    assert secret not in _cli(db, "list").stdout and fresh not in _cli(db, "list", "--json").stdout
+    removed = _cli(db, "webhook-secret", "alice", "--remove")
+    assert removed.returncode == 0 and "whsec_" not in removed.stdout
+    assert store.webhook_secret(key[:12]) is None
+    assert _cli(db, "create", "--name", "bob").stdout.count("\n") == 1  # the key alone
+    missing = _cli(db, "webhook-secret", "nobody")
+    assert missing.returncode == 1 and "no active key" in missing.stderr
