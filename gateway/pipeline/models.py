@@ -292,6 +292,9 @@ class VerifyResponse(BaseModel):
         description="True when any check failed or a field the schema needs is null."
     )
     review_reasons: ReviewReasons = []
+    grounding: GroundingMap = None
+    grounding_engine: GroundingEngineField = None
+    grounding_note: GroundingNote = None
 
 
 class MultiExtractResponse(BaseModel):
