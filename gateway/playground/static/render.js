@@ -10,7 +10,7 @@ import { wherePlaceholder } from "./grounding.js";
 const KNOWN = new Set([
   "id", "object", "schema", "model", "data", "finish_reason", "usage",
   "confidence", "checks", "review", "review_reasons", "pages", "status", "error", "page",
-  "grounding",
+  "grounding", "grounding_engine", "grounding_note",
 ]);
 const STATUS_SYMBOL = { pass: "✓", fail: "✗", skipped: "–" };
 
@@ -263,6 +263,10 @@ function meta(outcome) {
     const u = outcome.usage;
     items.push(["Tokens", `${u.prompt_tokens ?? "?"} in, ${u.completion_tokens ?? "?"} out`]);
   }
+  if (isObject(outcome.grounding_engine)) {
+    items.push(["OCR", `${outcome.grounding_engine.name ?? "?"} ${outcome.grounding_engine.version ?? ""}`.trim()]);
+  }
+  if (outcome.grounding_note) items.push(["Grounding", outcome.grounding_note]);
   if (items.length === 0) return null;
   return h("dl", { class: "meta" }, items.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, String(v)))));
 }

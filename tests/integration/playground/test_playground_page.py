@@ -21,6 +21,7 @@ from tests.support.browser import Visit, open_playground
 from tests.support.documents import encrypted_pdf
 from tests.support.gateway_server import GatewayServer, Proc, start_gateway, start_stub
 from tests.support.images import image_bytes, make_image
+from tests.support.pages import field_boxes, iou
 
 HERE = Path(__file__).parent
 REFUSED = "Failed to load resource: the server responded with a status of"
@@ -490,3 +491,92 @@ def test_grounding_boxes_are_drawn_where_found_and_highlight_their_field(visit: 
     expect(answer.locator('[data-pointer="/vendor_name"] .where-mark')).to_have_count(0)
     expect(answer.locator(".other")).to_have_count(0)  # grounding is a known field
     assert visit.problems == []
+
+
+def test_an_extracted_pdf_shows_each_value_boxed_on_its_page(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The whole path: a text-layer invoice PDF goes up, the scripted answer (true values
+    but an invented total) comes back grounded, and the page draws the boxes over the
+    gateway's own rendering of page 1; the invented total is marked."""
+    import json
+
+    from tests.support.browser import SCREENSHOTS
+    from tests.support.pages import invoice_page, text_pdf
+
+    stub = start_stub(tmp_path)
+    gw = start_gateway(stub.base_url, tmp_path, GATEWAY_MODEL_NAME="stub-script")
+    visit = open_playground(browser, gw.base_url)
+    try:
+        invoice = invoice_page()
+        d = invoice.data
+        answer = {
+            "vendor_name": d["vendor"],
+            "customer_name": d["customer"],
+            "invoice_number": d["invoice_number"],
+            "invoice_date": d["invoice_date"],
+            "currency": d["currency"],
+            "total": 1253.71,  # printed nowhere: the page says 1.253,70
+            "line_items": d["line_items"],
+        }
+        httpx.post(stub.base_url + "/stub/script", json=[json.dumps(answer)])
+        pdf = tmp_path / "invoice.pdf"
+        pdf.write_bytes(text_pdf([invoice]))
+        page = visit.page
+        visit.enter_key(gw.create_key("boxes", scopes=["extract"]))
+        page.set_input_files("#extract-file", pdf)
+        page.locator('#schema-list input[value="invoice"]').check()
+        page.get_by_role("button", name="Run extraction").click()
+        expect(page.locator("#extract-status")).to_have_text(re.compile("Done in"))
+        answer_pane = page.locator("#extract-answer")
+        view = answer_pane.get_by_role("group", name="Page 1: where the values were found")
+        picture = view.locator("img")
+        expect(picture).to_be_visible()
+        assert picture.evaluate("img => img.complete && img.naturalWidth >= 700")
+        boxes = view.locator(".gbox")
+        assert boxes.count() >= 10
+        top = answer_pane.locator(":scope > .outcome > .data")  # the document, not its page
+        number = top.locator('[data-pointer="/invoice_number"]')
+        expect(number.locator(".where-mark")).to_have_text("p. 1")
+        number.hover()
+        lit = view.locator('.gbox.grounding-on[data-pointer="/invoice_number"]')
+        expect(lit).to_have_count(1)
+        # The box sits where the page prints the number.
+        shown, box = picture.bounding_box(), lit.bounding_box()
+        assert shown is not None and box is not None
+        (truth,) = field_boxes(invoice, "/invoice_number")
+        drawn = (
+            (box["x"] - shown["x"]) / shown["width"],
+            (box["y"] - shown["y"]) / shown["height"],
+            (box["x"] + box["width"] - shown["x"]) / shown["width"],
+            (box["y"] + box["height"] - shown["y"]) / shown["height"],
+        )
+        assert iou(drawn, truth) >= 0.5, (drawn, truth)
+        total = top.locator('[data-pointer="/total"]')
+        expect(total.locator(".mark-ungrounded")).to_have_text("⚠ not on page")
+        review = answer_pane.locator(":scope > .outcome > .review")
+        expect(review).to_contain_text("not found on the page")
+        expect(review).to_contain_text("/total")
+        other = answer_pane.locator(":scope > .outcome > .other")
+        expect(other).not_to_contain_text("Grounding")  # known fields, shown as such
+        # For docs/: the fields and the page, the invoice number hovered.
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size({"width": 1280, "height": 2400})
+        number.scroll_into_view_if_needed()
+        number.hover()
+        fields, where = top.bounding_box(), view.bounding_box()
+        assert fields is not None and where is not None
+        page.screenshot(
+            path=SCREENSHOTS / "playground-grounding.png",
+            clip={
+                "x": fields["x"] - 8,
+                "y": fields["y"] - 8,
+                "width": max(fields["width"], where["width"]) + 16,
+                "height": where["y"] + where["height"] - fields["y"] + 16,
+            },
+        )
+        assert visit.problems == []
+    finally:
+        visit.page.context.close()
+        gw.stop()
+        stub.stop()
