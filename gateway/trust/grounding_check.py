@@ -7,7 +7,8 @@ can; OCR can when its own mean word confidence on the page reaches a threshold. 
 missing value may just be unread, and failing it would cry wolf, so the check is skipped.
 
     >>> from gateway.evidence.words import PageWords, Word
-    >>> read_well(PageWords(1, (Word("Total", (0, 0, 1, 1), 0, 0.95),), "ocr"), 0.6)
+    >>> words = tuple(Word(w, (0, 0, 1, 1), 0, 0.95) for w in ("Total", "EUR", "12.50"))
+    >>> read_well(PageWords(1, words, "ocr"), 0.6)
     True
     >>> grounding_check({"/total": None}, {"/total": 1}, {1: True}).status
     'fail'

@@ -110,9 +110,7 @@ def test_a_corrected_value_printed_nowhere_fails_grounding(
     assert any(r["subject"] == "grounding" for r in body["review_reasons"])
 
 
-def test_the_json_body_is_still_checked_without_grounding(
-    gateway: GatewayServer, key: str
-) -> None:
+def test_the_json_body_is_still_checked_without_grounding(gateway: GatewayServer, key: str) -> None:
     r = httpx.post(
         gateway.base_url + "/v1/verify/passport",
         headers={"Authorization": f"Bearer {key}"},
