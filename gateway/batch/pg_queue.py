@@ -17,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ..webhooks.queue import enqueue_in_pg
 from .pg_base import ACTIVE_KEY, Conn, PostgresBase, resumed
 from .sqlite_base import BATCH_COLUMNS, FILE_COLUMNS, RESULT_PAGE, batch_row
 from .store import BatchRow, BatchStatus, CloseReason, FileRow, InputLine, Unit
@@ -112,12 +113,16 @@ class PostgresQueue(PostgresBase):
         errors_json = json.dumps({"object": "list", "data": errors})
 
         async def fail(conn: Conn) -> None:
-            await conn.execute(
+            cur = await conn.execute(
                 "UPDATE batches SET status='failed', failed_at=%s, errors=%s, lease_until=NULL"
-                " WHERE id=%s AND status IN ('validating', 'cancelling')",
+                " WHERE id=%s AND status IN ('validating', 'cancelling')"
+                " RETURNING owner, webhook_url",
                 (now, errors_json, batch_id),
             )
+            ended = await cur.fetchall()
             await conn.execute("DELETE FROM batch_lines WHERE batch_id=%s", (batch_id,))
+            for owner, url in ended:
+                await _announce(conn, owner, url, "failed", batch_id, now)
 
         await self._tx(fail)
 
@@ -341,10 +346,12 @@ class PostgresQueue(PostgresBase):
 
         async def end(conn: Conn) -> None:
             cur = await conn.execute(
-                "SELECT 1 FROM batches WHERE id=%s AND status='finalizing' FOR UPDATE",
+                "SELECT owner, webhook_url FROM batches WHERE id=%s AND status='finalizing'"
+                " FOR UPDATE",
                 (batch_id,),
             )
-            if await cur.fetchone() is None:
+            ending = await cur.fetchone()
+            if ending is None:
                 return
             for f in files:
                 await conn.execute(
@@ -359,5 +366,16 @@ class PostgresQueue(PostgresBase):
                 (status, now, output_file_id, error_file_id, batch_id),
             )
             await conn.execute("DELETE FROM batch_lines WHERE batch_id=%s", (batch_id,))
+            await _announce(conn, ending[0], ending[1], status, batch_id, now)
 
         await self._tx(end)
+
+
+async def _announce(
+    conn: Conn, owner: str, url: str | None, status: str, batch_id: str, now: float
+) -> None:
+    """Queue the batch's ``batch.<status>`` webhook in the transaction that ends it."""
+    if url:
+        await enqueue_in_pg(
+            conn, owner=owner, url=url, event_type=f"batch.{status}", object_id=batch_id, now=now
+        )
