@@ -1,14 +1,18 @@
 """``PostgresJobStore``: the ``JobStore`` in the PostgreSQL key database, for several gateway
 replicas (PostgreSQL migration 5, on the Batch API's pool helper ``batch.pg_base``).
 
-The same rules as ``SqliteJobStore``, and the same claim loop drives it (``worker.JobWorker``,
-one per replica, unchanged): every lease is taken with ``FOR UPDATE SKIP LOCKED`` inside one
-``UPDATE … RETURNING``, so workers of different replicas never take the same unit, the same
-job to plan or the same job to finish, and never wait on each other's rows. A unit's result
-is written with ``WHERE id=%s AND token=%s AND state='leased'``: only the lease that ran it
-writes, once. A replica killed mid-unit leaves its lease, which lapses after
-``GATEWAY_BATCH_LEASE_S``; any replica's next claim takes the unit again. Why no
-procrastinate here, unlike batch lines: ``docs/jobs.md`` ("Several replicas").
+The same rules as ``SqliteJobStore``, and the shape of the Batch API's line queue
+(``batch.pg_queue``): every statement that makes units runnable (a job planned, or submitted
+whole; a unit given back for a retry) defers, in the same transaction, one procrastinate job
+per unit (``UNIT_TASK`` on ``QUEUE``, ``{"unit_id": …}``, the unit id as its lock and
+queueing lock; ``batch.pg_dispatch``), so any replica's worker runs a job's page ranges
+(``pg_worker.QueuedJobWorker``). The job leases its unit with ``claim_unit`` (``FOR UPDATE
+SKIP LOCKED``, a fresh token, ``lease_until``); a result is written with ``WHERE id=%s AND
+token=%s AND state='leased'``: only the lease that ran it writes, once. A replica killed
+mid-unit leaves its lease; its procrastinate job is retried as stalled, and
+``requeue_orphans`` defers a job for a runnable unit left without one. Planning and
+finishing are leased on the job row with ``FOR UPDATE SKIP LOCKED`` by every replica's
+housekeeping.
 
 A job's end (``end_job``, ``cancel_job``, ``close_inactive``) queues its webhook in the same
 transaction (``webhooks.queue.enqueue_in_pg``)."""
@@ -21,19 +25,43 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..batch.pg_base import Conn, PostgresBase
+from ..batch.pg_dispatch import defer_orphans, defer_sql, unqueued
 from ..webhooks.queue import enqueue_in_pg
 from .events import event_type
 from .sqlite import JOB_COLUMNS, UNFINISHED
 from .sqlite import _job as job_row
 from .store import JobRow, JobStatus, JobUnit, UnitPlan
 
-__all__ = ["PostgresJobStore"]
+__all__ = ["QUEUE", "UNIT_TASK", "PostgresJobStore"]
+
+QUEUE = "gateway_jobs"
+"""procrastinate queue of the extraction jobs' units."""
+UNIT_TASK = "gateway.jobs.unit"
+"""procrastinate task name of one unit's job (`pg_worker`)."""
+_REQUEUE_LOCK = 0x76736A71
+"""pg_try_advisory_xact_lock key of ``requeue_orphans`` ("vsjq")."""
 
 _ACTIVE = (
     "EXISTS (SELECT 1 FROM api_keys k WHERE k.prefix = j.owner AND k.revoked_at IS NULL"
     " AND (k.expires_at IS NULL OR k.expires_at > to_timestamp(%(now)s)))"
 )
 """The job ``j``'s key may still run work (key times are timestamptz on PostgreSQL)."""
+_RUNNABLE = (
+    f"j.status IN {UNFINISHED} AND j.planned=1 AND " + _ACTIVE + " AND"
+    " ((u.state='queued' AND u.not_before <= %(now)s)"
+    " OR (u.state='leased' AND u.lease_until < %(now)s))"
+)
+"""The unit ``u`` of job ``j`` may be leased now."""
+
+
+def _defer(where: str) -> str:
+    """SQL deferring one unit job per ``job_units u`` row matching ``where``, in page order
+    (``batch.pg_dispatch.defer_sql``)."""
+    return defer_sql(QUEUE, UNIT_TASK, "job_units", "u", "unit_id", where, "u.job_id, u.n")
+
+
+async def _dispatch(conn: Conn, where: str, args: dict[str, Any]) -> None:
+    await conn.execute(_defer(where).encode(), {"due": None, **args})
 
 
 async def _units(conn: Conn, job_id: str, units: Sequence[UnitPlan], now: float) -> None:
@@ -105,6 +133,8 @@ class PostgresJobStore(PostgresBase):
                     raise RuntimeError("job id collision")
                 return first
             await _units(conn, row.id, units, row.created_at)
+            if units:
+                await _dispatch(conn, "u.job_id=%(job)s", {"job": row.id})
             return row
 
         return await self._tx(create)
@@ -174,25 +204,36 @@ class PostgresJobStore(PostgresBase):
             )
             if cur.rowcount:
                 await _units(conn, job_id, units, now)
+                await _dispatch(conn, "u.job_id=%(job)s", {"job": job_id})
 
         await self._tx(plan)
 
     # --- the queue ----------------------------------------------------------------------
     async def claim(self, now: float, lease_s: float, limit: int) -> list[JobUnit]:
+        """Lease up to ``limit`` runnable units (the protocol's claim; the replicas' workers
+        take units one by one through their jobs, ``claim_unit``)."""
+        return await self._claim("TRUE", now, lease_s, limit, {})
+
+    async def claim_unit(self, unit_id: str, now: float, lease_s: float) -> JobUnit | None:
+        """Lease this unit if it is runnable (not done, not leased by a live lease, its job
+        planned and running, its key active); None otherwise."""
+        units = await self._claim("u.id = %(unit)s", now, lease_s, 1, {"unit": unit_id})
+        return units[0] if units else None
+
+    async def _claim(
+        self, where: str, now: float, lease_s: float, limit: int, extra: dict[str, Any]
+    ) -> list[JobUnit]:
         token = secrets.token_hex(8)
 
         async def claim(conn: Conn) -> list[JobUnit]:
             cur = await conn.execute(
                 "UPDATE job_units u SET state='leased', token=%(token)s, lease_until=%(until)s"
                 " FROM jobs j WHERE j.id=u.job_id AND u.id IN (SELECT u.id FROM job_units u"
-                f" JOIN jobs j ON j.id=u.job_id WHERE j.status IN {UNFINISHED}"
-                " AND j.planned=1 AND " + _ACTIVE + " AND"
-                " ((u.state='queued' AND u.not_before <= %(now)s)"
-                " OR (u.state='leased' AND u.lease_until < %(now)s))"
+                f" JOIN jobs j ON j.id=u.job_id WHERE {where} AND {_RUNNABLE}"
                 " ORDER BY u.queued_at, u.job_id, u.n LIMIT %(limit)s FOR UPDATE OF u SKIP LOCKED)"
                 " RETURNING u.id, u.job_id, u.n, u.pages, u.count, u.retries, j.owner,"
                 " j.key_name, (SELECT k.max_concurrent FROM api_keys k WHERE k.prefix=j.owner)",
-                {"token": token, "until": now + lease_s, "now": now, "limit": limit},
+                {"token": token, "until": now + lease_s, "now": now, "limit": limit, **extra},
             )
             rows = await cur.fetchall()
             if rows:
@@ -206,6 +247,22 @@ class PostgresJobStore(PostgresBase):
             ]
 
         return await self._tx(claim)
+
+    async def requeue_orphans(self, now: float) -> int:
+        """Defer a job for every runnable unit that has none queued or running (a job
+        retried as stalled before its dead worker's unit lease lapsed); how many. One
+        replica at a time (an advisory lock)."""
+        where = (
+            "u.id IN (SELECT u.id FROM job_units u JOIN jobs j ON j.id=u.job_id"
+            f" WHERE {_RUNNABLE} AND {unqueued('u')})"
+        )
+
+        async def requeue(conn: Conn) -> int:
+            return await defer_orphans(
+                conn, _REQUEUE_LOCK, _defer(where), {"now": now, "due": None}
+            )
+
+        return await self._tx(requeue)
 
     async def renew(self, units: Sequence[JobUnit], until: float) -> None:
         async with self._conn() as conn, conn.cursor() as cur:
@@ -231,11 +288,18 @@ class PostgresJobStore(PostgresBase):
         return await self._tx(finish)
 
     async def retry_later(self, unit: JobUnit, not_before: float) -> None:
-        await self._exec(
-            "UPDATE job_units SET state='queued', token=NULL, lease_until=NULL,"
-            " not_before=%s, retries=retries+1 WHERE id=%s AND token=%s AND state='leased'",
-            (not_before, unit.id, unit.token),
-        )
+        async def retry(conn: Conn) -> None:
+            cur = await conn.execute(
+                "UPDATE job_units SET state='queued', token=NULL, lease_until=NULL,"
+                " not_before=%s, retries=retries+1 WHERE id=%s AND token=%s AND state='leased'",
+                (not_before, unit.id, unit.token),
+            )
+            if cur.rowcount:
+                await conn.execute(
+                    _defer("u.id=%(unit)s").encode(), {"unit": unit.id, "due": not_before}
+                )
+
+        await self._tx(retry)
 
     async def queue_stats(self, now: float) -> tuple[int, float]:
         row: Any = await self._one(

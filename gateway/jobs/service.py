@@ -4,7 +4,8 @@ Opened in the lifespan after the Batch API's service, whose file bytes (``FileBl
 job's stored input, ``user_data`` uploads) and ``BackgroundUpstream`` (one cap on background
 calls for batch lines and job pages alike) it shares. The store lives in the key store's
 database: ``SqliteJobStore`` in the SQLite file, ``PostgresJobStore`` in the PostgreSQL one
-(every replica runs the same claim loop on it; ``docs/jobs.md``).
+(its units dispatched to any replica by procrastinate, ``pg_worker.QueuedJobWorker``;
+``docs/jobs.md``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from ..auth.store import is_postgres_url
 from ..settings import Settings
 from .pg_store import PostgresJobStore
+from .pg_worker import QueuedJobWorker
 from .runner import JobRunner
 from .sqlite import SqliteJobStore
 from .store import JobStore
@@ -64,7 +66,11 @@ async def open_job_service(app_state: Any) -> AsyncIterator[None]:
         batch.blobs,
     )
     capacity = settings.background_max_in_flight * len(app_state.upstream.replicas)
-    worker = JobWorker(store, runner, settings, app_state.metrics, capacity, app_state)
+    worker = (
+        QueuedJobWorker(store, runner, settings, app_state.metrics, capacity, app_state)
+        if isinstance(store, PostgresJobStore)
+        else JobWorker(store, runner, settings, app_state.metrics, capacity, app_state)
+    )
     app_state.jobs = JobService(store, runner, worker)
     task = asyncio.create_task(worker.run())
     try:

@@ -1,6 +1,7 @@
-"""``PostgresJobStore`` on a real PostgreSQL: units leased once across claimers (``SKIP
-LOCKED``), a result written once under its lease, a lapsed lease taken again, revoked keys'
-work not run, and a job's end queueing its webhook in the same transaction."""
+"""``PostgresJobStore`` and ``QueuedJobWorker``'s recovery on a real PostgreSQL: one
+procrastinate job per unit, units leased once across claimers (``SKIP LOCKED``), a result
+written once under its lease, a lapsed lease taken again, a dead worker's unit job retried,
+revoked keys' work not run, and a job's end queueing its webhook in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import json
 import time
 from collections.abc import AsyncIterator
 from itertools import count
+from typing import Any, cast
 
 import anyio
 import psycopg
 import pytest
 
 from gateway.auth.postgres import PostgresKeys
-from gateway.jobs.pg_store import PostgresJobStore
+from gateway.jobs.pg_store import QUEUE, UNIT_TASK, PostgresJobStore
+from gateway.jobs.pg_worker import QueuedJobWorker
 from gateway.jobs.store import JobRow, JobUnit, UnitPlan
+from gateway.metrics import GatewayMetrics
+from gateway.settings import Settings
 from tests.support.pg import PostgresServer
 
 pytestmark = pytest.mark.anyio
@@ -179,3 +184,86 @@ async def test_an_idempotency_key_keeps_the_first_job_and_expiry_forgets(
     gone = await store.take_expired(time.time() + 7200)
     assert sorted(j.id for j in gone) == ["job_a", "job_c"]
     assert await store.list_jobs(key[:12], None, 10) == ([], False)
+
+
+def _jobs(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT args->>'unit_id', status::text FROM procrastinate_jobs"
+            " WHERE queue_name=%s AND task_name=%s ORDER BY id",
+            (QUEUE, UNIT_TASK),
+        ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+async def test_planning_queues_one_procrastinate_job_per_unit(
+    db: tuple[str, PostgresKeys], store: PostgresJobStore
+) -> None:
+    key = await db[1].create("alice")
+    job = await _planned(store, key[:12], units=3)
+    assert _jobs(db[0]) == [(f"{job.id}:{n}", "todo") for n in range(3)]  # planned once
+    now = time.time()
+    unit = await store.claim_unit(f"{job.id}:0", now, lease_s=5)
+    assert unit is not None and unit.pages == "1-2"
+    assert await store.claim_unit(f"{job.id}:0", now, lease_s=5) is None  # leased
+    with psycopg.connect(db[0], autocommit=True) as conn:  # as if its job had been taken
+        conn.execute("DELETE FROM procrastinate_jobs WHERE queueing_lock=%s", (unit.id,))
+    await store.retry_later(unit, now + 30)
+    with psycopg.connect(db[0]) as conn:  # deferred again, due at the unit's backoff
+        [(due,)] = conn.execute(
+            "SELECT extract(epoch FROM scheduled_at) FROM procrastinate_jobs"
+            " WHERE queueing_lock=%s AND status='todo'",
+            (unit.id,),
+        ).fetchall()
+    assert abs(float(due) - (now + 30)) < 0.01
+    assert await store.claim_unit(unit.id, now + 1, lease_s=5) is None  # not yet due
+    whole = await store.create_job(
+        _row(key[:12], "job_whole", mode="whole", planned=True, pages_total=1),
+        [UnitPlan("", 1)],
+    )
+    assert (f"{whole.id}:0", "todo") in _jobs(db[0])  # a whole-input job: queued at once
+    assert await store.requeue_orphans(now) == 0  # every runnable unit has its job
+    with psycopg.connect(db[0], autocommit=True) as conn:
+        conn.execute("DELETE FROM procrastinate_jobs")
+    assert await store.requeue_orphans(now) == 3  # units 1, 2 and the whole job's
+    assert await store.requeue_orphans(now + 31) == 1  # unit 0, due now
+
+
+async def test_a_dead_workers_unit_job_is_retried_and_its_unit_run_once(
+    db: tuple[str, PostgresKeys], store: PostgresJobStore
+) -> None:
+    """A procrastinate worker that stopped sending heartbeats holds a unit's job:
+    ``recover`` hands it back to the queue, and it runs the unit once its lease lapsed."""
+    key = await db[1].create("alice")
+    job = await _planned(store, key[:12], units=1)
+    settings = Settings(keys_db=db[0], batch_lease_s=2)
+    worker = QueuedJobWorker(store, cast(Any, None), settings, GatewayMetrics(), 2, None)
+    ran: list[str] = []
+
+    async def work(unit: JobUnit) -> None:
+        ran.append(unit.id)
+        assert await store.finish_unit(unit, "{}")
+
+    worker._work = work  # type: ignore[method-assign]  # the engine is not the point here
+    unit_id = f"{job.id}:0"
+    async with worker.app.open_async():
+        manager = worker.app.job_manager
+        dead = await manager.register_worker()
+        fetched = await manager.fetch_job(queues=[QUEUE], worker_id=dead)
+        assert fetched is not None and fetched.task_kwargs == {"unit_id": unit_id}
+        assert await store.claim_unit(unit_id, time.time(), lease_s=2) is not None
+        assert await worker.recover() == (0, 0)  # its worker is alive
+        with psycopg.connect(db[0], autocommit=True) as conn:
+            conn.execute(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'"
+            )
+        assert await worker.recover() == (1, 0)
+        assert _jobs(db[0]) == [(unit_id, "todo")]
+        await worker.unit_job(unit_id)  # too early: the dead worker's lease holds
+        assert ran == []
+        await anyio.sleep(2.1)
+        await worker.unit_job(unit_id)
+        assert ran == [unit_id]
+        await worker.unit_job(unit_id)  # done: a second run writes nothing
+        assert ran == [unit_id]
+    assert await store.unit_results(job.id) == [("1-2", "{}")]
