@@ -8,6 +8,7 @@ pg_store.py PostgresJobStore: it in the PostgreSQL key database (several replica
 submit.py   the extraction routes' async answer: checked, input stored, 202 + Location
 runner.py   JobRunner: planning a document into ranges, one unit, the final merge
 worker.py   JobWorker: the claim loop, retries, finishing, revoked keys, expiry, gauges
+pg_worker.py QueuedJobWorker: units as procrastinate jobs on every replica (PostgreSQL)
 events.py   job_ended: the hook the end of every job calls (webhooks hang here)
 objects.py  the job object
 service.py  JobService and the lifespan that opens it
