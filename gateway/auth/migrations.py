@@ -367,6 +367,81 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
         # A key's own webhook signing secret (gateway/webhooks), kept as is: it must sign.
         "ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT",
     ),
+    Migration(
+        5,
+        "jobs_and_webhooks",
+        # Async extraction jobs (gateway/jobs/pg_store.py) and webhook deliveries
+        # (gateway/webhooks/pg_store.py) on PostgreSQL: SQLite's versions 5 and 6, times kept
+        # as epoch seconds like there, and the batch's target URL (versions 3 and 4 lacked it).
+        """
+        ALTER TABLE batches ADD COLUMN webhook_url TEXT;
+        CREATE TABLE jobs (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            key_name TEXT NOT NULL,
+            specs TEXT NOT NULL,
+            multi INTEGER NOT NULL,
+            request TEXT NOT NULL,
+            num_crops INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            webhook_url TEXT,
+            idempotency_key TEXT,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL,
+            planned INTEGER NOT NULL,
+            page_count INTEGER,
+            pages_total INTEGER NOT NULL DEFAULT 0,
+            pages_done INTEGER NOT NULL DEFAULT 0,
+            result TEXT,
+            error TEXT,
+            lease_until DOUBLE PRECISION,
+            created_at DOUBLE PRECISION NOT NULL,
+            completed_at DOUBLE PRECISION,
+            expires_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX jobs_owner ON jobs (owner, seq);
+        CREATE INDEX jobs_status ON jobs (status);
+        CREATE INDEX jobs_expiry ON jobs (expires_at);
+        CREATE UNIQUE INDEX jobs_idempotency ON jobs (owner, idempotency_key)
+            WHERE idempotency_key IS NOT NULL;
+        CREATE TABLE job_units (
+            id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            pages TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            retries INTEGER NOT NULL DEFAULT 0,
+            token TEXT,
+            lease_until DOUBLE PRECISION,
+            not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
+            queued_at DOUBLE PRECISION NOT NULL,
+            result TEXT
+        );
+        CREATE INDEX job_units_job ON job_units (job_id, n);
+        CREATE INDEX job_units_runnable ON job_units (state, not_before, queued_at);
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            url TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            token TEXT,
+            lease_until DOUBLE PRECISION,
+            not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
+            queued_at DOUBLE PRECISION NOT NULL,
+            ended_at DOUBLE PRECISION,
+            last_error TEXT
+        );
+        CREATE INDEX webhook_deliveries_runnable
+            ON webhook_deliveries (state, not_before, queued_at);
+        """,
+    ),
 )
 
 # pg_advisory_xact_lock key: any constant the gateway alone uses ("vsgw" in ASCII).

@@ -14,6 +14,7 @@ pg_queue.py   its queue half: validation, line jobs deferred with the lines, a b
 pg_base.py    its connection pool and shared SQL
 pg_blobs.py   PostgresBlobs: file bytes as chunked rows, streamed
 pg_worker.py  QueuedBatchWorker: procrastinate line jobs on every replica, stalled-job retry
+pg_dispatch.py units run as procrastinate jobs: deferral SQL, worker, recovery (lines, jobs)
 service.py    BatchService and the lifespan that opens it
 objects.py    OpenAI's File and Batch objects
 routes.py     /v1/files and /v1/batches

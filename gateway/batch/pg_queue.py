@@ -17,7 +17,9 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from ..webhooks.queue import enqueue_in_pg
 from .pg_base import ACTIVE_KEY, Conn, PostgresBase, resumed
+from .pg_dispatch import defer_orphans, defer_sql, unqueued
 from .sqlite_base import BATCH_COLUMNS, FILE_COLUMNS, RESULT_PAGE, batch_row
 from .store import BatchRow, BatchStatus, CloseReason, FileRow, InputLine, Unit
 
@@ -45,18 +47,11 @@ _UNIT_RETURNING = (
 
 def _defer(where: str) -> str:
     """SQL deferring one line job per ``batch_lines l`` row matching ``where`` (due at
-    ``%(due)s``, epoch seconds, or now when NULL). The line id is the job's ``lock`` (two jobs
-    of one line never run at once) and ``queueing_lock`` (one queued job per line at most);
-    both are indexed by procrastinate, which ``requeue_orphans`` relies on. A line with a job
-    queued already gets none more (that job runs it, or finds it not due and ends, and
-    ``requeue_orphans`` defers one when it is)."""
-    return (
-        "SELECT procrastinate_defer_jobs_v1(ARRAY(SELECT ROW("
-        f"'{QUEUE}', '{LINE_TASK}', 0, l.id, l.id, jsonb_build_object('line_id', l.id),"
-        " to_timestamp(%(due)s::float8))::procrastinate_job_to_defer_v1"
-        f" FROM batch_lines l WHERE {where} AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
-        "   WHERE j.queueing_lock = l.id AND j.status = 'todo') ORDER BY l.line))"
-    )
+    ``%(due)s``, epoch seconds, or now when NULL), in line order (``pg_dispatch.defer_sql``:
+    the line id is the job's lock and queueing lock). A line with a job queued already gets
+    none more (that job runs it, or finds it not due and ends, and ``requeue_orphans``
+    defers one when it is)."""
+    return defer_sql(QUEUE, LINE_TASK, "batch_lines", "l", "line_id", where, "l.line")
 
 
 class PostgresQueue(PostgresBase):
@@ -112,12 +107,16 @@ class PostgresQueue(PostgresBase):
         errors_json = json.dumps({"object": "list", "data": errors})
 
         async def fail(conn: Conn) -> None:
-            await conn.execute(
+            cur = await conn.execute(
                 "UPDATE batches SET status='failed', failed_at=%s, errors=%s, lease_until=NULL"
-                " WHERE id=%s AND status IN ('validating', 'cancelling')",
+                " WHERE id=%s AND status IN ('validating', 'cancelling')"
+                " RETURNING owner, webhook_url",
                 (now, errors_json, batch_id),
             )
+            ended = await cur.fetchall()
             await conn.execute("DELETE FROM batch_lines WHERE batch_id=%s", (batch_id,))
+            for owner, url in ended:
+                await _announce(conn, owner, url, "failed", batch_id, now)
 
         await self._tx(fail)
 
@@ -190,23 +189,13 @@ class PostgresQueue(PostgresBase):
         net of the module docstring); how many. One replica at a time (an advisory lock)."""
         where = (
             "l.id IN (SELECT l.id FROM batch_lines l JOIN batches b ON b.id=l.batch_id"
-            f" WHERE {_RUNNABLE}"
-            " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
-            "   WHERE j.queueing_lock = l.id AND j.status = 'todo')"
-            " AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j"
-            "   WHERE j.lock = l.id AND j.status = 'doing'))"
+            f" WHERE {_RUNNABLE} AND {unqueued('l')})"
         )
 
         async def requeue(conn: Conn) -> int:
-            cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_REQUEUE_LOCK,))
-            got = await cur.fetchone()
-            if not got or not got[0]:
-                return 0  # another replica is at it
-            cur = await conn.execute(
-                f"SELECT cardinality(({_defer(where)}))".encode(), {"now": now, "due": None}
+            return await defer_orphans(
+                conn, _REQUEUE_LOCK, _defer(where), {"now": now, "due": None}
             )
-            row = await cur.fetchone()
-            return int(row[0]) if row and row[0] is not None else 0
 
         return await self._tx(requeue)
 
@@ -341,10 +330,12 @@ class PostgresQueue(PostgresBase):
 
         async def end(conn: Conn) -> None:
             cur = await conn.execute(
-                "SELECT 1 FROM batches WHERE id=%s AND status='finalizing' FOR UPDATE",
+                "SELECT owner, webhook_url FROM batches WHERE id=%s AND status='finalizing'"
+                " FOR UPDATE",
                 (batch_id,),
             )
-            if await cur.fetchone() is None:
+            ending = await cur.fetchone()
+            if ending is None:
                 return
             for f in files:
                 await conn.execute(
@@ -359,5 +350,16 @@ class PostgresQueue(PostgresBase):
                 (status, now, output_file_id, error_file_id, batch_id),
             )
             await conn.execute("DELETE FROM batch_lines WHERE batch_id=%s", (batch_id,))
+            await _announce(conn, ending[0], ending[1], status, batch_id, now)
 
         await self._tx(end)
+
+
+async def _announce(
+    conn: Conn, owner: str, url: str | None, status: str, batch_id: str, now: float
+) -> None:
+    """Queue the batch's ``batch.<status>`` webhook in the transaction that ends it."""
+    if url:
+        await enqueue_in_pg(
+            conn, owner=owner, url=url, event_type=f"batch.{status}", object_id=batch_id, now=now
+        )

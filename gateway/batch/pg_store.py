@@ -88,8 +88,8 @@ class PostgresBatchStore(PostgresQueue):
     async def create_batch(self, row: BatchRow) -> None:
         await self._exec(
             "INSERT INTO batches (id, owner, key_name, endpoint, input_file_id,"
-            " completion_window, status, created_at, expires_at, metadata, schema_version)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            " completion_window, status, created_at, expires_at, metadata, schema_version,"
+            " webhook_url) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 row.id,
                 row.owner,
@@ -102,6 +102,7 @@ class PostgresBatchStore(PostgresQueue):
                 row.expires_at,
                 json.dumps(row.metadata) if row.metadata is not None else None,
                 row.schema_version,
+                row.webhook_url,
             ),
         )
 

@@ -27,14 +27,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
-
-import procrastinate
 
 from ..metrics import GatewayMetrics
 from ..settings import Settings
 from .blobs import FileBlobs
 from .lines import LineRunner
+from .pg_dispatch import QueueDispatch, procrastinate_app
 from .pg_queue import LINE_TASK, QUEUE
 from .pg_store import PostgresBatchStore
 from .worker import BatchWorker
@@ -42,18 +40,6 @@ from .worker import BatchWorker
 __all__ = ["QueuedBatchWorker", "procrastinate_app"]
 
 log = logging.getLogger("gateway.batch")
-
-
-def procrastinate_app(url: str, pool_size: int = 4) -> procrastinate.App:
-    """A procrastinate ``App`` on the key database (its own small pool: fetching, finishing
-    and the ``LISTEN`` connection)."""
-    connector = procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=max(3, pool_size))
-    return procrastinate.App(connector=connector)
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 class QueuedBatchWorker(BatchWorker):
@@ -70,55 +56,22 @@ class QueuedBatchWorker(BatchWorker):
     ) -> None:
         super().__init__(store, blobs, runner, settings, metrics, capacity)
         self.pg = store
-        self.app = procrastinate_app(store.url)
-        self.app.task(name=LINE_TASK, queue=QUEUE)(self.line_job)
+        self.dispatch = QueueDispatch(
+            store.url,
+            QUEUE,
+            LINE_TASK,
+            self.line_job,
+            store.requeue_orphans,
+            settings,
+            capacity,
+            log,
+        )
+        self.app = self.dispatch.app
 
     async def run(self) -> None:
         """Forever (until cancelled): the procrastinate worker, recovery of stalled jobs, and
         housekeeping (validation, finishing, expiry, gauges)."""
-        while True:
-            try:
-                async with self.app.open_async():  # waits for a first connection
-                    await asyncio.gather(
-                        self._procrastinate_loop(), self._recover_loop(), self._housekeeping_loop()
-                    )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database is unreachable: try again
-                if _cancelling():
-                    return
-                log.warning("batch queue unavailable: %s", type(exc).__name__)
-            if _cancelling():
-                return
-            await asyncio.sleep(self.settings.batch_poll_s)
-
-    async def _procrastinate_loop(self) -> None:
-        """procrastinate's worker, started again if it stops (its database connection lost:
-        it stops when a side task such as its ``LISTEN`` fails)."""
-        lease = self.settings.batch_lease_s
-        while True:
-            try:
-                await self.app.run_worker_async(
-                    queues=[QUEUE],
-                    name="gateway-batch",
-                    concurrency=self.capacity,
-                    install_signal_handlers=False,
-                    listen_notify=True,
-                    fetch_job_polling_interval=max(self.settings.batch_poll_s, 5.0),
-                    update_heartbeat_interval=lease / 3,
-                    stalled_worker_timeout=lease,
-                    shutdown_graceful_timeout=0,
-                    delete_jobs="always",
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if _cancelling():
-                    return
-                log.warning("batch queue worker stopped: %s", type(exc).__name__)
-            if _cancelling():  # the worker ended because the gateway is stopping
-                return
-            await asyncio.sleep(self.settings.batch_poll_s)
+        await self.dispatch.run(self._housekeeping_loop)
 
     async def _housekeeping_loop(self) -> None:
         """``BatchWorker``'s housekeeping, woken at once by ``poke`` (a batch created or
@@ -143,30 +96,5 @@ class QueuedBatchWorker(BatchWorker):
 
     async def recover(self) -> tuple[int, int]:
         """Retry the jobs of dead workers and requeue runnable lines without a job; how many
-        of each."""
-        manager: Any = self.app.job_manager
-        stalled = list(
-            await manager.get_stalled_jobs(
-                queue=QUEUE, seconds_since_heartbeat=self.settings.batch_lease_s
-            )
-        )
-        for job in stalled:
-            try:
-                await manager.retry_job(job)
-            except Exception as exc:  # retried meanwhile by another replica, or a job of the
-                # line already queued again (its queueing lock): the line is not lost either way
-                log.warning("batch stalled job not retried: %s", type(exc).__name__)
-        orphans = await self.pg.requeue_orphans(time.time())
-        if stalled or orphans:
-            log.info("batch lines recovered: %d stalled jobs, %d requeued", len(stalled), orphans)
-        return len(stalled), orphans
-
-    async def _recover_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.batch_lease_s / 2)
-            try:
-                await self.recover()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database is busy or gone: the next round retries
-                log.warning("batch recovery failed: %s", type(exc).__name__)
+        of each (``pg_dispatch.QueueDispatch.recover``)."""
+        return await self.dispatch.recover(time.time())

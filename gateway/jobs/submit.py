@@ -66,7 +66,7 @@ def jobs_service(request: Request) -> JobService:
     if service is None:
         raise GatewayError(
             501,
-            "async extraction jobs run on the SQLite key store only for now (see docs/jobs.md)",
+            "async extraction jobs are not running in this gateway process",
             code=ErrorCode.BATCH_UNAVAILABLE,
         )
     job_service: JobService = service

@@ -3,8 +3,10 @@
 events.py    the event object and its ids (``evt_…``, ``wh_…``)
 signing.py   Standard Webhooks headers (``standardwebhooks``), secret format
 targets.py   where a webhook may go: the image fetcher's SSRF rules, https only
-queue.py     the delivery queue's SQL, ``enqueue_in`` for a caller's own transaction
-store.py     SqliteWebhookStore: the durable queue (leases, retries, dropped, swept)
+queue.py     the delivery queue's SQL, ``enqueue_in``/``enqueue_in_pg`` for a caller's own
+             transaction
+store.py     WebhookStore, SqliteWebhookStore: the durable queue (leases, retries, swept)
+pg_store.py  PostgresWebhookStore: the same queue in the PostgreSQL key database
 deliver.py   WebhookDeliverer: the delivery loop (a lifespan task)
 service.py   WebhookService, ``accept_webhook_url``, ``enqueue_event``, the lifespan
 

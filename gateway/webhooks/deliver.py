@@ -35,7 +35,7 @@ import httpx
 from ..metrics import GatewayMetrics
 from ..settings import Settings
 from .signing import signed_headers
-from .store import Delivery, SqliteWebhookStore
+from .store import Delivery, WebhookStore
 from .targets import TargetRefused, check_target
 
 __all__ = [
@@ -71,7 +71,7 @@ class WebhookDeliverer:
 
     def __init__(
         self,
-        store: SqliteWebhookStore,
+        store: WebhookStore,
         client: httpx.AsyncClient,
         settings: Settings,
         metrics: GatewayMetrics,

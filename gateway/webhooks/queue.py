@@ -1,7 +1,9 @@
-"""The queue of deliveries as SQL on the key store's SQLite file (migration 6).
+"""The queue of deliveries as SQL on the key store's SQLite file (migration 6), or its
+PostgreSQL database (PostgreSQL migration 5).
 
-``enqueue_in`` adds one event inside the caller's own transaction, so a batch's end and its
-event are written together or not at all (``batch.sqlite_queue.end_batch``). A delivery's
+``enqueue_in`` (SQLite) and ``enqueue_in_pg`` (PostgreSQL) add one event inside the caller's
+own transaction, so a batch's or job's end and its event are written together or not at all
+(``batch.sqlite_queue.end_batch``, ``batch.pg_queue.end_batch``, the job stores' ends). A delivery's
 ``id`` is its ``webhook-id`` and is derived from (owner, type, object): queueing one ending
 twice stores it once (``INSERT OR IGNORE``).
 
@@ -14,10 +16,11 @@ or there is no secret left to sign with), or back to ``queued`` with a later
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from .events import event_body, event_ids
 
-__all__ = ["ACTIVE_OWNER", "DELIVERY_COLUMNS", "enqueue_in"]
+__all__ = ["ACTIVE_OWNER", "DELIVERY_COLUMNS", "enqueue_in", "enqueue_in_pg"]
 
 DELIVERY_COLUMNS = "id, owner, url, event_type, object_id, body, attempts, token"
 ACTIVE_OWNER = (
@@ -42,6 +45,26 @@ def enqueue_in(
     db.execute(
         "INSERT OR IGNORE INTO webhook_deliveries (id, owner, url, event_type, object_id, body,"
         " state, queued_at) VALUES (?,?,?,?,?,?,'queued',?)",
+        (webhook_id, owner, url, event_type, object_id, body, now),
+    )
+    return webhook_id
+
+
+async def enqueue_in_pg(
+    conn: Any,
+    *,
+    owner: str,
+    url: str,
+    event_type: str,
+    object_id: str,
+    now: float,
+) -> str:
+    """``enqueue_in`` on a psycopg ``AsyncConnection`` inside the caller's transaction."""
+    webhook_id, event_id = event_ids(owner, event_type, object_id)
+    body = event_body(event_id, event_type, object_id, now)
+    await conn.execute(
+        "INSERT INTO webhook_deliveries (id, owner, url, event_type, object_id, body,"
+        " state, queued_at) VALUES (%s,%s,%s,%s,%s,%s,'queued',%s) ON CONFLICT (id) DO NOTHING",
         (webhook_id, owner, url, event_type, object_id, body, now),
     )
     return webhook_id

@@ -5,9 +5,9 @@ webhooks in one app, and the two calls they make.
     await enqueue_event(request.app.state.webhooks, owner=key.prefix, url=url,
                         event_type="extraction.job.completed", object_id=job_id)  # at the end
 
-Built in the lifespan (``open_webhook_service``) on the SQLite key store's file, with the
-delivery loop as a task. A PostgreSQL key store has no delivery queue yet
-(``docs/webhooks.md``): ``app.state.webhooks`` is None there and a ``webhook_url`` is refused.
+Built in the lifespan (``open_webhook_service``) with the delivery loop as a task, on the key
+store's database: ``SqliteWebhookStore`` in the SQLite file, ``PostgresWebhookStore`` in the
+PostgreSQL database (every replica runs the loop; ``docs/webhooks.md``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..errors import ErrorCode, GatewayError
 from ..settings import Settings
 from .deliver import WebhookDeliverer, make_webhook_client
 from .events import EVENT_TYPES
-from .store import SqliteWebhookStore
+from .store import SqliteWebhookStore, WebhookStore
 from .targets import TargetRefused, check_target, refusal_error
 
 __all__ = ["WebhookService", "accept_webhook_url", "enqueue_event", "open_webhook_service"]
@@ -34,7 +34,7 @@ __all__ = ["WebhookService", "accept_webhook_url", "enqueue_event", "open_webhoo
 
 @dataclass
 class WebhookService:
-    store: SqliteWebhookStore
+    store: WebhookStore
     deliverer: WebhookDeliverer
     settings: Settings
 
@@ -59,8 +59,6 @@ async def accept_webhook_url(
         why = (
             "webhooks need a signing secret: set GATEWAY_WEBHOOK_SECRET, or give this key its"
             " own (python -m gateway keys webhook-secret)"
-            if service is not None
-            else "webhooks run on the SQLite key store only for now (see docs/webhooks.md)"
         )
         raise GatewayError(400, why, param=param, code=ErrorCode.WEBHOOKS_NOT_CONFIGURED)
     timeout = service.settings.webhook_timeout_s
@@ -90,13 +88,20 @@ async def enqueue_event(
 
 @asynccontextmanager
 async def open_webhook_service(app_state: Any) -> AsyncIterator[None]:
-    """Open the queue and run the delivery loop for the app's lifetime (SQLite key stores)."""
+    """Open the queue and run the delivery loop for the app's lifetime."""
     settings: Settings = app_state.settings
+    store: WebhookStore
     if is_postgres_url(settings.keys_db):
-        app_state.webhooks = None
-        yield
-        return
-    store = SqliteWebhookStore(settings.keys_db)
+        # Imported here: ``batch.pg_base`` loads the batch package, whose routes import this one.
+        from .pg_store import PostgresWebhookStore
+
+        pg = PostgresWebhookStore(
+            str(settings.keys_db), pool_size=4, timeout_s=max(settings.keys_db_timeout_s, 5.0)
+        )
+        await pg.open()
+        store = pg
+    else:
+        store = SqliteWebhookStore(settings.keys_db)
     client = make_webhook_client(settings)
     deliverer = WebhookDeliverer(store, client, settings, app_state.metrics)
     app_state.webhooks = WebhookService(store, deliverer, settings)

@@ -24,12 +24,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..auth.migrations import open_sqlite
 from .queue import ACTIVE_OWNER, DELIVERY_COLUMNS, enqueue_in
 
-__all__ = ["Delivery", "DeliveryState", "SqliteWebhookStore"]
+__all__ = ["Delivery", "DeliveryState", "SqliteWebhookStore", "WebhookStore"]
 
 T = TypeVar("T")
 
@@ -61,6 +61,35 @@ class DeliveryState:
     state: str
     attempts: int
     last_error: str | None
+
+
+class WebhookStore(Protocol):
+    """What the delivery loop and the service call: ``SqliteWebhookStore`` here, and
+    ``pg_store.PostgresWebhookStore`` on a PostgreSQL key store (several replicas)."""
+
+    async def enqueue(
+        self, *, owner: str, url: str, event_type: str, object_id: str, now: float
+    ) -> str: ...
+
+    async def key_secret(self, owner: str) -> str | None: ...
+
+    async def claim(self, now: float, lease_s: float, limit: int) -> list[Delivery]: ...
+
+    async def delivered(self, d: Delivery, now: float) -> bool: ...
+
+    async def give_up(self, d: Delivery, now: float, error: str, state: str = "failed") -> bool: ...
+
+    async def retry_later(self, d: Delivery, not_before: float, error: str) -> bool: ...
+
+    async def drop_inactive(self, now: float) -> int: ...
+
+    async def sweep(self, ended_before: float) -> int: ...
+
+    async def queue_stats(self, now: float) -> tuple[int, float]: ...
+
+    async def state(self, webhook_id: str) -> DeliveryState | None: ...
+
+    async def close(self) -> None: ...
 
 
 def _delivery(row: Sequence[Any], secret: str | None) -> Delivery:

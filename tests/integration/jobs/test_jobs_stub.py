@@ -1,6 +1,6 @@
 """Async extraction jobs against a stub upstream (scripted answers, many pages): a 60-page PDF
 past the synchronous cap, a gateway SIGKILLed mid-job, cancel, keys, Idempotency-Key, an
-unrenderable document, ``file_id`` input, listing, revocation, PostgreSQL's 501; and
+unrenderable document, ``file_id`` input, listing, revocation, a job on PostgreSQL; and
 ``GET /v1/files`` paged through the openai SDK. (The real engine reads a job in
 ``test_jobs_engine.py``.)"""
 
@@ -354,20 +354,31 @@ def test_job_queue_gauges_are_exported(gateway: GatewayServer, alice: str) -> No
     assert 'gateway_queue_oldest_age_seconds{kind="job_page"}' in text
 
 
-def test_a_postgresql_key_store_answers_501(
+def test_a_job_on_a_postgresql_key_store_completes(
     stub: Proc, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
+    """A PostgreSQL key store runs jobs too (``PostgresJobStore``; it answered 501 before)."""
     gw = start_gateway(
-        stub.base_url, tmp_path, GATEWAY_KEYS_DB=postgres_server.fresh_database("jobs")
+        stub.base_url,
+        tmp_path,
+        GATEWAY_KEYS_DB=postgres_server.fresh_database("jobs"),
+        GATEWAY_JOB_RANGE_PAGES="2",
+        **FAST,
     )
     try:
         key = gw.create_key("alice", scopes=["extract"])
-        for r in (
-            _submit(gw, key, {"image_url": _url(_pdf(1))}),
-            httpx.get(gw.base_url + "/v1/jobs", headers=_headers(key)),
-        ):
-            assert r.status_code == 501, r.text
-            assert r.json()["error"]["code"] == "batch_unavailable"
+        _script(stub, 5)
+        r = _submit(gw, key, {"image_url": _url(_pdf(5)), "num_crops": 1})
+        assert r.status_code == 202, r.text
+        done = _wait(gw, key, r.json()["id"])
+        assert done["status"] == "completed", done
+        assert done["progress"] == {"pages_total": 5, "pages_done": 5}
+        assert _page_numbers(done) == [1, 2, 3, 4, 5]
+        assert sorted(row[0] for row in done["result"]["data"]["rows"]) == [
+            f"r{i}" for i in range(5)
+        ]
+        listed = httpx.get(gw.base_url + "/v1/jobs", headers=_headers(key)).json()
+        assert [j["id"] for j in listed["data"]] == [done["id"]]
     finally:
         gw.stop()
 
