@@ -23,12 +23,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..claimloop import ClaimLoop
 from ..metrics import GatewayMetrics
 from ..settings import Settings
 from .blobs import FileBlobs
@@ -66,7 +66,7 @@ def result_file_ids(batch_id: str) -> tuple[str, str]:
     return f"file-{stem}-output", f"file-{stem}-errors"
 
 
-class BatchWorker:
+class BatchWorker(ClaimLoop[Unit]):
     """Runs the batch queue of one gateway process (see the module docstring)."""
 
     def __init__(
@@ -78,73 +78,14 @@ class BatchWorker:
         metrics: GatewayMetrics,
         capacity: int,
     ) -> None:
+        super().__init__(store, settings, capacity, "batch line", log)
         self.store = store
         self.blobs = blobs
         self.runner = runner
-        self.settings = settings
         self.metrics = metrics
-        self.capacity = capacity
-        self.running: set[asyncio.Task[None]] = set()
-        self.wake = asyncio.Event()
-        self.paused_until = 0.0
-        self.engine_failures = 0
         self._last_sweep = 0.0
 
-    async def run(self) -> None:
-        """Forever (until cancelled): claim and run lines, validate and finish batches."""
-        try:
-            await asyncio.gather(self._claim_loop(), self._housekeeping_loop())
-        finally:
-            for task in self.running:
-                task.cancel()
-            await asyncio.gather(*self.running, return_exceptions=True)
-
-    def poke(self) -> None:
-        """New work may be there (a batch was created or cancelled here): look now."""
-        self.wake.set()
-
-    async def _nap(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
-        self.wake.clear()
-
     # --- lines --------------------------------------------------------------------------
-    async def _claim_loop(self) -> None:
-        settings = self.settings
-        while True:
-            now = time.time()
-            free = self.capacity - len(self.running)
-            units: list[Unit] = []
-            if free > 0 and now >= self.paused_until:
-                try:
-                    units = await self.store.claim(now, settings.batch_lease_s, free)
-                except Exception as exc:  # the database is busy or gone: try again later
-                    log.warning("batch claim failed: %s", type(exc).__name__)
-            for unit in units:
-                task = asyncio.create_task(self._work(unit))
-                self.running.add(task)
-                task.add_done_callback(self._done)
-            if not units or len(self.running) >= self.capacity:
-                wait = settings.batch_poll_s
-                if self.paused_until > now:
-                    wait = min(wait, self.paused_until - now)
-                await self._nap(wait)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.running.discard(task)
-        self.wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("batch line task failed: %s", type(task.exception()).__name__)
-
-    async def _keep_lease(self, unit: Unit) -> None:
-        every = self.settings.batch_lease_s / 3
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self.store.renew([unit], time.time() + self.settings.batch_lease_s)
-            except Exception as exc:  # busy database: the next renewal may succeed
-                log.warning("batch lease renewal failed: %s", type(exc).__name__)
-
     async def _work(self, unit: Unit) -> None:
         keeper = asyncio.create_task(self._keep_lease(unit))
         try:

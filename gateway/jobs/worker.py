@@ -27,6 +27,7 @@ from typing import Any
 
 from ..batch.lines import EngineTrouble
 from ..batch.worker import BACKOFF_CAP_S
+from ..claimloop import ClaimLoop
 from ..errors import ErrorCode, GatewayError
 from ..metrics import GatewayMetrics
 from ..settings import Settings
@@ -49,7 +50,7 @@ INTERNAL = error_of(
 )
 
 
-class JobWorker:
+class JobWorker(ClaimLoop[JobUnit]):
     """Runs the job queue of one gateway process (see the module docstring)."""
 
     def __init__(
@@ -61,30 +62,12 @@ class JobWorker:
         capacity: int,
         app_state: Any,
     ) -> None:
+        super().__init__(store, settings, capacity, "job unit", log)
         self.store = store
         self.runner = runner
-        self.settings = settings
         self.metrics = metrics
-        self.capacity = capacity
         self.app_state = app_state
-        self.running: set[asyncio.Task[None]] = set()
-        self.wake = asyncio.Event()
-        self.paused_until = 0.0
-        self.engine_failures = 0
         self._last_sweep = 0.0
-
-    async def run(self) -> None:
-        """Forever (until cancelled): plan, claim and run units, finish jobs."""
-        try:
-            await asyncio.gather(self._claim_loop(), self._housekeeping_loop())
-        finally:
-            for task in self.running:
-                task.cancel()
-            await asyncio.gather(*self.running, return_exceptions=True)
-
-    def poke(self) -> None:
-        """New work may be there (a job was submitted here): look now."""
-        self.wake.set()
 
     async def ended(self, job: JobRow | None) -> None:
         """Tell `events.job_ended` (a failure there never stops the loop)."""
@@ -95,48 +78,7 @@ class JobWorker:
         except Exception as exc:
             log.error("job_ended failed for %s: %s", job.id, type(exc).__name__)
 
-    async def _nap(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
-        self.wake.clear()
-
     # --- units --------------------------------------------------------------------------
-    async def _claim_loop(self) -> None:
-        settings = self.settings
-        while True:
-            now = time.time()
-            free = self.capacity - len(self.running)
-            units: list[JobUnit] = []
-            if free > 0 and now >= self.paused_until:
-                try:
-                    units = await self.store.claim(now, settings.batch_lease_s, free)
-                except Exception as exc:  # the database is busy or gone: try again later
-                    log.warning("job claim failed: %s", type(exc).__name__)
-            for unit in units:
-                task = asyncio.create_task(self._work(unit))
-                self.running.add(task)
-                task.add_done_callback(self._done)
-            if not units or len(self.running) >= self.capacity:
-                wait = settings.batch_poll_s
-                if self.paused_until > now:
-                    wait = min(wait, self.paused_until - now)
-                await self._nap(wait)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.running.discard(task)
-        self.wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("job unit task failed: %s", type(task.exception()).__name__)
-
-    async def _keep_lease(self, unit: JobUnit) -> None:
-        every = self.settings.batch_lease_s / 3
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self.store.renew([unit], time.time() + self.settings.batch_lease_s)
-            except Exception as exc:
-                log.warning("job lease renewal failed: %s", type(exc).__name__)
-
     async def _work(self, unit: JobUnit) -> None:
         job = await self.store.get_job(unit.owner, unit.job_id)
         if job is None or job.status not in ("queued", "in_progress"):
