@@ -29,6 +29,7 @@ from starlette.responses import StreamingResponse
 from ..auth import KeyRecord, require_scope
 from ..auth.admission import Authenticator
 from ..errors import ErrorCode, GatewayError
+from ..listing import check_limit, list_page
 from ..openapi import KEYED, error_responses
 from ..webhooks import accept_webhook_url
 from .blobs import BlobTooLarge
@@ -160,22 +161,9 @@ async def list_files(
 ) -> dict[str, Any]:
     """OpenAI's list: ``after`` (a file id), ``limit`` (1–10,000, default 10,000),
     ``has_more``; the SDK's ``files.list()`` pages through it by itself."""
-    if not 1 <= limit <= FILES_PAGE_MAX:
-        raise GatewayError(
-            400,
-            f"limit must be between 1 and {FILES_PAGE_MAX}",
-            param="limit",
-            code=ErrorCode.INVALID_VALUE,
-        )
+    check_limit(limit, FILES_PAGE_MAX)
     rows, has_more = await _service(request).store.list_files(key.prefix, purpose, after, limit)
-    data = [file_object(r) for r in rows]
-    return {
-        "object": "list",
-        "data": data,
-        "has_more": has_more,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-    }
+    return list_page([file_object(r) for r in rows], has_more)
 
 
 async def _own_file(request: Request, key: KeyRecord, file_id: str) -> tuple[BatchService, FileRow]:
@@ -279,19 +267,9 @@ async def create_batch(request: Request, key: AnyKey, body: BatchCreate) -> dict
 async def list_batches(
     request: Request, key: AnyKey, after: str | None = None, limit: int = 20
 ) -> dict[str, Any]:
-    if not 1 <= limit <= 100:
-        raise GatewayError(
-            400, "limit must be between 1 and 100", param="limit", code=ErrorCode.INVALID_VALUE
-        )
+    check_limit(limit, 100)
     rows, has_more = await _service(request).store.list_batches(key.prefix, after, limit)
-    data = [batch_object(r) for r in rows]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": has_more,
-    }
+    return list_page([batch_object(r) for r in rows], has_more)
 
 
 @router.get("/v1/batches/{batch_id}", summary="One batch")

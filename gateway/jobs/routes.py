@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 
 from ..auth import ExtractKey
 from ..errors import ErrorCode, GatewayError
+from ..listing import check_limit, list_page
 from ..openapi import KEYED, error_responses
 from .caps import error_of
 from .objects import job_object
@@ -42,19 +43,9 @@ def _missing(job_id: str) -> GatewayError:
 async def list_jobs(
     request: Request, key: ExtractKey, after: str | None = None, limit: int = 20
 ) -> dict[str, Any]:
-    if not 1 <= limit <= 100:
-        raise GatewayError(
-            400, "limit must be between 1 and 100", param="limit", code=ErrorCode.INVALID_VALUE
-        )
+    check_limit(limit, 100)
     rows, has_more = await jobs_service(request).store.list_jobs(key.prefix, after, limit)
-    data = [job_object(r) for r in rows]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": has_more,
-    }
+    return list_page([job_object(r) for r in rows], has_more)
 
 
 @router.get("/v1/jobs/{job_id}", summary="One extraction job")
