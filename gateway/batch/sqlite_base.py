@@ -1,19 +1,15 @@
-"""The SQLite connection the Batch API's store runs on: one connection, used from worker
-threads (``asyncio.to_thread``) under a lock, with a write-transaction helper; and the row
-helpers the store's two halves share (`sqlite.SqliteBatchStore`: files and batches,
-`sqlite_queue.SqliteQueue`: validation, the line queue and a batch's end)."""
+"""The row helpers the Batch API's SQLite store's two halves share (`sqlite.SqliteBatchStore`:
+files and batches, `sqlite_queue.SqliteQueue`: validation, the line queue and a batch's end),
+and the connection they run on (`gateway.sqlitefile.SqliteBase`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from ..auth.migrations import open_sqlite
+from ..sqlitefile import SqliteBase
 from .store import BatchRow, CloseReason, FileRow
 
 __all__ = [
@@ -66,37 +62,3 @@ def resumed(db: sqlite3.Connection, batch: BatchRow, now: float) -> CloseReason 
         (batch.id,),
     ).fetchone()
     return "expired" if unfinished and batch.expires_at <= now else "done"
-
-
-class SqliteBase:
-    """One SQLite file (WAL mode, shared with the key store) and its lock."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._db = open_sqlite(self.path)
-        self._lock = threading.Lock()
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn(self._db)
-
-        return await asyncio.to_thread(locked)
-
-    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn`` inside one write transaction."""
-
-        def body(db: sqlite3.Connection) -> T:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            return out
-
-        return await self._run(body)
-
-    async def close(self) -> None:
-        await self._run(lambda db: db.close())

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from ..batch.sqlite_base import SqliteBase
+from ..sqlitefile import SqliteBase
 from ..webhooks.queue import enqueue_in
 from .events import event_type
 from .store import JobRow, JobStatus, JobUnit, UnitPlan

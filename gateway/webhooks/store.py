@@ -17,21 +17,16 @@ died in counts). Only deliveries of active keys are claimed.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from ..auth.migrations import open_sqlite
+from ..sqlitefile import SqliteBase
 from .queue import ACTIVE_OWNER, DELIVERY_COLUMNS, enqueue_in
 
 __all__ = ["Delivery", "DeliveryState", "SqliteWebhookStore", "WebhookStore"]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,36 +94,8 @@ def _delivery(row: Sequence[Any], secret: str | None) -> Delivery:
     )
 
 
-class SqliteWebhookStore:
+class SqliteWebhookStore(SqliteBase):
     """Webhook deliveries on one SQLite file (WAL mode, shared with the key store)."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._db = open_sqlite(self.path)
-        self._lock = threading.Lock()
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def locked() -> T:
-            with self._lock:
-                return fn(self._db)
-
-        return await asyncio.to_thread(locked)
-
-    async def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def body(db: sqlite3.Connection) -> T:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            return out
-
-        return await self._run(body)
-
-    async def close(self) -> None:
-        await self._run(lambda db: db.close())
 
     # --- queueing -----------------------------------------------------------------------
     async def enqueue(
