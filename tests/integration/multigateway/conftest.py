@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.auth.postgres import PostgresKeys
 from gateway.auth.store import KeyBackend, open_key_store
 from tests.support.gateway_server import Proc, start_stub
 from tests.support.pg import PostgresServer
@@ -58,3 +59,17 @@ def clean_redis(redis_server: RedisServer) -> Iterator[RedisServer]:
 
 
 BOTH_STORES = pytest.mark.parametrize("keys_target", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+async def db(postgres_server: PostgresServer) -> AsyncIterator[tuple[str, PostgresKeys]]:
+    """A fresh database with every migration applied, its key store open: where the
+    PostgreSQL stores of batches, jobs and webhooks are tested."""
+    url = postgres_server.fresh_database(f"store_{next(_DATABASES)}")
+    keys = PostgresKeys(url)
+    await keys.open()
+    await keys.migrate()
+    try:
+        yield url, keys
+    finally:
+        await keys.close()

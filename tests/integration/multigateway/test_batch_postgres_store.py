@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
-from itertools import count
 from typing import Any, cast
 
 import anyio
@@ -23,23 +22,8 @@ from gateway.batch.pg_worker import QueuedBatchWorker
 from gateway.batch.store import BatchRow, FileRow, InputLine, Unit
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
-from tests.support.pg import PostgresServer
 
 pytestmark = pytest.mark.anyio
-
-_DATABASES = count()
-
-
-@pytest.fixture
-async def db(postgres_server: PostgresServer) -> AsyncIterator[tuple[str, PostgresKeys]]:
-    url = postgres_server.fresh_database(f"batch_store_{next(_DATABASES)}")
-    keys = PostgresKeys(url)
-    await keys.open()
-    await keys.migrate()
-    try:
-        yield url, keys
-    finally:
-        await keys.close()
 
 
 @pytest.fixture

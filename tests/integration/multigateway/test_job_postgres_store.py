@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from itertools import count
 from typing import Any, cast
 
 import anyio
@@ -21,23 +20,8 @@ from gateway.jobs.pg_worker import QueuedJobWorker
 from gateway.jobs.store import JobRow, JobUnit, UnitPlan
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
-from tests.support.pg import PostgresServer
 
 pytestmark = pytest.mark.anyio
-
-_DATABASES = count()
-
-
-@pytest.fixture
-async def db(postgres_server: PostgresServer) -> AsyncIterator[tuple[str, PostgresKeys]]:
-    url = postgres_server.fresh_database(f"job_store_{next(_DATABASES)}")
-    keys = PostgresKeys(url)
-    await keys.open()
-    await keys.migrate()
-    try:
-        yield url, keys
-    finally:
-        await keys.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from itertools import count
 
 import anyio
 import pytest
@@ -14,23 +13,8 @@ import pytest
 from gateway.auth.postgres import PostgresKeys
 from gateway.webhooks.pg_store import PostgresWebhookStore
 from gateway.webhooks.store import Delivery
-from tests.support.pg import PostgresServer
 
 pytestmark = pytest.mark.anyio
-
-_DATABASES = count()
-
-
-@pytest.fixture
-async def db(postgres_server: PostgresServer) -> AsyncIterator[tuple[str, PostgresKeys]]:
-    url = postgres_server.fresh_database(f"webhook_store_{next(_DATABASES)}")
-    keys = PostgresKeys(url)
-    await keys.open()
-    await keys.migrate()
-    try:
-        yield url, keys
-    finally:
-        await keys.close()
 
 
 @pytest.fixture
