@@ -534,10 +534,11 @@ What the numbers above do say, and the recommendation that follows: **`GATEWAY_G
 = text_layer`**. A text layer costs a few ms of CPU per page, about 40 times less than OCR, sends
 none of the clean documents to review and meets the catch target. OCR costs a few hundred ms of
 the gateway's own CPU per page (plus a ~115 MB worker); it sends almost no clean document to
-review (1 of 40 tilted photos) only because values too short to tell by OCR (a one-digit quantity, which Tesseract drops on
-pages it otherwise reads well) are not judged on OCR pages, and that rule costs it the catch
-target on invoices. `always` would make every image request pay that CPU for a weaker signal; a
-caller who wants grounding on images asks for it per request (`"grounding": true`)."""
+review (1 of 40 tilted photos) only because values too short to tell by OCR (a one-digit
+quantity, which Tesseract drops on pages it otherwise reads well) are not judged on OCR pages,
+and that rule costs it the catch target on invoices. `always` would make every image request
+pay that CPU for a weaker signal; a caller who wants grounding on images asks for it per
+request (`"grounding": true`)."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
