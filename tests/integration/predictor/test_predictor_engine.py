@@ -73,7 +73,15 @@ def served_schemas(engine_gateway: GatewayServer) -> dict[str, dict[str, Any]]:
 
 
 def predict(server: Proc, **inputs: Any) -> dict[str, Any]:
-    r = httpx.post(server.base_url + "/predictions", json={"input": inputs}, timeout=600)
+    """One synchronous prediction. Cog may answer the previous one a moment before it frees
+    its slot, and then refuses the next with 409 "At capacity" (seen once in CI on a
+    one-slot predictor): a caller retries that, for a few seconds, as a Replicate client would."""
+    deadline = time.monotonic() + 10
+    while True:
+        r = httpx.post(server.base_url + "/predictions", json={"input": inputs}, timeout=600)
+        if r.status_code != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert r.status_code == 200, r.text
     return dict(r.json())
 
