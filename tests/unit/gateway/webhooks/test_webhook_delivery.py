@@ -94,7 +94,11 @@ async def test_retries_keep_the_id_and_are_signed_afresh(tmp_path: Path, owner: 
             hits = await anyio.to_thread.run_sync(rx.wait_for, 3)
             state = await _until(store, wh, lambda s: s.state == "delivered")
             assert state.attempts == 3
-            depth = metrics.queue_depth.labels(kind="webhook")._value.get()
+            gauge = metrics.queue_depth.labels(kind="webhook")._value
+            with anyio.move_on_after(5):  # refreshed by the loop's next round
+                while gauge.get() != 0:
+                    await asyncio.sleep(0.05)
+            depth = gauge.get()
     assert [h.status for h in hits] == [500, 500, 200] and len(rx.received) == 3
     assert {h.headers["webhook-id"] for h in hits} == {wh}
     stamps = [int(h.headers["webhook-timestamp"]) for h in hits]
